@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alexedwards/scs/postgresstore"
+
+	"da/auth"
+	"da/config"
+	"da/handlers"
+	"da/store"
+)
+
+func osGetenv(k string) string { return os.Getenv(k) }
+
+// serveFlags are the flags of `da serve`; flags win over the environment.
+type serveFlags struct {
+	ov   config.Overrides
+	demo bool
+}
+
+func (e *env) parseServeFlags(args []string) (*serveFlags, int, bool) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "", "listen address HOST:PORT (env DA_ADDR, default :8000)")
+	dataDir := fs.String("data-dir", "", "data directory (env DATA_DIR, default ./data)")
+	cfgPath := fs.String("config", "", "instance.yaml path (env DA_CONFIG, default config/instance.yaml, optional)")
+	noJobs := fs.Bool("no-jobs", false, "run no scheduled jobs in this process")
+	demo := fs.Bool("demo", false, "load the demo data set and a demo admin")
+	if code, ok := e.parseFlags(fs, args); !ok {
+		return nil, code, false
+	}
+	f := &serveFlags{demo: *demo}
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "addr":
+			f.ov.Addr = addr
+		case "data-dir":
+			f.ov.DataDir = dataDir
+		case "config":
+			f.ov.ConfigPath = cfgPath
+		case "no-jobs":
+			f.ov.NoJobs = noJobs
+		}
+	})
+	return f, 0, true
+}
+
+// newLogger builds the process logger from the config.
+func newLogger(cfg *config.Config, w *os.File) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the server until SIGINT/SIGTERM.
+func (e *env) serve(args []string) int {
+	f, code, ok := e.parseServeFlags(args)
+	if !ok {
+		return code
+	}
+	cfg, err := config.Load(e.getenv, f.ov)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "da serve: invalid configuration:\n%v\n", err)
+		return ExitUsage
+	}
+	log := newLogger(cfg, os.Stderr)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		log.Error("cannot listen", "addr", cfg.Addr, "error", err)
+		return ExitError
+	}
+	if err := Serve(ctx, cfg, log, e.version, f.demo, ln); err != nil {
+		log.Error("server stopped with an error", "error", err)
+		return ExitError
+	}
+	return ExitOK
+}
+
+// Serve opens the data directory, builds the HTTP server and serves on ln until ctx ends.
+// It is what `da serve` runs, and what the end-to-end tests start.
+func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version string, demo bool, ln net.Listener) error {
+	defer ln.Close()
+	started := time.Now()
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "state"), 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if err := cfg.EnsureSecrets(log); err != nil {
+		return err
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "state", "system.duckdb"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if err := seedAdmin(ctx, cfg, st, log); err != nil {
+		return err
+	}
+	if demo {
+		if err := loadDemo(ctx, cfg, st, log, browseURL(ln.Addr())); err != nil {
+			return err
+		}
+	}
+	if n, err := st.CountUsers(ctx); err == nil && n == 0 {
+		log.Warn("no users yet: create the first admin with `da admin bootstrap --email you@example.com` (server stopped) " +
+			"or POST /auth/bootstrap {\"email\",\"password\"} — this works only while there are no users")
+	}
+
+	sessStore := postgresstore.NewWithCleanupInterval(st.DB, 10*time.Minute)
+	defer sessStore.StopCleanup()
+	sm := handlers.NewSessionManager(sessStore, strings.HasPrefix(cfg.ServerURL, "https://"))
+	e := handlers.New(handlers.Deps{
+		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
+		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
+	})
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("da serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version, "env", cfg.Env)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
+
+// seedAdmin creates SEED_ADMIN_EMAIL with SEED_ADMIN_PASSWORD when that user does not exist.
+func seedAdmin(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) error {
+	if cfg.SeedAdminEmail == "" {
+		return nil
+	}
+	if _, err := st.GetUserByEmail(ctx, cfg.SeedAdminEmail); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	u, err := handlers.CreateFirstAdmin(ctx, st, cfg.SeedAdminEmail, "Admin", cfg.SeedAdminPassword)
+	if err != nil {
+		return fmt.Errorf("SEED_ADMIN_EMAIL: %w", err)
+	}
+	log.Info("seeded admin user", "email", u.Email)
+	return nil
+}

@@ -1,0 +1,299 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"da/auth"
+	"da/store"
+)
+
+// ctxKey is the key type for values this package keeps in echo contexts.
+const (
+	ctxUser    = "da.user"
+	ctxAuthVia = "da.authVia"
+	ctxAuthErr = "da.authErr"
+)
+
+// How a request was authenticated.
+const (
+	viaBearer  = "bearer"
+	viaSession = "session"
+	viaCookie  = "cookie"
+)
+
+// sessionUserKey and sessionCSRFKey are the scs session keys.
+const (
+	sessionUserKey = "user_id"
+	sessionCSRFKey = "csrf"
+)
+
+// currentUser is the authenticated user of the request, or nil.
+func currentUser(c echo.Context) *store.User {
+	u, _ := c.Get(ctxUser).(*store.User)
+	return u
+}
+
+// userRole is the role of the current user as read from the database on this request.
+func userRole(c echo.Context) auth.Role {
+	if u := currentUser(c); u != nil {
+		return auth.Role(u.Role)
+	}
+	return ""
+}
+
+// rejectBadPaths refuses paths with traversal, encoded separators, backslashes or NUL
+// before routing, so that they can never be cleaned into another route or redirected.
+func rejectBadPaths(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw := c.Request().URL.EscapedPath()
+		low := strings.ToLower(raw)
+		bad := strings.Contains(low, "%2f") || strings.Contains(low, "%5c") || strings.Contains(low, "%00") ||
+			strings.Contains(raw, "\\") || strings.ContainsRune(c.Request().URL.Path, 0)
+		if !bad {
+			for _, seg := range strings.Split(c.Request().URL.Path, "/") {
+				if seg == ".." || seg == "." {
+					bad = true
+					break
+				}
+			}
+		}
+		if bad {
+			return apiError(http.StatusBadRequest, "Invalid path: separators, '..' and NUL are not allowed in path segments")
+		}
+		return next(c)
+	}
+}
+
+// accessLog writes one slog line per request.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		req, res := c.Request(), c.Response()
+		attrs := []any{"method", req.Method, "path", req.URL.Path, "status", res.Status,
+			"bytes", res.Size, "duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+			"ip", c.RealIP(), "request_id", res.Header().Get(echo.HeaderXRequestID)}
+		if u := currentUser(c); u != nil {
+			attrs = append(attrs, "user", u.Email)
+		}
+		if strings.HasPrefix(req.URL.Path, "/static/") || req.URL.Path == "/readyz" {
+			s.log.Debug("request", attrs...)
+		} else {
+			s.log.Info("request", attrs...)
+		}
+		return nil
+	}
+}
+
+// recoverPanics turns a panic in a handler into a logged 500.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic in handler", "path", c.Request().URL.Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = errors.New("internal error")
+			}
+		}()
+		return next(c)
+	}
+}
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+		if c.Request().TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(c)
+	}
+}
+
+// limitBody caps request bodies; reads past the cap fail with http.MaxBytesError (→ 413).
+func limitBody(n int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if req.ContentLength > n {
+				return apiError(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body too large (limit %d bytes)", n))
+			}
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, n)
+			return next(c)
+		}
+	}
+}
+
+// authenticate resolves the caller from a bearer token, the browser session, or the
+// access_token cookie, loading the user (and so the role) from the database every time.
+// A bad bearer token is an error right away; a stale session is simply anonymous.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		ctx := req.Context()
+		if h := req.Header.Get("Authorization"); h != "" {
+			token, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok || strings.TrimSpace(token) == "" {
+				c.Set(ctxAuthErr, apiError(http.StatusUnauthorized, "Missing or invalid Authorization header"))
+				return next(c)
+			}
+			u, err := s.userFromToken(ctx, strings.TrimSpace(token))
+			if err != nil {
+				// Public routes ignore a bad token; protected ones answer with this error.
+				c.Set(ctxAuthErr, err)
+				return next(c)
+			}
+			c.Set(ctxUser, u)
+			c.Set(ctxAuthVia, viaBearer)
+			return next(c)
+		}
+		if id := s.sessions.GetString(ctx, sessionUserKey); id != "" {
+			u, err := s.store.GetUserByID(ctx, id)
+			if err == nil && u.Active {
+				c.Set(ctxUser, u)
+				c.Set(ctxAuthVia, viaSession)
+				return next(c)
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			// The user was deleted or deactivated: end the session.
+			_ = s.sessions.Destroy(ctx)
+		}
+		if ck, err := req.Cookie("access_token"); err == nil && ck.Value != "" {
+			if u, err := s.userFromToken(ctx, ck.Value); err == nil {
+				c.Set(ctxUser, u)
+				c.Set(ctxAuthVia, viaCookie)
+			}
+		}
+		return next(c)
+	}
+}
+
+// userFromToken verifies a JWT and loads its user; every failure is a 401.
+func (s *Server) userFromToken(ctx context.Context, token string) (*store.User, error) {
+	claims, err := s.issuer.Parse(token)
+	if err != nil {
+		return nil, apiError(http.StatusUnauthorized, "Invalid or expired token")
+	}
+	u, err := s.store.GetUserByID(ctx, claims.Subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, apiError(http.StatusUnauthorized, "User not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !u.Active {
+		return nil, apiError(http.StatusUnauthorized, "Account is deactivated")
+	}
+	return u, nil
+}
+
+// csrfToken returns the session's CSRF token, creating one when needed.
+func (s *Server) csrfToken(c echo.Context) string {
+	ctx := c.Request().Context()
+	if t := s.sessions.GetString(ctx, sessionCSRFKey); t != "" {
+		return t
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	t := base64.RawURLEncoding.EncodeToString(b)
+	s.sessions.Put(ctx, sessionCSRFKey, t)
+	return t
+}
+
+func isSafeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// csrf requires a token bound to the session on every state-changing request that a
+// browser could send on its own: anything authenticated by a cookie, and the page forms.
+// Bearer-authenticated API calls and cookie-less API calls need none: a cross-site page
+// cannot attach an Authorization header.
+func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if isSafeMethod(req.Method) {
+			return next(c)
+		}
+		via, _ := c.Get(ctxAuthVia).(string)
+		if via == viaBearer || c.Get(ctxAuthErr) != nil || (via == "" && isAPIPath(req.URL.Path)) {
+			return next(c)
+		}
+		want := s.sessions.GetString(req.Context(), sessionCSRFKey)
+		got := req.Header.Get("X-CSRF-Token")
+		if got == "" {
+			got = c.FormValue("_csrf")
+		}
+		if want == "" || got == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+			return apiError(http.StatusForbidden, "CSRF token missing or invalid; reload the page and try again")
+		}
+		return next(c)
+	}
+}
+
+// requireAccess enforces a route's minimum role: anonymous API calls get 401, anonymous
+// page requests are sent to the login page, and too-low roles get 403.
+func (s *Server) requireAccess(r Route) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		if r.Min == "" {
+			return next
+		}
+		return func(c echo.Context) error {
+			if err, ok := c.Get(ctxAuthErr).(error); ok {
+				return err
+			}
+			u := currentUser(c)
+			if u == nil {
+				if isAPIPath(r.Path) {
+					return apiError(http.StatusUnauthorized, "Not authenticated")
+				}
+				target := c.Request().URL.RequestURI()
+				return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(target))
+			}
+			if !auth.Role(u.Role).AtLeast(r.Min) {
+				return apiError(http.StatusForbidden, fmt.Sprintf("Requires role %s or higher", r.Min))
+			}
+			return next(c)
+		}
+	}
+}
+
+// safeNext keeps only same-site absolute paths as redirect targets.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n\\") {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return ""
+	}
+	if u.Path == "/login" || u.Path == "/logout" {
+		return ""
+	}
+	return next
+}

@@ -1,0 +1,141 @@
+// Package handlers is the HTTP layer: the route table, middleware, and thin echo handlers
+// that parse input, call auth/engine/store and render templ views or JSON.
+package handlers
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/alexedwards/scs/v2"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"da/auth"
+	"da/config"
+	"da/static"
+	"da/store"
+)
+
+// Deps are the services the HTTP layer needs; the caller owns their lifecycle.
+type Deps struct {
+	Config   *config.Config
+	Store    *store.Store
+	Issuer   *auth.Issuer
+	Sessions *scs.SessionManager
+	Limiter  *auth.LoginLimiter
+	Logger   *slog.Logger
+	Version  string
+	Started  time.Time
+}
+
+// Server holds the dependencies shared by all handlers.
+type Server struct {
+	cfg      *config.Config
+	store    *store.Store
+	issuer   *auth.Issuer
+	sessions *scs.SessionManager
+	limiter  *auth.LoginLimiter
+	log      *slog.Logger
+	version  string
+	started  time.Time
+}
+
+// NewSessionManager configures browser sessions stored by st.
+func NewSessionManager(st scs.Store, secureCookies bool) *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = st
+	sm.Lifetime = 7 * 24 * time.Hour
+	sm.IdleTimeout = 24 * time.Hour
+	sm.Cookie.Name = "da_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = secureCookies
+	sm.Cookie.Path = "/"
+	return sm
+}
+
+// New builds the echo instance with every middleware and route.
+func New(d Deps) *echo.Echo {
+	_, e := newServer(d)
+	return e
+}
+
+func newServer(d Deps) (*Server, *echo.Echo) {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Limiter == nil {
+		d.Limiter = auth.NewLoginLimiter()
+	}
+	if d.Started.IsZero() {
+		d.Started = time.Now()
+	}
+	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
+		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started}
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = echo.ExtractIPDirect()
+
+	e.Pre(rejectBadPaths)
+	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{}))
+	e.Use(middleware.RequestID())
+	e.Use(s.accessLog)
+	e.Use(s.recoverPanics)
+	e.Use(securityHeaders)
+
+	staticHandler := echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(http.FS(static.FS))))
+	e.GET("/static/*", func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		return staticHandler(c)
+	})
+
+	g := e.Group("", echo.WrapMiddleware(s.sessions.LoadAndSave), s.authenticate, s.csrf)
+	for _, r := range s.routes() {
+		mw := []echo.MiddlewareFunc{s.requireAccess(r)}
+		if r.BodyLimit > 0 {
+			mw = append(mw, limitBody(r.BodyLimit))
+		}
+		g.Add(r.Method, r.Path, r.Handler, mw...)
+	}
+	// Unknown paths still pass through sessions and authentication so that the 404 page can
+	// show the signed-in shell.
+	g.RouteNotFound("/*", func(c echo.Context) error {
+		if allowed := allowedMethods(e, c.Request().URL.Path); allowed != "" {
+			c.Response().Header().Set(echo.HeaderAllow, allowed)
+			return echo.ErrMethodNotAllowed
+		}
+		return echo.ErrNotFound
+	})
+	return s, e
+}
+
+// allowedMethods lists the methods routed for path; the catch-all 404 route would otherwise
+// hide a 405 from the router.
+func allowedMethods(e *echo.Echo, path string) string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		c := e.NewContext(nil, nil)
+		e.Router().Find(m, path, c)
+		if p := c.Path(); p != "" && p != "/*" {
+			allowed = append(allowed, m)
+		}
+	}
+	return strings.Join(allowed, ", ")
+}
+
+// render writes a templ component with an explicit status, rendering into a buffer first so
+// that a render error never sends half a page.
+func render(c echo.Context, status int, t templ.Component) error {
+	var buf bytes.Buffer
+	if err := t.Render(c.Request().Context(), &buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}

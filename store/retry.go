@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// DuckDB uses optimistic concurrency: two transactions that touch the same
+// row (or the same catalog entry) do not wait for each other; the later one
+// fails with "TransactionContext Error: Conflict on tuple deletion!" (or a
+// similar "... conflict" message), either at the statement or at COMMIT.
+//
+// Only one process can open system.duckdb read-write, so writeTx first takes
+// a per-Store write semaphore: the store's own write transactions run one at
+// a time and never conflict with each other. (Under contention, retries
+// alone livelock: 8 goroutines updating one row ran out of 10 attempts.)
+// Writers that bypass writeTx, such as the scs session store, can still
+// conflict, so writeTx also runs the whole transaction again on a conflict,
+// with a short jittered backoff. Any other error is returned at once.
+const (
+	maxWriteAttempts = 10
+	firstBackoff     = time.Millisecond
+	maxBackoff       = 50 * time.Millisecond
+)
+
+// writeTx runs fn in a transaction and commits it, one writer at a time,
+// retrying on write-write conflicts. fn must be safe to run more than once,
+// must not keep tx and must not call writeTx (it would deadlock).
+func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	select {
+	case s.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.writeSem }()
+	return retryConflicts(ctx, func() error { return runTx(ctx, s.DB, fn) })
+}
+
+// retryConflicts calls attempt until it succeeds, fails with a non-conflict
+// error, the context ends, or maxWriteAttempts is reached.
+func retryConflicts(ctx context.Context, attempt func() error) error {
+	backoff := firstBackoff
+	var err error
+	for i := 0; i < maxWriteAttempts; i++ {
+		err = attempt()
+		if err == nil || !isTxConflict(err) {
+			return err
+		}
+		// Full jitter: sleep somewhere in [backoff/2, backoff).
+		d := backoff/2 + rand.N(backoff/2+1)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(ctx.Err(), err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+	return err
+}
+
+// runTx runs fn in one transaction, rolling back on any error.
+func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// isTxConflict reports DuckDB's optimistic-concurrency conflicts.
+func isTxConflict(err error) bool {
+	de, ok := duckErr(err)
+	if !ok || de.Type != duckdb.ErrorTypeTransaction {
+		return false
+	}
+	return strings.Contains(strings.ToLower(de.Msg), "conflict")
+}

@@ -1,0 +1,181 @@
+// Package store owns system.duckdb: its schema, its migrations and the
+// repositories that read and write it. It knows nothing about HTTP.
+//
+// Timestamps are stored as naive UTC. Go code writes time.Now().UTC()
+// explicitly, and every connection also runs SET TimeZone='UTC' so that
+// column defaults (current_timestamp) and casts from TIMESTAMPTZ give UTC
+// too; without it DuckDB uses the server's local time zone.
+//
+// Writes go through writeTx, which runs the store's write transactions one
+// at a time and retries DuckDB's optimistic-concurrency "Conflict on ..."
+// errors a few times; see retry.go.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// Sentinel errors; match them with errors.Is.
+var (
+	// ErrNotFound reports that the requested row does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict reports a duplicate key, such as an email already in use.
+	ErrConflict = errors.New("store: conflict")
+	// ErrNewerSchema reports a database written by a newer da; Open refuses it.
+	ErrNewerSchema = errors.New("store: database schema is newer than this da")
+	// ErrLocked reports that another process holds the database file open.
+	ErrLocked = errors.New("store: database is locked by another process")
+)
+
+// Store is the system database. DB is safe for concurrent use.
+type Store struct {
+	// DB is the shared connection pool; every connection runs in UTC.
+	DB   *sql.DB
+	path string
+	// writeSem serialises writeTx (capacity 1); see retry.go.
+	writeSem chan struct{}
+}
+
+// Open opens (creating if needed) the DuckDB file at path and migrates it to
+// LatestVersion. A database newer than LatestVersion is left untouched and
+// refused with ErrNewerSchema; a file held by another process gives ErrLocked.
+func Open(path string) (*Store, error) {
+	return openWith(context.Background(), path, migrations)
+}
+
+func openWith(ctx context.Context, path string, steps []migration) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("store: empty database path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("store: create directory for %s: %w", path, err)
+	}
+	connector, err := duckdb.NewConnector(path, initConn)
+	if err != nil {
+		if isLockError(err) {
+			return nil, &wrapped{
+				msg:      fmt.Sprintf("store: %s is locked by another process; stop the other da or use another DATA_DIR", path),
+				sentinel: ErrLocked,
+				cause:    err,
+			}
+		}
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db := sql.OpenDB(connector)
+	// DuckDB connections are cheap but not free; keep a few idle so that
+	// bursts of requests do not reconnect (and re-run initConn) every time.
+	db.SetMaxIdleConns(8)
+	s := &Store{DB: db, path: path, writeSem: make(chan struct{}, 1)}
+	if err := s.migrate(ctx, steps); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// initConn runs on every new connection in the pool.
+func initConn(execer driver.ExecerContext) error {
+	// The TimeZone setting cannot be passed in the DSN: ICU is not loaded
+	// yet when the database is created, so it is set per connection.
+	_, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
+	return err
+}
+
+// Close closes the database; the file can then be opened by another process.
+func (s *Store) Close() error {
+	if err := s.DB.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.DB.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns MAX(version) from schema_version, or 0 if the table
+// is missing or empty (the original system's definition).
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	return schemaVersion(ctx, s.DB)
+}
+
+// queryer is what schemaVersion needs; *sql.DB and *sql.Tx both have it.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func schemaVersion(ctx context.Context, q queryer) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables
+		WHERE table_schema = 'main' AND table_name = 'schema_version'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: read schema version: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	var v int
+	if err := q.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("store: read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// wrapped is an error with its own message that matches both a sentinel and
+// the underlying cause with errors.Is / errors.As.
+type wrapped struct {
+	msg      string
+	sentinel error
+	cause    error
+}
+
+func (e *wrapped) Error() string {
+	if e.cause == nil {
+		return e.msg
+	}
+	return e.msg + ": " + e.cause.Error()
+}
+
+func (e *wrapped) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.sentinel}
+	}
+	return []error{e.sentinel, e.cause}
+}
+
+// duckErr returns the DuckDB error inside err, if any.
+func duckErr(err error) (*duckdb.Error, bool) {
+	var de *duckdb.Error
+	if errors.As(err, &de) {
+		return de, true
+	}
+	return nil, false
+}
+
+// isLockError reports DuckDB's "Could not set lock on file" from another process.
+func isLockError(err error) bool {
+	if de, ok := duckErr(err); ok && de.Type == duckdb.ErrorTypeIO {
+		return strings.Contains(de.Msg, "Could not set lock")
+	}
+	return strings.Contains(err.Error(), "Could not set lock")
+}
+
+// isDuplicateKey reports a UNIQUE or PRIMARY KEY violation.
+func isDuplicateKey(err error) bool {
+	de, ok := duckErr(err)
+	return ok && de.Type == duckdb.ErrorTypeConstraint && strings.Contains(de.Msg, "Duplicate key")
+}
