@@ -19,6 +19,8 @@ import (
 
 	"da/auth"
 	"da/config"
+	"da/engine"
+	"da/engine/query"
 	"da/handlers"
 	"da/store"
 )
@@ -115,6 +117,13 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	if err := seedAdmin(ctx, cfg, st, log); err != nil {
 		return err
 	}
+	eng := openEngine(ctx, cfg, st, log)
+	runner := query.NewRunner(query.Options{
+		Timeout: cfg.Query.Timeout, MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads,
+		MaxRows: cfg.Query.APIMaxRows, ExportMaxRows: cfg.Query.ExportMaxRows,
+		TempDir: filepath.Join(cfg.DataDir, "tmp"),
+	}, log)
+	defer runner.Close()
 	if demo {
 		if err := loadDemo(ctx, cfg, st, log, browseURL(ln.Addr())); err != nil {
 			return err
@@ -131,6 +140,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	e := handlers.New(handlers.Deps{
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
+		Engine: eng, Query: runner,
 	})
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -155,6 +165,21 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// openEngine builds the data engine and publishes what DATA_DIR/extracts holds. A failed first
+// rebuild is logged and leaves an empty catalog: the server still starts so an admin can fix it.
+func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) *engine.Engine {
+	eng := engine.New(cfg.DataDir, st, log, engine.Options{
+		HistoryRetention: time.Duration(cfg.SyncHistoryRetentionDays) * 24 * time.Hour,
+		Getenv:           os.Getenv,
+	})
+	if res, err := eng.Rebuild(ctx); err != nil {
+		log.Error("publishing the data failed; serving an empty catalog", "error", err)
+	} else {
+		log.Info("data published", "tables", len(res.Catalog.Tables), "duration_ms", res.Duration.Milliseconds())
+	}
+	return eng
 }
 
 // seedAdmin creates SEED_ADMIN_EMAIL with SEED_ADMIN_PASSWORD when that user does not exist.

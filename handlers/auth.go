@@ -45,11 +45,12 @@ func (f *loginFailure) Error() string { return f.msg }
 
 // checkPassword verifies a sign-in attempt, applying rate limits; it is shared by the token
 // API and the browser form.
-func (s *Server) checkPassword(ctx context.Context, email, password, addr string) (*store.User, error) {
+func (s *Server) checkPassword(ctx context.Context, email, password, addr string) (u *store.User, err error) {
+	defer func() { s.auditLogin(ctx, email, addr, u, err) }()
 	if ok, wait := s.limiter.Allow(email, addr); !ok {
 		return nil, &loginFailure{status: http.StatusTooManyRequests, msg: "Too many sign-in attempts; try again later", retryAfter: wait}
 	}
-	u, err := s.store.GetUserByEmail(ctx, email)
+	u, err = s.store.GetUserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
 		auth.BurnPasswordCheck(password)
 		s.limiter.Failed(email)
@@ -278,6 +279,8 @@ func (s *Server) loginData(c echo.Context, next string) views.LoginData {
 		CSRF:             s.csrfToken(c),
 		GoogleEnabled:    s.cfg.GoogleEnabled(),
 		MagicLinkEnabled: s.cfg.MagicLinkEnabled(),
+		// Password reset needs only a mail relay (auth_password.go).
+		PasswordResetEnabled: s.mailReady(),
 	}
 }
 
@@ -292,6 +295,14 @@ func oauthErrorText(code string) string {
 		return "Google did not share an e-mail address."
 	case "oauth_failed":
 		return "Google sign-in failed; please try again."
+	case "oauth_cancelled":
+		return "Google sign-in was cancelled."
+	case "invalid_state":
+		return "The Google sign-in expired or was started in another browser; please try again."
+	case "email_not_verified":
+		return "Google has not verified this e-mail address, so it cannot be used to sign in."
+	case "account_deactivated":
+		return "This account is deactivated. Ask an administrator."
 	}
 	return "Sign-in failed; please try again."
 }

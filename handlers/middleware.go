@@ -24,6 +24,7 @@ const (
 	ctxUser    = "da.user"
 	ctxAuthVia = "da.authVia"
 	ctxAuthErr = "da.authErr"
+	ctxPAT     = "da.pat" // *store.PersonalToken when authenticated by a personal access token
 )
 
 // How a request was authenticated.
@@ -160,7 +161,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				c.Set(ctxAuthErr, apiError(http.StatusUnauthorized, "Missing or invalid Authorization header"))
 				return next(c)
 			}
-			u, err := s.userFromToken(ctx, strings.TrimSpace(token))
+			token = strings.TrimSpace(token)
+			if auth.IsPAT(token) {
+				return next(s.authenticatePAT(c, token))
+			}
+			u, err := s.userFromToken(ctx, token)
 			if err != nil {
 				// Public routes ignore a bad token; protected ones answer with this error.
 				c.Set(ctxAuthErr, err)
@@ -191,6 +196,34 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// authenticatePAT resolves a personal access token (bearer only, never a cookie). Failures
+// are 401; a read-scope token used for anything but reading is 403. Either way the error is
+// kept for protected routes, as for a bad JWT.
+func (s *Server) authenticatePAT(c echo.Context, token string) echo.Context {
+	u, t, err := auth.AuthenticatePAT(c.Request().Context(), s.store, token, time.Now())
+	switch {
+	case errors.Is(err, auth.ErrPATRevoked):
+		c.Set(ctxAuthErr, apiError(http.StatusUnauthorized, "Personal access token was revoked"))
+	case errors.Is(err, auth.ErrPATExpired):
+		c.Set(ctxAuthErr, apiError(http.StatusUnauthorized, "Personal access token has expired"))
+	case errors.Is(err, auth.ErrPATInactive):
+		c.Set(ctxAuthErr, apiError(http.StatusUnauthorized, "Account is deactivated"))
+	case errors.Is(err, auth.ErrInvalidToken):
+		c.Set(ctxAuthErr, apiError(http.StatusUnauthorized, "Invalid or expired token"))
+	case err != nil:
+		c.Set(ctxAuthErr, err)
+	default:
+		c.Set(ctxUser, u)
+		c.Set(ctxAuthVia, viaBearer)
+		c.Set(ctxPAT, t)
+		if req := c.Request(); !auth.PATAllows(t.Scope, req.Method, req.URL.Path) {
+			c.Set(ctxAuthErr, apiError(http.StatusForbidden,
+				"This personal access token has read scope: it may only read (GET) and run queries"))
+		}
+	}
+	return c
 }
 
 // userFromToken verifies a JWT and loads its user; every failure is a 401.
@@ -245,7 +278,9 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		want := s.sessions.GetString(req.Context(), sessionCSRFKey)
 		got := req.Header.Get("X-CSRF-Token")
-		if got == "" {
+		// Only url-encoded forms are parsed here; a multipart body (an upload) must carry the
+		// header, so that a large file is never buffered before its handler caps it.
+		if got == "" && strings.HasPrefix(req.Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) {
 			got = c.FormValue("_csrf")
 		}
 		if want == "" || got == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {

@@ -21,6 +21,21 @@ var publicRoutes = map[string]bool{
 	"GET /login":                true,
 	"POST /login":               true,
 	"POST /logout":              true,
+	// Sign-in providers (auth_magic.go, auth_password.go, auth_google.go).
+	"POST /auth/email/request":   true,
+	"POST /auth/email/send-link": true,
+	"GET /auth/email/verify":     true,
+	"POST /auth/email/verify":    true,
+	"GET /password/forgot":       true,
+	"POST /password/forgot":      true,
+	"GET /password/reset":        true,
+	"POST /password/reset":       true,
+	"GET /password/setup":        true,
+	"POST /password/setup":       true,
+	"GET /auth/google/login":     true,
+	"GET /auth/google/callback":  true,
+	"POST /auth/password/setup":  true,
+	"GET /auth/password/setup":   true,
 }
 
 var pathParam = regexp.MustCompile(`:[a-zA-Z_]+`)

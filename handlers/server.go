@@ -16,6 +16,8 @@ import (
 
 	"da/auth"
 	"da/config"
+	"da/engine"
+	"da/engine/query"
 	"da/static"
 	"da/store"
 )
@@ -30,6 +32,12 @@ type Deps struct {
 	Logger   *slog.Logger
 	Version  string
 	Started  time.Time
+	// Google replaces the Google sign-in provider built from Config (tests use an
+	// in-process OIDC provider); nil builds it when Google is configured.
+	Google *auth.OIDCProvider
+	// Engine serves the data catalog; Query runs sandboxed SQL over it.
+	Engine *engine.Engine
+	Query  *query.Runner
 }
 
 // Server holds the dependencies shared by all handlers.
@@ -42,6 +50,9 @@ type Server struct {
 	log      *slog.Logger
 	version  string
 	started  time.Time
+	signin   *signIn // sign-in providers: e-mailed links and Google (auth_magic.go)
+	engine   *engine.Engine
+	query    *query.Runner
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -75,7 +86,8 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 		d.Started = time.Now()
 	}
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
-		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started}
+		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
+		engine: d.Engine, query: d.Query}
 
 	e := echo.New()
 	e.HideBanner = true

@@ -18,6 +18,8 @@ import (
 
 	"da/auth"
 	"da/config"
+	"da/engine"
+	"da/engine/query"
 	"da/store"
 )
 
@@ -60,7 +62,14 @@ func newTestEnv(t *testing.T) *testEnv {
 	ss := postgresstore.NewWithCleanupInterval(st.DB, 0)
 	sm := NewSessionManager(ss, false)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, e := newServer(Deps{Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm, Logger: log, Version: "test"})
+	eng := engine.New(dir, st, log, engine.Options{})
+	if _, err := eng.Rebuild(context.Background()); err != nil {
+		t.Fatalf("rebuild: %v", err)
+	}
+	runner := query.NewRunner(query.Options{Timeout: cfg.Query.Timeout, MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads,
+		MaxRows: cfg.Query.APIMaxRows, ExportMaxRows: cfg.Query.ExportMaxRows, TempDir: filepath.Join(dir, "tmp")}, log)
+	t.Cleanup(func() { _ = runner.Close() })
+	s, e := newServer(Deps{Engine: eng, Query: runner, Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm, Logger: log, Version: "test"})
 	env := &testEnv{t: t, srv: s, e: e, store: st, users: map[auth.Role]*store.User{}, tokens: map[auth.Role]string{}}
 	hash, err := auth.HashPassword(testPassword)
 	if err != nil {

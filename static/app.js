@@ -182,3 +182,159 @@
   });
   d.addEventListener("htmx:sendError", function () { showErrorToast("Cannot reach the server. Check your connection and try again."); });
 })();
+
+// Upload page: drag-and-drop, file-type detection, a client-side preview of the first rows,
+// a table name suggested from the file name, and the progress bar of the htmx upload.
+(function () {
+  "use strict";
+  var d = document;
+  var chosen = null; // the File the user picked; re-attached when the form is re-rendered
+  var KINDS = { csv: "CSV", tsv: "TSV", jsonl: "JSON lines", ndjson: "JSON lines", parquet: "Parquet" };
+
+  function extOf(name) {
+    var m = /\.([A-Za-z0-9]+)$/.exec(name || "");
+    return m ? m[1].toLowerCase() : "";
+  }
+  function sizeLabel(n) {
+    if (n >= 1073741824) return (n / 1073741824).toFixed(1) + " GB";
+    if (n >= 1048576) return (n / 1048576).toFixed(1) + " MB";
+    if (n >= 1024) return (n / 1024).toFixed(1) + " KB";
+    return n + " bytes";
+  }
+  function suggestName(file) {
+    var base = file.replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "");
+    if (!base) base = "table";
+    if (/^[0-9]/.test(base)) base = "t_" + base;
+    return base.slice(0, 64);
+  }
+  // splitLine splits one delimited line, honouring double quotes.
+  function splitLine(line, sep) {
+    var out = [], cur = "", q = false;
+    for (var i = 0; i < line.length; i++) {
+      var ch = line[i];
+      if (q) {
+        if (ch === '"' && line[i + 1] === '"') { cur += '"'; i++; }
+        else if (ch === '"') q = false;
+        else cur += ch;
+      } else if (ch === '"') q = true;
+      else if (ch === sep) { out.push(cur); cur = ""; }
+      else cur += ch;
+    }
+    out.push(cur);
+    return out;
+  }
+  function previewTable(head, rows) {
+    var t = d.createElement("table");
+    t.className = "min-w-full text-xs";
+    var tr = d.createElement("tr");
+    tr.className = "bg-slate-50 text-left font-semibold text-slate-600";
+    head.forEach(function (h) { var th = d.createElement("th"); th.className = "whitespace-nowrap px-3 py-1.5"; th.textContent = h; tr.appendChild(th); });
+    t.appendChild(tr);
+    rows.forEach(function (r) {
+      var row = d.createElement("tr");
+      row.className = "border-t border-slate-100 text-slate-700";
+      head.forEach(function (_, i) { var td = d.createElement("td"); td.className = "whitespace-nowrap px-3 py-1.5"; td.textContent = r[i] == null ? "" : String(r[i]); row.appendChild(td); });
+      t.appendChild(row);
+    });
+    return t;
+  }
+  function showPreview(form, file, kind) {
+    var box = form.querySelector("[data-upload-preview]");
+    var warn = form.querySelector("[data-upload-warning]");
+    box.innerHTML = ""; box.classList.add("hidden");
+    warn.textContent = ""; warn.classList.add("hidden");
+    function warnWith(msg) { warn.textContent = msg; warn.classList.remove("hidden"); }
+    if (!kind) { warnWith("Unsupported file type: use .csv, .tsv, .jsonl, .ndjson or .parquet."); return; }
+    var max = parseInt(form.getAttribute("data-max-bytes"), 10);
+    if (max && file.size > max) { warnWith("This file is larger than the " + sizeLabel(max) + " limit."); return; }
+    if (file.size === 0) { warnWith("This file is empty."); return; }
+    if (kind === "Parquet") return;
+    file.slice(0, 65536).text().then(function (text) {
+      if (text.indexOf("\u0000") >= 0) { warnWith("This does not look like a text file."); return; }
+      var lines = text.split(/\r?\n/).filter(function (l) { return l.trim() !== ""; });
+      if (file.size > 65536 && lines.length > 1) lines.pop(); // the last line may be cut off
+      var head, rows;
+      if (kind === "JSON lines") {
+        var objs = [];
+        for (var i = 0; i < lines.length && objs.length < 5; i++) { try { objs.push(JSON.parse(lines[i])); } catch (e) { warnWith("Line " + (i + 1) + " is not valid JSON."); return; } }
+        head = [];
+        objs.forEach(function (o) { Object.keys(o || {}).forEach(function (k) { if (head.indexOf(k) < 0) head.push(k); }); });
+        rows = objs.map(function (o) { return head.map(function (k) { var v = o[k]; return v !== null && typeof v === "object" ? JSON.stringify(v) : v; }); });
+      } else {
+        var sep = kind === "TSV" ? "\t" : (lines[0] && lines[0].split(";").length > lines[0].split(",").length ? ";" : ",");
+        head = splitLine(lines[0] || "", sep);
+        rows = lines.slice(1, 6).map(function (l) { return splitLine(l, sep); });
+      }
+      if (!head.length) return;
+      box.appendChild(previewTable(head, rows));
+      box.classList.remove("hidden");
+    });
+  }
+  function choose(form, file) {
+    chosen = file;
+    var ext = extOf(file.name), kind = KINDS[ext] || "";
+    form.querySelector("[data-upload-chosen]").classList.remove("hidden");
+    form.querySelector("[data-upload-filename]").textContent = file.name;
+    form.querySelector("[data-upload-kind]").textContent = kind || "Unsupported type";
+    form.querySelector("[data-upload-size]").textContent = sizeLabel(file.size);
+    var name = form.querySelector("[data-upload-name]");
+    if (name && (!name.value || name.dataset.suggested === name.value)) { name.value = suggestName(file.name); name.dataset.suggested = name.value; }
+    showPreview(form, file, kind);
+  }
+  function setFile(input, file) {
+    try { var dt = new DataTransfer(); dt.items.add(file); input.files = dt.files; } catch (e) { /* old browsers: keep the picked file */ }
+  }
+  function wire(form) {
+    if (form.dataset.wired) return;
+    form.dataset.wired = "1";
+    var input = form.querySelector("[data-upload-input]");
+    var zone = form.querySelector("[data-dropzone]");
+    input.addEventListener("change", function () { if (input.files && input.files[0]) choose(form, input.files[0]); });
+    ["dragenter", "dragover"].forEach(function (ev) {
+      zone.addEventListener(ev, function (e) { e.preventDefault(); zone.setAttribute("data-dragging", ""); });
+    });
+    ["dragleave", "drop"].forEach(function (ev) {
+      zone.addEventListener(ev, function (e) { e.preventDefault(); zone.removeAttribute("data-dragging"); });
+    });
+    zone.addEventListener("drop", function (e) {
+      var f = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
+      if (!f) return;
+      setFile(input, f);
+      choose(form, f);
+    });
+    form.querySelector("[data-upload-clear]").addEventListener("click", function () {
+      chosen = null; input.value = "";
+      form.querySelector("[data-upload-chosen]").classList.add("hidden");
+    });
+    if (chosen) { setFile(input, chosen); choose(form, chosen); } // re-rendered after an error
+  }
+  function progress(form, pct, stage) {
+    var box = form.querySelector("[data-upload-progress]");
+    if (!box) return;
+    box.classList.remove("hidden");
+    form.querySelector("[data-upload-bar]").style.width = pct + "%";
+    form.querySelector("[data-upload-percent]").textContent = Math.round(pct) + "%";
+    box.querySelector("[role=progressbar]").setAttribute("aria-valuenow", String(Math.round(pct)));
+    if (stage) form.querySelector("[data-upload-stage]").textContent = stage;
+  }
+  function scan(root) {
+    var forms = (root.matches && root.matches("[data-upload-form]")) ? [root] : root.querySelectorAll("[data-upload-form]");
+    for (var i = 0; i < forms.length; i++) wire(forms[i]);
+  }
+  scan(d);
+  d.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) scan(e.target); });
+  d.addEventListener("htmx:beforeRequest", function (e) {
+    var f = e.target.closest && e.target.closest("[data-upload-form]");
+    if (f) progress(f, 0, "Uploading…");
+  });
+  d.addEventListener("htmx:xhr:progress", function (e) {
+    var f = e.target.closest && e.target.closest("[data-upload-form]");
+    if (!f || !e.detail.lengthComputable) return;
+    var pct = e.detail.total ? (100 * e.detail.loaded) / e.detail.total : 0;
+    progress(f, pct, pct >= 100 ? "Processing: converting, publishing and profiling…" : "Uploading…");
+  });
+  d.addEventListener("htmx:afterRequest", function (e) {
+    var f = e.target.closest && e.target.closest("[data-upload-form]");
+    if (f && e.detail.successful) chosen = null;
+  });
+})();

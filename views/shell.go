@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/a-h/templ"
+
 	"da/auth"
 )
 
@@ -207,4 +209,20 @@ func FormatCount(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// pct formats a percentage for tables: "100%", "99.5%", "0%".
+func pct(v float64) string {
+	return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0") + "%"
+}
+
+// pctWidth is an inline width style for a percentage bar, clamped to 0–100.
+func pctWidth(v float64) templ.SafeCSS {
+	if v < 0 {
+		v = 0
+	}
+	if v > 100 {
+		v = 100
+	}
+	return templ.SafeCSS("width: " + strconv.FormatFloat(v, 'f', 1, 64) + "%")
 }

@@ -230,7 +230,7 @@ func TestLogin(t *testing.T) {
 		t.Errorf("google link href")
 	}
 	magic := byID(t, doc, "login-magic-form")
-	if magic.AttrOr("action", "") != "/login/email" || magic.Find(`input[name="email"]`).Length() != 1 || magic.Find(`input[name="_csrf"]`).AttrOr("value", "") != "c2" {
+	if magic.AttrOr("action", "") != "/auth/email/request" || magic.Find(`input[name="email"]`).Length() != 1 || magic.Find(`input[name="_csrf"]`).AttrOr("value", "") != "c2" {
 		t.Errorf("magic-link form wrong")
 	}
 	if n := doc.Find("[id]").FilterFunction(func(_ int, s *goquery.Selection) bool { return s.AttrOr("id", "") == "login-email" }).Length(); n != 1 {

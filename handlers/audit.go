@@ -1,0 +1,188 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"da/store"
+)
+
+// Audit actions written by the governance handlers.
+const (
+	auditUserCreate      = "user_create"
+	auditUserUpdate      = "user_update"
+	auditUserDelete      = "user_delete"
+	auditPasswordSetup   = "password_setup"
+	auditPermGrant       = "permission_grant"
+	auditPermRevoke      = "permission_revoke"
+	auditRequestCreate   = "access_request_create"
+	auditRequestApprove  = "access_request_approve"
+	auditRequestDeny     = "access_request_deny"
+	auditTokenCreate     = "token_create"
+	auditTokenRevoke     = "token_revoke"
+	auditLoginSuccess    = "login_success"
+	auditLoginFailure    = "login_failure"
+	auditResultOK        = "ok"
+	naiveUTCLayout       = "2006-01-02T15:04:05.999999"
+	auditSinceDateLayout = "2006-01-02"
+)
+
+// naiveUTC formats a time the way the original API serialised naive UTC timestamps.
+func naiveUTC(t time.Time) string { return t.UTC().Format(naiveUTCLayout) }
+
+// naiveUTCPtr is naiveUTC for nullable times.
+func naiveUTCPtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := naiveUTC(*t)
+	return &s
+}
+
+// audit records an action by the current user. The action has already happened, so a
+// failure to record it is logged rather than returned.
+func (s *Server) audit(c echo.Context, action, resource, result string, params map[string]any) {
+	userID := ""
+	if u := currentUser(c); u != nil {
+		userID = u.ID
+	}
+	s.auditAs(c, userID, action, resource, result, params)
+}
+
+// auditAs is audit for a known user id (e.g. a sign-in, before any user is on the request).
+func (s *Server) auditAs(c echo.Context, userID, action, resource, result string, params map[string]any) {
+	e := &store.AuditEntry{UserID: userID, Action: action, Resource: resource, Result: result, Params: params}
+	if err := s.store.LogAudit(c.Request().Context(), e); err != nil {
+		s.log.Error("audit log write failed", "action", action, "resource", resource, "error", err)
+	}
+}
+
+// auditRow is one element of GET /api/audit.
+type auditRow struct {
+	ID         string         `json:"id"`
+	Timestamp  string         `json:"timestamp"`
+	UserID     *string        `json:"user_id"`
+	Action     string         `json:"action"`
+	Resource   *string        `json:"resource"`
+	Params     map[string]any `json:"params"`
+	Result     *string        `json:"result"`
+	DurationMS *int           `json:"duration_ms"`
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// queryInvalid builds a 422 for a query parameter.
+func queryInvalid(v *ValidationError, name, msg string) {
+	v.Fields = append(v.Fields, FieldError{Loc: []string{"query", name}, Msg: msg, Type: "value_error"})
+}
+
+// parseAuditFilter reads and validates the query parameters of GET /api/audit.
+func parseAuditFilter(c echo.Context) (store.AuditFilter, error) {
+	f := store.AuditFilter{
+		UserID:   strings.TrimSpace(c.QueryParam("user_id")),
+		Action:   strings.TrimSpace(c.QueryParam("action")),
+		Resource: strings.TrimSpace(c.QueryParam("resource")),
+		Limit:    store.DefaultAuditLimit,
+	}
+	v := &ValidationError{}
+	if raw := strings.TrimSpace(c.QueryParam("since")); raw != "" {
+		t, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil {
+			t, err = time.Parse(naiveUTCLayout, raw)
+		}
+		if err != nil {
+			t, err = time.Parse(auditSinceDateLayout, raw)
+		}
+		if err != nil {
+			queryInvalid(v, "since", "Input should be a date (2006-01-02) or an ISO 8601 timestamp")
+		}
+		f.Since = t.UTC()
+	}
+	if raw := c.QueryParam("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		switch {
+		case err != nil:
+			queryInvalid(v, "limit", "Input should be a valid integer")
+		case n < 1:
+			queryInvalid(v, "limit", "Input should be at least 1")
+		default:
+			f.Limit = min(n, store.MaxAuditLimit)
+		}
+	}
+	if raw := c.QueryParam("offset"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		switch {
+		case err != nil:
+			queryInvalid(v, "offset", "Input should be a valid integer")
+		case n < 0:
+			queryInvalid(v, "offset", "Input should be at least 0")
+		default:
+			f.Offset = n
+		}
+	}
+	return f, v.Err()
+}
+
+// listAudit answers GET /api/audit (admin): the audit log newest first, filtered by user_id,
+// action, resource and since, paged by limit (at most 500) and offset, with the total count.
+func (s *Server) listAudit(c echo.Context) error {
+	f, err := parseAuditFilter(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	entries, err := s.store.QueryAudit(ctx, f)
+	if err != nil {
+		return err
+	}
+	total, err := s.store.CountAudit(ctx, f)
+	if err != nil {
+		return err
+	}
+	out := make([]auditRow, 0, len(entries))
+	for _, e := range entries {
+		r := auditRow{ID: e.ID, Timestamp: naiveUTC(e.Timestamp), UserID: optString(e.UserID), Action: e.Action,
+			Resource: optString(e.Resource), Params: e.Params, Result: optString(e.Result)}
+		if e.DurationMS > 0 {
+			d := e.DurationMS
+			r.DurationMS = &d
+		}
+		out = append(out, r)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"entries": out, "total": total, "limit": f.Limit, "offset": f.Offset})
+}
+
+// auditLogin records a password sign-in attempt (never the password): login_success with
+// the user, or login_failure with the refusal as result and the user when the e-mail exists.
+func (s *Server) auditLogin(ctx context.Context, email, addr string, u *store.User, err error) {
+	email = store.NormalizeEmail(email)
+	e := &store.AuditEntry{Action: auditLoginSuccess, Resource: email, Result: auditResultOK,
+		Params: map[string]any{"email": email, "ip": addr, "method": "password"}}
+	if err != nil {
+		var lf *loginFailure
+		if !errors.As(err, &lf) {
+			return // a server error, not a refusal
+		}
+		e.Action, e.Result = auditLoginFailure, lf.msg
+		if known, gerr := s.store.GetUserByEmail(ctx, email); gerr == nil {
+			u = known
+		}
+	}
+	if u != nil {
+		e.UserID = u.ID
+	}
+	if werr := s.store.LogAudit(ctx, e); werr != nil {
+		s.log.Error("audit log write failed", "action", e.Action, "error", werr)
+	}
+}

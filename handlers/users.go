@@ -1,0 +1,309 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"da/auth"
+	"da/store"
+)
+
+// maxNameLen caps user and token names.
+const maxNameLen = 200
+
+// userDetail is a user as the admin API shows it: never a hash or a token.
+type userDetail struct {
+	ID          string  `json:"id"`
+	Email       string  `json:"email"`
+	Name        string  `json:"name"`
+	Role        string  `json:"role"`
+	Active      bool    `json:"active"`
+	HasPassword bool    `json:"has_password"`
+	CreatedAt   string  `json:"created_at"`
+	UpdatedAt   *string `json:"updated_at"`
+}
+
+func newUserDetail(u *store.User) userDetail {
+	d := userDetail{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Active: u.Active,
+		HasPassword: u.PasswordHash != "", CreatedAt: naiveUTC(u.CreatedAt)}
+	if !u.UpdatedAt.IsZero() {
+		d.UpdatedAt = naiveUTCPtr(&u.UpdatedAt)
+	}
+	return d
+}
+
+// createdUser is the 201 body of POST /api/users; the set-up fields appear only here, once.
+type createdUser struct {
+	userDetail
+	SetupToken string `json:"setup_token,omitempty"`
+	SetupURL   string `json:"setup_url,omitempty"`
+}
+
+// createUserRequest is the body of POST /api/users.
+type createUserRequest struct {
+	Email    *string `json:"email"`
+	Name     *string `json:"name"`
+	Role     *string `json:"role"`
+	Password *string `json:"password"`
+}
+
+// userNotFound is the 404 of every /api/users/{id} route.
+func userNotFound() error { return apiError(http.StatusNotFound, "User not found") }
+
+// showUser answers GET /api/users/{id} (admin).
+func (s *Server) showUser(c echo.Context) error {
+	u, err := s.store.GetUserByID(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return userNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newUserDetail(u))
+}
+
+// validName trims a display name and checks its length.
+func validName(v *ValidationError, field string, name *string) string {
+	if name == nil {
+		return ""
+	}
+	n := strings.TrimSpace(*name)
+	if len(n) > maxNameLen {
+		v.Add(field, "String should have at most 200 characters", "string_too_long")
+	} else if strings.ContainsAny(n, "\x00\r\n") {
+		v.Add(field, "must not contain control characters", "value_error")
+	}
+	return n
+}
+
+// createUser answers POST /api/users (admin): {email, name, role, password?} → 201. Without a
+// password the body carries a one-time setup_token and setup_url; only a hash is stored.
+func (s *Server) createUser(c echo.Context) error {
+	var req createUserRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	v := &ValidationError{}
+	email := ""
+	if req.Email == nil || strings.TrimSpace(*req.Email) == "" {
+		v.Add("email", "Field required", "missing")
+	} else if email = store.NormalizeEmail(*req.Email); !validEmail(email) {
+		v.Add("email", "value is not a valid email address", "value_error")
+	}
+	name := validName(v, "name", req.Name)
+	role := auth.RoleAnalyst
+	if req.Role != nil {
+		r, err := auth.ParseRole(*req.Role)
+		if err != nil {
+			v.Add("role", err.Error(), "value_error")
+		}
+		role = r
+	}
+	if req.Password != nil {
+		if err := auth.ValidatePassword(*req.Password); err != nil {
+			v.Add("password", err.Error(), "value_error")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if name == "" {
+		name, _, _ = strings.Cut(email, "@")
+	}
+	u := &store.User{Email: email, Name: name, Role: string(role)}
+	out := createdUser{}
+	ctx := c.Request().Context()
+	var err error
+	if req.Password != nil {
+		hash, herr := auth.HashPassword(*req.Password)
+		if herr != nil {
+			return herr
+		}
+		u.PasswordHash = hash
+		err = s.store.CreateUser(ctx, u)
+	} else {
+		// The same one-time link the sign-in pages use (auth_password.go): the token is shown
+		// once here, only its hash is stored.
+		tok, hash, terr := auth.NewLinkToken()
+		if terr != nil {
+			return terr
+		}
+		err = s.store.CreateInvitedUser(ctx, u, hash)
+		out.SetupToken = tok
+		out.SetupURL = strings.TrimRight(s.cfg.ServerURL, "/") + "/auth/password/setup?token=" + url.QueryEscape(tok)
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return apiError(http.StatusConflict, "User with this email already exists")
+	}
+	if err != nil {
+		return err
+	}
+	out.userDetail = newUserDetail(u)
+	s.audit(c, auditUserCreate, u.ID, auditResultOK, map[string]any{"email": u.Email, "role": u.Role,
+		"with_password": req.Password != nil})
+	return c.JSON(http.StatusCreated, out)
+}
+
+// updateUserRequest is the body of PATCH /api/users/{id}.
+type updateUserRequest struct {
+	Name   *string `json:"name"`
+	Role   *string `json:"role"`
+	Active *bool   `json:"active"`
+}
+
+// updateUser answers PATCH /api/users/{id} (admin): change name, role or active. The last
+// active admin cannot be demoted or deactivated, and nobody can deactivate themselves.
+func (s *Server) updateUser(c echo.Context) error {
+	var req updateUserRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	v := &ValidationError{}
+	var patch store.UserPatch
+	changes := map[string]any{}
+	if req.Name != nil {
+		n := validName(v, "name", req.Name)
+		patch.Name, changes["name"] = &n, n
+	}
+	if req.Role != nil {
+		r, err := auth.ParseRole(*req.Role)
+		if err != nil {
+			v.Add("role", err.Error(), "value_error")
+		}
+		rs := string(r)
+		patch.Role, changes["role"] = &rs, rs
+	}
+	if req.Active != nil {
+		patch.Active, changes["active"] = req.Active, *req.Active
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	id := c.Param("id")
+	if req.Active != nil && !*req.Active && id == currentUser(c).ID {
+		return apiError(http.StatusConflict, "You cannot deactivate your own account")
+	}
+	u, err := s.store.PatchUser(c.Request().Context(), id, patch)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return userNotFound()
+	case errors.Is(err, store.ErrLastAdmin):
+		return apiError(http.StatusConflict, "Cannot demote or deactivate the last active admin; make another user admin first")
+	case err != nil:
+		return err
+	}
+	s.audit(c, auditUserUpdate, u.ID, auditResultOK, changes)
+	return c.JSON(http.StatusOK, newUserDetail(u))
+}
+
+// deleteUser answers DELETE /api/users/{id} (admin) → 204, removing the user's permissions
+// and personal access tokens with them. Admins cannot delete themselves or the last admin.
+func (s *Server) deleteUser(c echo.Context) error {
+	id := c.Param("id")
+	if id == currentUser(c).ID {
+		return apiError(http.StatusConflict, "You cannot delete your own account")
+	}
+	ctx := c.Request().Context()
+	u, err := s.store.GetUserByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return userNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	err = s.store.DeleteUserAndGrants(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return userNotFound()
+	case errors.Is(err, store.ErrLastAdmin):
+		return apiError(http.StatusConflict, "Cannot delete the last active admin; make another user admin first")
+	case err != nil:
+		return err
+	}
+	s.audit(c, auditUserDelete, id, auditResultOK, map[string]any{"email": u.Email, "role": u.Role})
+	return c.NoContent(http.StatusNoContent)
+}
+
+// setupPasswordRequest is the body of POST /auth/password/setup. Email is optional (the
+// original required it); when given it must be the token's user.
+type setupPasswordRequest struct {
+	Token    *string `json:"token"`
+	Password *string `json:"password"`
+	Email    *string `json:"email"`
+}
+
+// setupPassword answers POST /auth/password/setup (public, JSON): a valid, unused set-up
+// token younger than auth.SetupLinkTTL sets the user's password and signs them in with a
+// JWT. It uses the same link store as the set-up page (GET/POST /password/setup).
+func (s *Server) setupPassword(c echo.Context) error {
+	var req setupPasswordRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	v := &ValidationError{}
+	if req.Token == nil || strings.TrimSpace(*req.Token) == "" {
+		v.Add("token", "Field required", "missing")
+	}
+	if req.Password == nil {
+		v.Add("password", "Field required", "missing")
+	} else if err := auth.ValidatePassword(*req.Password); err != nil {
+		v.Add("password", err.Error(), "value_error")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	token := strings.TrimSpace(*req.Token)
+	refuse := func(err error) error {
+		switch {
+		case errors.Is(err, store.ErrLinkExpired):
+			return apiError(http.StatusBadRequest, "Setup token has expired; ask your administrator for a new link")
+		case errors.Is(err, store.ErrNotFound):
+			return apiError(http.StatusBadRequest, "Invalid setup token")
+		}
+		return err
+	}
+	if !auth.PlausibleLinkToken(token) {
+		return refuse(store.ErrNotFound)
+	}
+	hash := auth.HashLinkToken(token)
+	// Look the token up before paying for the password hash, and never use up the link of a
+	// deactivated account.
+	u, err := s.store.LinkTokenUser(ctx, store.LinkSetup, hash, auth.SetupLinkTTL)
+	if err != nil {
+		return refuse(err)
+	}
+	if !u.Active {
+		return apiError(http.StatusUnauthorized, "This account is deactivated")
+	}
+	if req.Email != nil && store.NormalizeEmail(*req.Email) != "" && store.NormalizeEmail(*req.Email) != store.NormalizeEmail(u.Email) {
+		return refuse(store.ErrNotFound)
+	}
+	pwHash, err := auth.HashPassword(*req.Password)
+	if err != nil {
+		return err
+	}
+	u, err = s.store.ConsumeLinkToken(ctx, store.LinkSetup, hash, auth.SetupLinkTTL, pwHash)
+	if err != nil {
+		return refuse(err)
+	}
+	s.auditAs(c, u.ID, auditPasswordSetup, u.ID, auditResultOK, map[string]any{"email": u.Email, "via": "api"})
+	tok, _, err := s.issuer.Issue(u.ID, u.Email, auth.Role(u.Role))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"access_token": tok, "token_type": "bearer",
+		"message": "Password set successfully", "user_id": u.ID, "email": u.Email, "role": u.Role})
+}
+
+// showPasswordSetupLink answers GET /auth/password/setup?token=..., the setup_url handed
+// out by POST /api/users, by sending the browser to the set-up page.
+func (s *Server) showPasswordSetupLink(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	return c.Redirect(http.StatusSeeOther, "/password/setup?"+url.Values{"token": {c.QueryParam("token")}}.Encode())
+}

@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Audit query limits.
+const (
+	DefaultAuditLimit = 50
+	MaxAuditLimit     = 500
+)
+
+// AuditEntry is a row of audit_log. Params is stored as a JSON object; keys that look like
+// secrets (containing password or secret, ending in token or hash) are dropped on write, whatever the caller passes.
+type AuditEntry struct {
+	ID         string
+	Timestamp  time.Time
+	UserID     string
+	Action     string
+	Resource   string
+	Params     map[string]any
+	Result     string
+	DurationMS int
+}
+
+// AuditFilter selects audit rows; zero fields do not filter. Limit defaults to
+// DefaultAuditLimit and is capped at MaxAuditLimit.
+type AuditFilter struct {
+	UserID   string
+	Action   string
+	Resource string
+	Since    time.Time
+	Limit    int
+	Offset   int
+}
+
+// secretKey reports parameter names that must never reach the audit log.
+func secretKey(k string) bool {
+	k = strings.ToLower(k)
+	return strings.Contains(k, "password") || strings.Contains(k, "secret") ||
+		strings.HasSuffix(k, "token") || strings.HasSuffix(k, "hash")
+}
+
+// LogAudit appends e to the audit log, filling in ID and Timestamp (now, UTC) when empty.
+// Action is required.
+func (s *Store) LogAudit(ctx context.Context, e *AuditEntry) error {
+	if strings.TrimSpace(e.Action) == "" {
+		return errors.New("store: audit: action is required")
+	}
+	if e.ID == "" {
+		e.ID = uuid.NewString()
+	}
+	if e.Timestamp.IsZero() {
+		e.Timestamp = nowUTC()
+	}
+	var params any
+	if len(e.Params) > 0 {
+		clean := make(map[string]any, len(e.Params))
+		for k, v := range e.Params {
+			if !secretKey(k) {
+				clean[k] = v
+			}
+		}
+		b, err := json.Marshal(clean)
+		if err != nil {
+			return fmt.Errorf("store: audit: params: %w", err)
+		}
+		params = string(b)
+		e.Params = clean
+	}
+	var dur any
+	if e.DurationMS > 0 {
+		dur = e.DurationMS
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, timestamp, user_id, action, resource, params, result, duration_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Timestamp.UTC(), nullString(e.UserID), e.Action,
+			nullString(e.Resource), params, nullString(e.Result), dur)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
+
+func auditWhere(f AuditFilter) (string, []any) {
+	var conds []string
+	var args []any
+	if f.UserID != "" {
+		conds, args = append(conds, "user_id = ?"), append(args, f.UserID)
+	}
+	if f.Action != "" {
+		conds, args = append(conds, "action = ?"), append(args, f.Action)
+	}
+	if f.Resource != "" {
+		conds, args = append(conds, "resource = ?"), append(args, f.Resource)
+	}
+	if !f.Since.IsZero() {
+		conds, args = append(conds, "timestamp >= ?"), append(args, f.Since.UTC())
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// QueryAudit returns the entries matching f, newest first.
+func (s *Store) QueryAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultAuditLimit
+	}
+	limit = min(limit, MaxAuditLimit)
+	where, args := auditWhere(f)
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, timestamp, coalesce(user_id, ''), action, coalesce(resource, ''),
+		CAST(params AS VARCHAR), coalesce(result, ''), coalesce(duration_ms, 0)
+		FROM audit_log`+where+` ORDER BY timestamp DESC, id LIMIT ? OFFSET ?`,
+		append(args, limit, max(f.Offset, 0))...)
+	if err != nil {
+		return nil, fmt.Errorf("store: query audit: %w", err)
+	}
+	defer rows.Close()
+	out := []AuditEntry{}
+	for rows.Next() {
+		var e AuditEntry
+		var ts sql.NullTime
+		var params sql.NullString
+		if err := rows.Scan(&e.ID, &ts, &e.UserID, &e.Action, &e.Resource, &params, &e.Result, &e.DurationMS); err != nil {
+			return nil, fmt.Errorf("store: query audit: %w", err)
+		}
+		if ts.Valid {
+			e.Timestamp = ts.Time.UTC()
+		}
+		e.Params = decodeParams(params)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: query audit: %w", err)
+	}
+	return out, nil
+}
+
+// decodeParams reads the params column; rows written by the original system may hold any
+// JSON (or none), which is kept under "value".
+func decodeParams(p sql.NullString) map[string]any {
+	if !p.Valid || p.String == "" || p.String == "null" {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(p.String), &m); err == nil {
+		return m
+	}
+	var v any
+	if err := json.Unmarshal([]byte(p.String), &v); err == nil {
+		return map[string]any{"value": v}
+	}
+	return map[string]any{"value": p.String}
+}
+
+// CountAudit returns how many entries match f (Limit and Offset are ignored).
+func (s *Store) CountAudit(ctx context.Context, f AuditFilter) (int, error) {
+	where, args := auditWhere(f)
+	var n int
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count audit: %w", err)
+	}
+	return n, nil
+}
