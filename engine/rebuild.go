@@ -45,6 +45,7 @@ type tableFacts struct {
 	rows         int64
 	uncompressed int64
 	size         int64
+	columns      int
 }
 
 // metaRow is one row of a source's _meta.
@@ -230,8 +231,7 @@ func (e *Engine) build(ctx context.Context, path string) (b *built, err error) {
 }
 
 // writeAnalytics creates the analytics database file at path with b's views, in one
-// transaction, counts their columns and checkpoints the file so that it is complete without a
-// WAL.
+// transaction, and checkpoints it so that the file is complete without a WAL.
 func writeAnalytics(ctx context.Context, conn *sql.Conn, path string, b *built) error {
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s", quoteString(path), outAlias)); err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
@@ -254,9 +254,6 @@ func writeAnalytics(ctx context.Context, conn *sql.Conn, path string, b *built) 
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := countColumns(ctx, conn, b); err != nil {
-		return err
 	}
 	if _, err := conn.ExecContext(ctx, "CHECKPOINT "+outAlias); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
@@ -331,6 +328,7 @@ func (e *Engine) buildSource(ctx context.Context, conn *sql.Conn, src *SourceInf
 				info.Status = StatusUnavailablePrefix + reason
 			} else {
 				b.views = append(b.views, view{name: m.name, body: body})
+				_ = conn.QueryRowContext(ctx, "SELECT count(*)::INTEGER FROM (DESCRIBE "+quoteIdent(m.name)+")").Scan(&info.Columns)
 			}
 		default:
 			skip(fmt.Sprintf("unknown query_mode %q (want %q or %q)", m.mode, extract.ModeLocal, extract.ModeRemote))
@@ -369,7 +367,7 @@ func (e *Engine) buildLocal(ctx context.Context, conn *sql.Conn, dir string, inf
 		if _, err := conn.ExecContext(ctx, "CREATE VIEW "+quoteIdent(info.Name)+" AS "+body); err != nil {
 			return "", "cannot read its parquet data: " + duckMessage(err)
 		}
-		f, err := readFacts(ctx, conn, files, sigs, size)
+		f, err := readFacts(ctx, conn, info.Name, files, sigs, size)
 		if err != nil {
 			return "", "cannot read its parquet data: " + duckMessage(err)
 		}
@@ -378,6 +376,7 @@ func (e *Engine) buildLocal(ctx context.Context, conn *sql.Conn, dir string, inf
 	}
 	info.Files = files
 	info.Hash, info.Rows, info.UncompressedBytes, info.SizeBytes = facts.hash, facts.rows, facts.uncompressed, facts.size
+	info.Columns = facts.columns
 	return body, ""
 }
 
@@ -393,8 +392,9 @@ func parquetList(files []string) string {
 	return "[" + strings.Join(quoted, ", ") + "], union_by_name = true"
 }
 
-// readFacts hashes a table's files and reads its row count and sizes from the parquet footers.
-func readFacts(ctx context.Context, conn *sql.Conn, files []string, sigs []fileSig, size int64) (*tableFacts, error) {
+// readFacts hashes a table's files and reads its row count and sizes from the parquet footers
+// and its column count from its (just created) view.
+func readFacts(ctx context.Context, conn *sql.Conn, name string, files []string, sigs []fileSig, size int64) (*tableFacts, error) {
 	hash, err := hashFiles(files)
 	if err != nil {
 		return nil, err
@@ -405,10 +405,14 @@ func readFacts(ctx context.Context, conn *sql.Conn, files []string, sigs []fileS
 	}
 	list := "[" + strings.Join(quoted, ", ") + "]"
 	f := &tableFacts{sigs: sigs, hash: hash, size: size}
+	// One pass over the footers: every column chunk carries its row group's row count, so
+	// the first leaf column's chunks add up to the table's rows.
 	err = conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT
-		(SELECT coalesce(sum(num_rows), 0)::BIGINT FROM parquet_file_metadata(%s)),
-		(SELECT coalesce(sum(total_uncompressed_size), 0)::BIGINT FROM parquet_metadata(%s))`, list, list)).
-		Scan(&f.rows, &f.uncompressed)
+		coalesce(sum(row_group_num_rows) FILTER (WHERE column_id = 0), 0)::BIGINT,
+		coalesce(sum(total_uncompressed_size), 0)::BIGINT,
+		(SELECT count(*)::INTEGER FROM (DESCRIBE %s))
+		FROM parquet_metadata(%s)`, quoteIdent(name), list)).
+		Scan(&f.rows, &f.uncompressed, &f.columns)
 	if err != nil {
 		return nil, err
 	}
@@ -567,27 +571,6 @@ func (e *Engine) loadExtension(ctx context.Context, conn *sql.Conn, ext string) 
 	}
 	delete(e.extFail, ext)
 	return ""
-}
-
-// countColumns fills in the column count of every view of the analytics file in one query.
-func countColumns(ctx context.Context, conn *sql.Conn, b *built) error {
-	rows, err := conn.QueryContext(ctx, `SELECT lower(table_name), count(*)::INTEGER FROM duckdb_columns()
-		WHERE database_name = ? AND schema_name = 'main' GROUP BY ALL`, outAlias)
-	if err != nil {
-		return fmt.Errorf("count columns: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			return fmt.Errorf("count columns: %w", err)
-		}
-		if t := b.tables[id]; t != nil {
-			t.Columns = n
-		}
-	}
-	return rows.Err()
 }
 
 // recordSyncState brings sync_state in line with the new catalog in one transaction: one

@@ -73,6 +73,7 @@ type auditRow struct {
 	Params     map[string]any `json:"params"`
 	Result     *string        `json:"result"`
 	DurationMS *int           `json:"duration_ms"`
+	ClientIP   *string        `json:"client_ip"`
 }
 
 func optString(s string) *string {
@@ -153,7 +154,7 @@ func (s *Server) listAudit(c echo.Context) error {
 	out := make([]auditRow, 0, len(entries))
 	for _, e := range entries {
 		r := auditRow{ID: e.ID, Timestamp: naiveUTC(e.Timestamp), UserID: optString(e.UserID), Action: e.Action,
-			Resource: optString(e.Resource), Params: e.Params, Result: optString(e.Result)}
+			Resource: optString(e.Resource), Params: e.Params, Result: optString(e.Result), ClientIP: optString(e.ClientIP)}
 		if e.DurationMS > 0 {
 			d := e.DurationMS
 			r.DurationMS = &d

@@ -208,7 +208,7 @@ func (s *Server) runQuery(c echo.Context) error {
 		v.Add("sql", "Field required", "missing")
 		return v
 	}
-	limit, clamped := defaultQueryLimit, false
+	limit := defaultQueryLimit
 	if body.Limit != nil {
 		limit = *body.Limit
 		if limit < 1 {
@@ -216,7 +216,8 @@ func (s *Server) runQuery(c echo.Context) error {
 		}
 	}
 	if max := s.apiMaxRows(); limit > max {
-		limit, clamped = max, true
+		// Clamped: truncated is then set whenever the cut dropped rows.
+		limit = max
 	}
 	if emptySQL(*body.SQL) {
 		return apiError(http.StatusBadRequest, "Query error: the query is empty; send one SELECT statement")
@@ -231,7 +232,6 @@ func (s *Server) runQuery(c echo.Context) error {
 		status, msg := queryErrorStatus(err)
 		return apiError(status, msg)
 	}
-	_ = clamped // clamping shows as truncated only when rows were actually cut
 	return c.JSON(http.StatusOK, queryResponse{QueryID: res.QueryID, Columns: res.Columns, ColumnTypes: res.ColumnTypes,
 		Rows: res.Rows, RowCount: res.RowCount, Truncated: res.Truncated, ElapsedMS: res.Elapsed.Milliseconds()})
 }

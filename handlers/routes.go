@@ -65,6 +65,47 @@ func (s *Server) routes() []Route {
 		// Audit log (admin).
 		{Method: "GET", Path: "/api/audit", Min: admin, Handler: s.listAudit},
 
+		// Query: the JSON API (sandboxed SQL, cancel, export, history, saved queries, admin
+		// view of running queries) and the console page with its htmx fragments.
+		{Method: "POST", Path: "/api/query", Min: analyst, Handler: s.runQuery, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/api/query/export", Min: analyst, Handler: s.exportQuery, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/api/query/:id/cancel", Min: analyst, Handler: s.cancelQuery, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/api/query/history", Min: analyst, Handler: s.listQueryHistory},
+		{Method: "GET", Path: "/api/queries/saved", Min: analyst, Handler: s.listSavedQueries},
+		{Method: "POST", Path: "/api/queries/saved", Min: analyst, Handler: s.createSavedQuery, BodyLimit: jsonLimit},
+		{Method: "PUT", Path: "/api/queries/saved/:id", Min: analyst, Handler: s.updateSavedQuery, BodyLimit: jsonLimit},
+		{Method: "DELETE", Path: "/api/queries/saved/:id", Min: analyst, Handler: s.deleteSavedQuery},
+		{Method: "GET", Path: "/api/admin/queries", Min: admin, Handler: s.listRunningQueries},
+		{Method: "POST", Path: "/api/admin/queries/:id/cancel", Min: admin, Handler: s.killQuery, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/query", Min: analyst, Handler: s.showQueryConsole},
+		{Method: "POST", Path: "/query/run", Min: analyst, Handler: s.runQueryPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/query/saved", Min: analyst, Handler: s.createSavedQueryPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/query/saved/:id", Min: analyst, Handler: s.updateSavedQueryPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/query/saved/:id/delete", Min: analyst, Handler: s.deleteSavedQueryPage, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/query/running", Min: admin, Handler: s.showRunningQueries},
+		{Method: "POST", Path: "/query/running/:id/cancel", Min: admin, Handler: s.killRunningQuery, BodyLimit: jsonLimit},
+
+		// Catalog and distribution: the catalog API and pages, the sync manifest, parquet
+		// downloads (analyst: viewers may not download) and the caller's subscriptions.
+		{Method: "GET", Path: "/api/catalog/tables", Min: viewer, Handler: s.listCatalogTables},
+		{Method: "GET", Path: "/api/catalog/profile/:table", Min: viewer, Handler: s.showTableProfile},
+		{Method: "POST", Path: "/api/catalog/profile/:table/refresh", Min: viewer, Handler: s.refreshTableProfile, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/api/catalog/metrics/*", Min: viewer, Handler: s.showMetric},
+		{Method: "GET", Path: "/api/sync/manifest", Min: viewer, Handler: s.showManifest},
+		{Method: "GET", Path: "/api/data/:table_id/download", Min: analyst, Handler: s.downloadTable},
+		{Method: "GET", Path: "/api/sync/settings", Min: viewer, Handler: s.showSyncSettings},
+		{Method: "POST", Path: "/api/sync/settings", Min: viewer, Handler: s.updateSyncSettings, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/api/sync/table-subscriptions", Min: viewer, Handler: s.showTableSubscriptions},
+		{Method: "POST", Path: "/api/sync/table-subscriptions", Min: viewer, Handler: s.updateTableSubscriptions, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/api/settings", Min: viewer, Handler: s.showUserSettings},
+		{Method: "PUT", Path: "/api/settings/dataset", Min: viewer, Handler: s.updateDatasetSetting, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/catalog", Min: viewer, Handler: s.showCatalog},
+		{Method: "GET", Path: "/catalog/:table", Min: viewer, Handler: s.showCatalogTable},
+		{Method: "GET", Path: "/catalog/:table/sample", Min: viewer, Handler: s.showCatalogSample},
+		{Method: "POST", Path: "/catalog/:table/refresh", Min: viewer, Handler: s.refreshCatalogProfile, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/settings/subscriptions", Min: viewer, Handler: s.showSubscriptions},
+		{Method: "POST", Path: "/settings/subscriptions", Min: viewer, Handler: s.toggleSubscription, BodyLimit: jsonLimit},
+
 		// Browser sign-in.
 		{Method: "GET", Path: "/", Min: pub, Handler: s.showHome},
 		{Method: "GET", Path: "/login", Min: pub, Handler: s.showLogin},
@@ -88,17 +129,32 @@ func (s *Server) routes() []Route {
 
 		// Pages.
 		{Method: "GET", Path: "/dashboard", Min: viewer, Handler: s.showDashboard},
-		{Method: "GET", Path: "/catalog", Min: viewer, Handler: s.comingSoon("catalog", "Data catalog", "Browse every table you may read, with column profiles, sample rows and downloads.")},
-		{Method: "GET", Path: "/catalog/:table", Min: viewer, Handler: s.comingSoon("catalog", "Table details", "Column profiles drawn as charts, sample rows, downloads and the da command to pull this table.")},
-		{Method: "GET", Path: "/query", Min: analyst, Handler: s.comingSoon("query", "Query console", "Run read-only SQL against the tables you may read, with history, saved queries and exports.")},
 		{Method: "GET", Path: "/upload", Min: analyst, Handler: s.comingSoon("upload", "Upload data", "Drop a CSV, TSV, parquet or JSON lines file to publish it as a table.")},
 		{Method: "GET", Path: "/corporate-memory", Min: viewer, Handler: s.comingSoon("memory", "Corporate memory", "Browse, search, contribute and vote on the team's shared knowledge.")},
 		{Method: "GET", Path: "/corporate-memory/admin", Min: kmAdmin, Handler: s.comingSoon("memory-admin", "Memory admin", "Approve, reject, mandate and edit knowledge items, with a full audit trail.")},
-		{Method: "GET", Path: "/access-requests", Min: viewer, Handler: s.comingSoon("access-requests", "Access requests", "Request access to private tables and follow your requests; admins review them here.")},
-		{Method: "GET", Path: "/activity-center", Min: admin, Handler: s.comingSoon("activity", "Activity", "The audit log and sync history of the whole instance.")},
+		{Method: "GET", Path: "/access-requests", Min: viewer, Handler: s.showAccessRequests},
+		{Method: "GET", Path: "/access-requests/new", Min: viewer, Handler: s.showRequestDialog},
+		{Method: "GET", Path: "/activity-center", Min: viewer, Handler: s.showActivity},
+		{Method: "GET", Path: "/activity-center/export.csv", Min: viewer, Handler: s.exportActivity},
 		{Method: "GET", Path: "/admin/tables", Min: admin, Handler: s.comingSoon("admin-tables", "Tables", "Discover, register and edit tables, make them public or private, and trigger syncs.")},
-		{Method: "GET", Path: "/admin/users", Min: admin, Handler: s.comingSoon("admin-users", "Users", "Invite users, change roles and deactivate accounts.")},
-		{Method: "GET", Path: "/admin/permissions", Min: admin, Handler: s.comingSoon("admin-permissions", "Permissions", "Grant and revoke table and bucket access per user.")},
-		{Method: "GET", Path: "/settings", Min: viewer, Handler: s.comingSoon("settings", "Settings", "Dataset subscriptions, Telegram notifications and personal access tokens for the CLI.")},
+		{Method: "GET", Path: "/admin/users", Min: admin, Handler: s.showAdminUsers},
+		{Method: "GET", Path: "/admin/permissions", Min: admin, Handler: s.showPermissions},
+		{Method: "GET", Path: "/settings", Min: viewer, Handler: s.showSettings},
+
+		// Governance page actions (forms and htmx; CSRF-checked, audited).
+		{Method: "POST", Path: "/admin/users", Min: admin, Handler: s.inviteUser, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/users/:id/role", Min: admin, Handler: s.changeUserRole, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/users/:id/active", Min: admin, Handler: s.setUserActive, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/users/:id/delete", Min: admin, Handler: s.deleteUserPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/permissions/grant", Min: admin, Handler: s.grantPermissionPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/permissions/revoke", Min: admin, Handler: s.revokePermissionPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/permissions/public", Min: admin, Handler: s.setTablePublicPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/access-requests", Min: viewer, Handler: s.submitAccessRequest, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/access-requests/:id/approve", Min: admin, Handler: s.approveAccessRequestPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/access-requests/:id/deny", Min: admin, Handler: s.denyAccessRequestPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/settings/profile", Min: viewer, Handler: s.updateProfile, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/settings/password", Min: viewer, Handler: s.changePassword, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/settings/tokens", Min: viewer, Handler: s.createTokenPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/settings/tokens/:id/revoke", Min: viewer, Handler: s.revokeTokenPage, BodyLimit: jsonLimit},
 	}
 }

@@ -38,6 +38,9 @@ type Deps struct {
 	// Engine serves the data catalog; Query runs sandboxed SQL over it.
 	Engine *engine.Engine
 	Query  *query.Runner
+	// Profiler re-profiles a served table for POST /api/catalog/profile/{table}/refresh; nil
+	// answers that endpoint with 503.
+	Profiler TableProfiler
 }
 
 // Server holds the dependencies shared by all handlers.
@@ -53,6 +56,7 @@ type Server struct {
 	signin   *signIn // sign-in providers: e-mailed links and Google (auth_magic.go)
 	engine   *engine.Engine
 	query    *query.Runner
+	profiler TableProfiler
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -87,7 +91,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	}
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
-		engine: d.Engine, query: d.Query}
+		engine: d.Engine, query: d.Query, profiler: d.Profiler}
 
 	e := echo.New()
 	e.HideBanner = true
@@ -110,7 +114,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 
 	g := e.Group("", echo.WrapMiddleware(s.sessions.LoadAndSave), s.authenticate, s.csrf)
 	for _, r := range s.routes() {
-		mw := []echo.MiddlewareFunc{s.requireAccess(r)}
+		mw := []echo.MiddlewareFunc{s.auditRequests, s.requireAccess(r)}
 		if r.BodyLimit > 0 {
 			mw = append(mw, limitBody(r.BodyLimit))
 		}

@@ -29,17 +29,31 @@ type AuditEntry struct {
 	Params     map[string]any
 	Result     string
 	DurationMS int
+	ClientIP   string // address of the client whose request this entry records
 }
 
 // AuditFilter selects audit rows; zero fields do not filter. Limit defaults to
-// DefaultAuditLimit and is capped at MaxAuditLimit.
+// DefaultAuditLimit and is capped at MaxAuditLimit. Before is exclusive; Search matches
+// resource as a case-insensitive substring.
 type AuditFilter struct {
 	UserID   string
 	Action   string
 	Resource string
+	Search   string
 	Since    time.Time
+	Before   time.Time
 	Limit    int
 	Offset   int
+}
+
+// auditHookKey is the context key of the hook LogAudit calls.
+type auditHookKey struct{}
+
+// WithAuditHook returns ctx carrying fn, which LogAudit calls with every entry written under
+// that context before it is stored: the HTTP layer uses it to add the client address and the
+// request's duration, and to learn that the request was audited.
+func WithAuditHook(ctx context.Context, fn func(*AuditEntry)) context.Context {
+	return context.WithValue(ctx, auditHookKey{}, fn)
 }
 
 // secretKey reports parameter names that must never reach the audit log.
@@ -61,6 +75,9 @@ func (s *Store) LogAudit(ctx context.Context, e *AuditEntry) error {
 	if e.Timestamp.IsZero() {
 		e.Timestamp = nowUTC()
 	}
+	if fn, ok := ctx.Value(auditHookKey{}).(func(*AuditEntry)); ok && fn != nil {
+		fn(e)
+	}
 	var params any
 	if len(e.Params) > 0 {
 		clean := make(map[string]any, len(e.Params))
@@ -81,9 +98,9 @@ func (s *Store) LogAudit(ctx context.Context, e *AuditEntry) error {
 		dur = e.DurationMS
 	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, timestamp, user_id, action, resource, params, result, duration_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Timestamp.UTC(), nullString(e.UserID), e.Action,
-			nullString(e.Resource), params, nullString(e.Result), dur)
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, timestamp, user_id, action, resource, params, result, duration_ms, client_ip)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Timestamp.UTC(), nullString(e.UserID), e.Action,
+			nullString(e.Resource), params, nullString(e.Result), dur, nullString(e.ClientIP))
 		return err
 	})
 	if err != nil {
@@ -104,8 +121,15 @@ func auditWhere(f AuditFilter) (string, []any) {
 	if f.Resource != "" {
 		conds, args = append(conds, "resource = ?"), append(args, f.Resource)
 	}
+	if f.Search != "" {
+		conds = append(conds, `contains(lower(coalesce(resource, '')), ?)`)
+		args = append(args, strings.ToLower(f.Search))
+	}
 	if !f.Since.IsZero() {
 		conds, args = append(conds, "timestamp >= ?"), append(args, f.Since.UTC())
+	}
+	if !f.Before.IsZero() {
+		conds, args = append(conds, "timestamp < ?"), append(args, f.Before.UTC())
 	}
 	if len(conds) == 0 {
 		return "", nil
@@ -122,7 +146,7 @@ func (s *Store) QueryAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, er
 	limit = min(limit, MaxAuditLimit)
 	where, args := auditWhere(f)
 	rows, err := s.DB.QueryContext(ctx, `SELECT id, timestamp, coalesce(user_id, ''), action, coalesce(resource, ''),
-		CAST(params AS VARCHAR), coalesce(result, ''), coalesce(duration_ms, 0)
+		CAST(params AS VARCHAR), coalesce(result, ''), coalesce(duration_ms, 0), coalesce(client_ip, '')
 		FROM audit_log`+where+` ORDER BY timestamp DESC, id LIMIT ? OFFSET ?`,
 		append(args, limit, max(f.Offset, 0))...)
 	if err != nil {
@@ -134,7 +158,7 @@ func (s *Store) QueryAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, er
 		var e AuditEntry
 		var ts sql.NullTime
 		var params sql.NullString
-		if err := rows.Scan(&e.ID, &ts, &e.UserID, &e.Action, &e.Resource, &params, &e.Result, &e.DurationMS); err != nil {
+		if err := rows.Scan(&e.ID, &ts, &e.UserID, &e.Action, &e.Resource, &params, &e.Result, &e.DurationMS, &e.ClientIP); err != nil {
 			return nil, fmt.Errorf("store: query audit: %w", err)
 		}
 		if ts.Valid {
@@ -174,4 +198,32 @@ func (s *Store) CountAudit(ctx context.Context, f AuditFilter) (int, error) {
 		return 0, fmt.Errorf("store: count audit: %w", err)
 	}
 	return n, nil
+}
+
+// AuditActions returns the distinct actions in the audit log, sorted, for filter pickers.
+// A non-empty userID limits them to that user's entries.
+func (s *Store) AuditActions(ctx context.Context, userID string) ([]string, error) {
+	q := `SELECT DISTINCT action FROM audit_log`
+	var args []any
+	if userID != "" {
+		q += ` WHERE user_id = ?`
+		args = append(args, userID)
+	}
+	rows, err := s.DB.QueryContext(ctx, q+` ORDER BY action`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit actions: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("store: audit actions: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: audit actions: %w", err)
+	}
+	return out, nil
 }

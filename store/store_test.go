@@ -100,8 +100,8 @@ func TestOpenFreshDatabase(t *testing.T) {
 	if got := tableNames(t, s.DB); !slices.Equal(got, want) {
 		t.Errorf("tables =\n %v\nwant\n %v", got, want)
 	}
-	if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5"}) {
-		t.Errorf("schema_version rows = %v, want [3 4 5]", got)
+	if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6"}) {
+		t.Errorf("schema_version rows = %v, want [3 4 5 6]", got)
 	}
 	if got := queryStrings(t, s.DB, "SELECT index_name FROM duckdb_indexes() ORDER BY 1"); !slices.Equal(got, []string{"sessions_expiry_idx"}) {
 		t.Errorf("indexes = %v", got)
@@ -166,7 +166,7 @@ func TestReopenIsNoop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reopen: %v", err)
 		}
-		if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5"}) {
+		if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6"}) {
 			t.Errorf("schema_version rows after reopen = %v", got)
 		}
 		if after := schemaFingerprint(t, s.DB); !slices.Equal(before, after) {
@@ -201,7 +201,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("err = %v, want ErrNewerSchema", err)
 	}
-	for _, want := range []string{"store: ", path, "schema version 99", "at most 5", "upgrade da"} {
+	for _, want := range []string{"store: ", path, "schema version 99", "at most 6", "upgrade da"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

@@ -53,7 +53,7 @@ var NavItems = []NavItem{
 	{Key: "memory", Label: "Corporate memory", Href: "/corporate-memory", MinRole: auth.RoleViewer},
 	{Key: "memory-admin", Label: "Memory admin", Href: "/corporate-memory/admin", MinRole: auth.RoleKMAdmin},
 	{Key: "access-requests", Label: "Access requests", Href: "/access-requests", MinRole: auth.RoleViewer},
-	{Key: "activity", Label: "Activity", Href: "/activity-center", MinRole: auth.RoleAdmin},
+	{Key: "activity", Label: "Activity", Href: "/activity-center", MinRole: auth.RoleViewer}, // admins see everyone's, others their own
 	{Key: "admin-tables", Label: "Tables", Href: "/admin/tables", MinRole: auth.RoleAdmin},
 	{Key: "admin-users", Label: "Users", Href: "/admin/users", MinRole: auth.RoleAdmin},
 	{Key: "admin-permissions", Label: "Permissions", Href: "/admin/permissions", MinRole: auth.RoleAdmin},

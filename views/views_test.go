@@ -66,9 +66,9 @@ func TestVisibleNav(t *testing.T) {
 		count     int
 		has, lack []string
 	}{
-		{auth.RoleViewer, 5, []string{"dashboard", "catalog", "memory", "access-requests", "settings"}, []string{"query", "upload", "memory-admin", "activity", "admin-tables", "admin-users", "admin-permissions"}},
-		{auth.RoleAnalyst, 7, []string{"query", "upload"}, []string{"memory-admin", "activity", "admin-tables"}},
-		{auth.RoleKMAdmin, 8, []string{"memory-admin"}, []string{"activity", "admin-users"}},
+		{auth.RoleViewer, 6, []string{"dashboard", "catalog", "memory", "access-requests", "activity", "settings"}, []string{"query", "upload", "memory-admin", "admin-tables", "admin-users", "admin-permissions"}},
+		{auth.RoleAnalyst, 8, []string{"query", "upload", "activity"}, []string{"memory-admin", "admin-tables"}},
+		{auth.RoleKMAdmin, 9, []string{"memory-admin", "activity"}, []string{"admin-tables", "admin-users"}},
 		{auth.RoleAdmin, len(NavItems), []string{"activity", "admin-tables", "admin-users", "admin-permissions", "memory-admin"}, nil},
 		{auth.Role("root"), 0, nil, []string{"dashboard"}},
 	}

@@ -3,7 +3,6 @@ package profile
 import (
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	_ "github.com/duckdb/duckdb-go/v2"
@@ -16,34 +15,28 @@ func TestProbe(t *testing.T) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	p := filepath.Join(t.TempDir(), "x.parquet")
-	exec := func(q string) {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`CREATE TYPE mood AS ENUM ('sad','ok','happy')`)
-	exec(`CREATE TABLE t AS SELECT i::BOOLEAN b, i::TINYINT ti, i::HUGEINT hi, i::UBIGINT ub, i::UHUGEINT uh, 1.5::DECIMAL(5,2) d5, 123.4567891234::DECIMAL(38,10) d38,
-	 'x' v, DATE '2024-01-01' d, TIME '10:00:00' tm, TIMESTAMP '2024-01-01 10:00' ts, TIMESTAMPTZ '2024-01-01 10:00:00+02' tz, INTERVAL 3 DAY iv, uuid() u, 'ab'::BLOB bl, [1,2] li,
-	 {'a':1,'b':'x'} st, MAP {'k': 1} mp, 'ok'::mood e, '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS tns, [1,2]::INTEGER[2] arr FROM range(2) r(i)`)
-	exec(fmt.Sprintf(`COPY t TO '%s' (FORMAT parquet)`, p))
-	rows, err := db.Query(fmt.Sprintf(`DESCRIBE SELECT * FROM read_parquet(['%s'], union_by_name=true)`, p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var n, ty string
-		var a, b, c, d any
-		rows.Scan(&n, &ty, &a, &b, &c, &d)
-		var cd, cdv, ok string
-		err := db.QueryRow(fmt.Sprintf(`SELECT count(DISTINCT "%s")::VARCHAR, min("%s")::VARCHAR, max("%s")::VARCHAR FROM read_parquet('%s')`, n, n, n, p)).Scan(&cd, &cdv, &ok)
-		fmt.Println(n, "|", ty, "|", cd, cdv, ok, err)
-	}
-	var v string
-	db.QueryRow(`SELECT version()`).Scan(&v)
-	fmt.Println(v)
 	var x any
-	fmt.Println(db.QueryRow(`SELECT count(DISTINCT row(a)) FROM (VALUES (1),(NULL),(NULL)) t(a)`).Scan(&x), x)
-	fmt.Println(db.QueryRow(`SELECT count(DISTINCT (a,b)) FROM (VALUES (1,NULL),(NULL,NULL),(NULL,NULL)) t(a,b)`).Scan(&x), x)
-	fmt.Println(db.QueryRow(`SELECT isfinite(DATE 'infinity')`).Scan(&x), x)
+	for _, q := range []string{
+		`SELECT stddev_samp(x) FROM (VALUES (1e300::DOUBLE),(-1e300::DOUBLE)) t(x)`,
+		`SELECT try(stddev_samp(x)) FROM (VALUES (1e300::DOUBLE),(-1e300::DOUBLE)) t(x)`,
+		`SELECT avg(x) FROM (VALUES (1e308::DOUBLE),(1e308::DOUBLE)) t(x)`,
+		`SELECT var_samp(x/1e150)  FROM (VALUES (1e300::DOUBLE),(-1e300::DOUBLE)) t(x)`,
+		`SELECT quantile_cont(x, [0.05,0.5])[2] FROM (VALUES (1e308::DOUBLE),(1e308::DOUBLE)) t(x)`,
+		`SELECT quantile_cont(x, [0.05,0.5])[2] FROM (VALUES (1),(2)) t(x) WHERE false`,
+		`SELECT isfinite('infinity'::TIMESTAMPTZ), isfinite('infinity'::TIMESTAMP_NS)`,
+		`SELECT 'infinity'::TIMESTAMP::DATE::VARCHAR`,
+		`SELECT avg(length(x)) FROM (VALUES ('héllo'),('日本')) t(x)`,
+		`SELECT '\xff\x00'::BLOB::VARCHAR`,
+	} {
+		err := db.QueryRow(q).Scan(&x)
+		fmt.Printf("%s\n   => %v %v\n", q, x, err)
+	}
+	db.Exec(`SET threads=2`)
+	db.Exec(`CREATE TABLE big AS SELECT i, random() r FROM range(2000000) t(i)`)
+	db.Exec(`COPY big TO '/tmp/probe_big.parquet' (FORMAT parquet, ROW_GROUP_SIZE 100000)`)
+	for k := 0; k < 4; k++ {
+		var s, c any
+		err := db.QueryRow(`SELECT sum(i), count(*) FROM (SELECT * FROM read_parquet(['/tmp/probe_big.parquet']) USING SAMPLE reservoir(500000 ROWS) REPEATABLE (42))`).Scan(&s, &c)
+		fmt.Println("sample", s, c, err)
+	}
 }

@@ -104,6 +104,12 @@ func sandboxKey(tables []Table) (string, []Table, error) {
 
 // buildSandbox creates and locks a sandbox for tables (sorted, validated by sandboxKey).
 func buildSandbox(opt Options, key string, tables []Table) (s *sandbox, err error) {
+	if opt.TempDir != "" {
+		// A fresh DATA_DIR has no tmp/ yet.
+		if err := os.MkdirAll(opt.TempDir, 0o700); err != nil {
+			return nil, fmt.Errorf("query: sandbox dir: %w", err)
+		}
+	}
 	dir, err := os.MkdirTemp(opt.TempDir, "da-query-")
 	if err != nil {
 		return nil, fmt.Errorf("query: sandbox dir: %w", err)

@@ -510,6 +510,9 @@ func cleanMessage(err error, raw, display string) string {
 		keep = append(keep, t)
 	}
 	msg := strings.Join(keep, " ")
+	for _, p := range []string{"Invalid Input Error: ", "Conversion Error: ", "Invalid Error: ", "Parser Error: ", "IO Error: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
 	msg = strings.ReplaceAll(msg, raw, display)
 	msg = strings.ReplaceAll(msg, filepath.Dir(raw), "")
 	if len(msg) > 600 {

@@ -292,6 +292,26 @@ func TestIngestReplace(t *testing.T) {
 	}
 }
 
+func TestIngestLateTypeChange(t *testing.T) {
+	// The sniffer samples the first rows; a value of another type later must widen the
+	// column instead of failing the upload.
+	var b strings.Builder
+	b.WriteString("code,n\n")
+	for i := 0; i < 30000; i++ {
+		b.WriteString("1,2\n")
+	}
+	b.WriteString("A17,3\n")
+	dir := t.TempDir()
+	res, err := ingestString(t, dir, "late", "late.csv", b.String(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows != 30001 || typesOf(res.Columns) != "code:VARCHAR n:BIGINT" {
+		t.Errorf("result = %d rows, %s", res.Rows, typesOf(res.Columns))
+	}
+	assertClean(t, dir)
+}
+
 func TestIngestCancelled(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
