@@ -34,6 +34,7 @@ Usage:
                                   run the web server and JSON API
   da admin bootstrap --email E [--password P] [--name N] [--data-dir DIR]
                                   create the first admin in a stopped instance
+  da demo load [--data-dir DIR]   load the demo data set and demo admin into a stopped instance
   da version                      print the version
 
 Run 'da <command> --help' for the flags of a command.
@@ -55,6 +56,8 @@ func (e *env) run(args []string) int {
 		return e.serve(args[1:])
 	case "admin":
 		return e.admin(args[1:])
+	case "demo":
+		return e.demoCmd(args[1:])
 	case "version", "--version", "-v":
 		fmt.Fprintf(e.stdout, "da %s\n", e.version)
 		return ExitOK

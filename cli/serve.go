@@ -117,7 +117,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	if err := seedAdmin(ctx, cfg, st, log); err != nil {
 		return err
 	}
-	eng := openEngine(ctx, cfg, st, log)
+	eng, pub := openEngine(ctx, cfg, st, log)
 	runner := query.NewRunner(query.Options{
 		Timeout: cfg.Query.Timeout, MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads,
 		MaxRows: cfg.Query.APIMaxRows, ExportMaxRows: cfg.Query.ExportMaxRows,
@@ -125,10 +125,16 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	}, log)
 	defer runner.Close()
 	if demo {
-		if err := loadDemo(ctx, cfg, st, log, browseURL(ln.Addr())); err != nil {
+		if err := loadDemo(ctx, cfg, st, pub, log, browseURL(ln.Addr())); err != nil {
 			return err
 		}
 	}
+	// Tables synced or uploaded while no profile could be taken get one in the background.
+	go func() {
+		if _, err := pub.ProfileMissing(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("background profiling failed", "error", err)
+		}
+	}()
 	if n, err := st.CountUsers(ctx); err == nil && n == 0 {
 		log.Warn("no users yet: create the first admin with `da admin bootstrap --email you@example.com` (server stopped) " +
 			"or POST /auth/bootstrap {\"email\",\"password\"} — this works only while there are no users")
@@ -140,7 +146,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	e := handlers.New(handlers.Deps{
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
-		Engine: eng, Query: runner,
+		Engine: eng, Query: runner, Publisher: pub, Profiler: pub,
 	})
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -169,7 +175,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 
 // openEngine builds the data engine and publishes what DATA_DIR/extracts holds. A failed first
 // rebuild is logged and leaves an empty catalog: the server still starts so an admin can fix it.
-func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) *engine.Engine {
+func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) (*engine.Engine, *engine.Publisher) {
 	eng := engine.New(cfg.DataDir, st, log, engine.Options{
 		HistoryRetention: time.Duration(cfg.SyncHistoryRetentionDays) * 24 * time.Hour,
 		Getenv:           os.Getenv,
@@ -179,7 +185,7 @@ func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 	} else {
 		log.Info("data published", "tables", len(res.Catalog.Tables), "duration_ms", res.Duration.Milliseconds())
 	}
-	return eng
+	return eng, &engine.Publisher{Engine: eng, Store: st, DataDir: cfg.DataDir, Profiler: cfg.Profiler, Log: log}
 }
 
 // seedAdmin creates SEED_ADMIN_EMAIL with SEED_ADMIN_PASSWORD when that user does not exist.

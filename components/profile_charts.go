@@ -5,8 +5,8 @@ import (
 	"strconv"
 )
 
-// ChartBar is one bar of a profile chart: its label, count and share in percent.
-type ChartBar struct {
+// ProfileBar is one bar of a profile chart: its label, count and share in percent.
+type ProfileBar struct {
 	Label string
 	Count int64
 	Pct   float64
@@ -21,10 +21,10 @@ const (
 
 type histBar struct {
 	X, Y, W, H float64
-	Bar        ChartBar
+	Bar        ProfileBar
 }
 
-func histBars(bars []ChartBar) []histBar {
+func histBars(bars []ProfileBar) []histBar {
 	if len(bars) == 0 {
 		return nil
 	}
@@ -44,7 +44,7 @@ func histBars(bars []ChartBar) []histBar {
 	return out
 }
 
-func maxCount(bars []ChartBar) int64 {
+func maxCount(bars []ProfileBar) int64 {
 	var m int64
 	for _, b := range bars {
 		if b.Count > m {
@@ -63,7 +63,7 @@ func pctText(v float64) string {
 	return strconv.FormatFloat(v, 'f', 1, 64) + "%"
 }
 
-func barTitle(b ChartBar) string {
+func barTitle(b ProfileBar) string {
 	if b.Pct > 0 {
 		return fmt.Sprintf("%s: %s (%s)", b.Label, FormatInt(b.Count), pctText(b.Pct))
 	}

@@ -1,5 +1,3 @@
-//go:build wip
-
 package e2e
 
 import (
@@ -10,8 +8,8 @@ import (
 	"github.com/mxschmitt/playwright-go"
 )
 
-// signIn opens the login page and signs in as the seeded admin.
-func signIn(t *testing.T, page playwright.Page, base string) {
+// signInAsAdmin opens the login page and signs in as the seeded admin.
+func signInAsAdmin(t *testing.T, page playwright.Page, base string) {
 	t.Helper()
 	if _, err := page.Goto(base + "/login"); err != nil {
 		t.Fatal(err)
@@ -36,7 +34,7 @@ func TestUploadFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect := playwright.NewPlaywrightAssertions(15000)
-	signIn(t, page, base)
+	signInAsAdmin(t, page, base)
 	must(t, page.GetByTestId("nav-upload").Click())
 	must(t, page.WaitForURL(base+"/upload"))
 	screenshot(t, page, "upload-empty")

@@ -18,13 +18,14 @@ import (
 	"da/auth"
 	"da/engine"
 	"da/engine/extract"
+	"da/engine/profile"
 	"da/store"
 )
 
-// TableProfiler profiles one served table and stores the result as its profile
-// (engine.Publisher does: profile the table's parquet files, then store.SaveProfile).
+// TableProfiler profiles one served table and stores the result as its profile;
+// *engine.Publisher implements it.
 type TableProfiler interface {
-	ProfileTable(ctx context.Context, tableID string) error
+	ProfileTable(ctx context.Context, tableID string) (*profile.Profile, error)
 }
 
 // Table statuses the catalog shows for registered tables that are not served.
@@ -266,7 +267,7 @@ func (s *Server) refreshTableProfile(c echo.Context) error {
 	if s.profiler == nil {
 		return apiError(http.StatusServiceUnavailable, "Profile failed: the profiler is not available on this server")
 	}
-	if err := s.profiler.ProfileTable(ctx, e.Info.ID); err != nil {
+	if _, err := s.profiler.ProfileTable(ctx, e.Info.ID); err != nil {
 		s.log.Error("profile refresh failed", "table", id, "err", err)
 		return apiError(http.StatusInternalServerError, "Profile failed: "+firstLine(err.Error()))
 	}

@@ -124,16 +124,14 @@ func (s *Server) downloadTable(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	ok, err := auth.CanAccessTable(ctx, s.store, currentUser(c), id)
+	// Unknown tables are 404 for everyone; known ones the caller may not read are 403 (the
+	// catalog shows their names anyway).
+	e, err := s.readableEntry(c.Request().Context(), currentUser(c), id)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return apiError(http.StatusForbidden, "Access denied to this table")
-	}
-	info, served := s.engine.Catalog().Table(id)
-	if !served || !info.Available() || len(info.Files) == 0 {
+	info := e.Info
+	if info == nil || !info.Available() || len(info.Files) == 0 {
 		return apiError(http.StatusNotFound, "Table '"+id+"' not found")
 	}
 	if len(info.Files) > 1 {

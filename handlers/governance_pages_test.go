@@ -49,8 +49,12 @@ func (env *testEnv) privateTable(id string) {
 func TestGovernancePagesAccess(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
-	gone := &store.User{Email: "gone@example.com", Name: "Gone", Role: "admin", Active: false}
+	gone := &store.User{Email: "gone@example.com", Name: "Gone", Role: "admin", Active: true}
 	if err := env.store.CreateUser(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := env.store.PatchUser(ctx, gone.ID, store.UserPatch{Active: &off}); err != nil {
 		t.Fatal(err)
 	}
 	goneTok, _, _ := env.srv.issuer.Issue(gone.ID, gone.Email, auth.RoleAdmin)

@@ -27,27 +27,6 @@ func (s *Server) showHome(c echo.Context) error {
 	return c.Redirect(http.StatusFound, "/login")
 }
 
-// showDashboard renders the landing page after sign-in.
-func (s *Server) showDashboard(c echo.Context) error {
-	ctx := c.Request().Context()
-	stats, err := s.store.DataStats(ctx, staleAfter)
-	if err != nil {
-		return err
-	}
-	users, err := s.store.CountUsers(ctx)
-	if err != nil {
-		return err
-	}
-	d := views.DashboardData{Tables: stats.Tables, TotalRows: stats.TotalRows, Users: users, Health: "healthy"}
-	if stats.LastSync != nil {
-		d.LastSync = stats.LastSync.UTC().Format("2006-01-02 15:04 UTC")
-	}
-	if len(stats.Stale) > 0 {
-		d.Health = "degraded"
-	}
-	return render(c, http.StatusOK, views.Dashboard(s.shell(c, "dashboard", "Dashboard"), d))
-}
-
 // comingSoon serves a page whose feature is not built yet as a designed placeholder.
 func (s *Server) comingSoon(key, title, description string) echo.HandlerFunc {
 	return func(c echo.Context) error {

@@ -171,7 +171,10 @@ func (s *Server) grantPermissionPage(c echo.Context) error {
 		}
 		d, err := s.permissionsData(c, back, sel, raw)
 		if err != nil {
-			return err
+			// The selection itself is gone (a deleted user or table): show the page without it.
+			if d, err = s.permissionsData(c, back, "", ""); err != nil {
+				return err
+			}
 		}
 		d.Dataset, d.Error = raw, msg
 		return render(c, http.StatusUnprocessableEntity, views.AdminPermissions(s.shell(c, "admin-permissions", "Permissions"), d))

@@ -129,7 +129,11 @@ func (s *Server) routes() []Route {
 
 		// Pages.
 		{Method: "GET", Path: "/dashboard", Min: viewer, Handler: s.showDashboard},
-		{Method: "GET", Path: "/upload", Min: analyst, Handler: s.comingSoon("upload", "Upload data", "Drop a CSV, TSV, parquet or JSON lines file to publish it as a table.")},
+		{Method: "GET", Path: "/upload", Min: analyst, Handler: s.showUpload},
+		{Method: "POST", Path: "/upload", Min: analyst, Handler: s.submitUpload},
+
+		// Uploads: a file becomes a table (size capped while streaming, not by BodyLimit).
+		{Method: "POST", Path: "/api/upload/table", Min: analyst, Handler: s.uploadTable},
 		{Method: "GET", Path: "/corporate-memory", Min: viewer, Handler: s.comingSoon("memory", "Corporate memory", "Browse, search, contribute and vote on the team's shared knowledge.")},
 		{Method: "GET", Path: "/corporate-memory/admin", Min: kmAdmin, Handler: s.comingSoon("memory-admin", "Memory admin", "Approve, reject, mandate and edit knowledge items, with a full audit trail.")},
 		{Method: "GET", Path: "/access-requests", Min: viewer, Handler: s.showAccessRequests},

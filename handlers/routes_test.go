@@ -1,13 +1,21 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"da/auth"
+	"da/store"
 )
+
+// createPAT makes a full-scope personal access token for userID.
+func createPAT(env *testEnv, userID string, expires *time.Time) (*store.PersonalToken, string, error) {
+	return env.store.CreatePersonalToken(context.Background(), userID, "sweep", store.ScopeFull, expires)
+}
 
 // publicRoutes are the only routes anyone may call without signing in. A new public route
 // must be added here on purpose; everything else is denied by default.
@@ -67,6 +75,40 @@ func TestRouteTableMatchesRouter(t *testing.T) {
 func TestDenyByDefaultSweep(t *testing.T) {
 	env := newTestEnv(t)
 	forged := forgeToken(t, env.users[auth.RoleAdmin].ID)
+	// Credentials that once worked: a revoked and an expired personal token of an admin, and
+	// a JWT of a deactivated admin.
+	ctx := context.Background()
+	admin := env.users[auth.RoleAdmin]
+	revokedTok, revoked, err := createPAT(env, admin.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.store.RevokePersonalToken(ctx, admin.ID, revokedTok.ID); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().UTC().Add(-time.Hour)
+	_, expired, err := createPAT(env, admin.ID, &past)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := &store.User{Email: "gone-admin@example.com", Name: "Gone", Role: string(auth.RoleAdmin), Active: true}
+	if err := env.store.CreateUser(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	goneJWT, _, err := env.srv.issuer.Issue(gone.ID, gone.Email, auth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, goneTok, err := createPAT(env, gone.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := env.store.PatchUser(ctx, gone.ID, store.UserPatch{Active: &off}); err != nil {
+		t.Fatal(err)
+	}
+	stale := map[string]string{"revoked token": revoked, "expired token": expired, "deactivated user's JWT": goneJWT,
+		"deactivated user's token": goneTok}
 	for _, r := range env.srv.routes() {
 		key := r.Method + " " + r.Path
 		path := pathParam.ReplaceAllString(r.Path, "x")
@@ -97,6 +139,12 @@ func TestDenyByDefaultSweep(t *testing.T) {
 			bad := env.do(request{method: r.Method, path: path, body: body, token: forged})
 			if bad.Code != http.StatusUnauthorized {
 				t.Errorf("forged token: got %d, want 401", bad.Code)
+			}
+			for name, tok := range stale {
+				rec := env.do(request{method: r.Method, path: path, body: body, token: tok})
+				if rec.Code != http.StatusUnauthorized {
+					t.Errorf("%s: got %d, want 401", name, rec.Code)
+				}
 			}
 			if rank := r.Min.Rank(); rank > 0 {
 				below := auth.Roles[rank-1]

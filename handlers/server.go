@@ -41,22 +41,25 @@ type Deps struct {
 	// Profiler re-profiles a served table for POST /api/catalog/profile/{table}/refresh; nil
 	// answers that endpoint with 503.
 	Profiler TableProfiler
+	// Publisher publishes uploads (and demo data) through the engine.
+	Publisher *engine.Publisher
 }
 
 // Server holds the dependencies shared by all handlers.
 type Server struct {
-	cfg      *config.Config
-	store    *store.Store
-	issuer   *auth.Issuer
-	sessions *scs.SessionManager
-	limiter  *auth.LoginLimiter
-	log      *slog.Logger
-	version  string
-	started  time.Time
-	signin   *signIn // sign-in providers: e-mailed links and Google (auth_magic.go)
-	engine   *engine.Engine
-	query    *query.Runner
-	profiler TableProfiler
+	cfg       *config.Config
+	store     *store.Store
+	issuer    *auth.Issuer
+	sessions  *scs.SessionManager
+	limiter   *auth.LoginLimiter
+	log       *slog.Logger
+	version   string
+	started   time.Time
+	signin    *signIn // sign-in providers: e-mailed links and Google (auth_magic.go)
+	engine    *engine.Engine
+	query     *query.Runner
+	profiler  TableProfiler
+	publisher *engine.Publisher
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -91,7 +94,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	}
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
-		engine: d.Engine, query: d.Query, profiler: d.Profiler}
+		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher}
 
 	e := echo.New()
 	e.HideBanner = true

@@ -28,7 +28,7 @@ const testPassword = "correct-horse-battery"
 
 // testEnv is a full server over a temporary data directory.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	e      *echo.Echo
 	store  *store.Store
@@ -38,6 +38,12 @@ type testEnv struct {
 
 // newTestEnv starts a server with one active user per role.
 func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	return newTestEnvTB(t)
+}
+
+// newTestEnvTB is newTestEnv for tests and benchmarks alike.
+func newTestEnvTB(t testing.TB) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Load(func(k string) string {
@@ -69,7 +75,8 @@ func newTestEnv(t *testing.T) *testEnv {
 	runner := query.NewRunner(query.Options{Timeout: cfg.Query.Timeout, MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads,
 		MaxRows: cfg.Query.APIMaxRows, ExportMaxRows: cfg.Query.ExportMaxRows, TempDir: filepath.Join(dir, "tmp")}, log)
 	t.Cleanup(func() { _ = runner.Close() })
-	s, e := newServer(Deps{Engine: eng, Query: runner, Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm, Logger: log, Version: "test"})
+	pub := &engine.Publisher{Engine: eng, Store: st, DataDir: dir, Profiler: cfg.Profiler, Log: log}
+	s, e := newServer(Deps{Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm, Logger: log, Version: "test"})
 	env := &testEnv{t: t, srv: s, e: e, store: st, users: map[auth.Role]*store.User{}, tokens: map[auth.Role]string{}}
 	hash, err := auth.HashPassword(testPassword)
 	if err != nil {

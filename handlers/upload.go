@@ -1,5 +1,3 @@
-//go:build wip
-
 package handlers
 
 import (
@@ -19,6 +17,7 @@ import (
 	"da/auth"
 	"da/engine"
 	"da/engine/connectors/upload"
+	"da/engine/profile"
 	"da/views"
 )
 
@@ -302,3 +301,39 @@ func uploadResultView(res *engine.UploadResult) views.UploadResultData {
 	}
 	return d
 }
+
+// profileSummary is a one-line description of a column's profile for the upload result.
+func profileSummary(c profile.Column) string {
+	var parts []string
+	switch {
+	case c.NumericStats != nil && c.NumericStats.Min != nil && c.NumericStats.Max != nil:
+		parts = append(parts, "range "+shortNumber(*c.NumericStats.Min)+" – "+shortNumber(*c.NumericStats.Max))
+		if c.NumericStats.Median != nil {
+			parts = append(parts, "median "+shortNumber(*c.NumericStats.Median))
+		}
+	case c.DateStats != nil && c.DateStats.Earliest != nil && c.DateStats.Latest != nil:
+		parts = append(parts, *c.DateStats.Earliest+" → "+*c.DateStats.Latest)
+	case c.BooleanStats != nil:
+		parts = append(parts, trimZero(c.BooleanStats.TruePct)+"% true")
+	case c.StringStats != nil && len(c.StringStats.TopValues) > 0:
+		top := c.StringStats.TopValues[0]
+		parts = append(parts, fmt.Sprintf("top %q (%s%%)", top.Value, trimZero(top.Pct)))
+	case c.StringStats != nil:
+		parts = append(parts, fmt.Sprintf("length %d–%d", c.StringStats.MinLength, c.StringStats.MaxLength))
+	}
+	if c.UniqueCount > 0 {
+		parts = append(parts, FormatCountInt(c.UniqueCount)+" distinct")
+	}
+	if len(c.Alerts) > 0 {
+		parts = append(parts, strings.Join(c.Alerts, ", "))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func shortNumber(f float64) string {
+	return strconv.FormatFloat(f, 'g', 6, 64)
+}
+
+// FormatCountInt formats a count with thousands separators.
+func FormatCountInt(n int64) string { return views.FormatCount(n) }
+

@@ -1,5 +1,3 @@
-//go:build wip
-
 package handlers
 
 import (
@@ -18,7 +16,7 @@ import (
 )
 
 // multipartBody builds an upload body; fields are written in order, the file last.
-func multipartBody(t *testing.T, fields [][2]string, filename string, content []byte) (string, string) {
+func multipartBody(t testing.TB, fields [][2]string, filename string, content []byte) (string, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)

@@ -252,3 +252,10 @@ func anyText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func boolAttr(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

@@ -1,6 +1,10 @@
 package views
 
-import "da/auth"
+import (
+	"time"
+
+	"da/auth"
+)
 
 // DashboardData is the numbers and state the dashboard shows.
 type DashboardData struct {
@@ -10,6 +14,40 @@ type DashboardData struct {
 	LastSync        string // "" means never
 	PendingRequests int    // access requests waiting (shown to admins)
 	Health          string // "healthy" | "degraded" | "unhealthy"
+	QueriesWeek     int    // the user's queries in the last 7 days
+	Datasets        []DashboardDataset
+	RecentSyncs     []DashboardSync
+	RecentQueries   []DashboardQuery
+	MyRequests      []DashboardRequest
+	Now             time.Time
+}
+
+// DashboardDataset is one table the user can read, with its subscription state.
+type DashboardDataset struct {
+	ID, Name, Status string
+	Rows             int64
+	LastSync         time.Time
+	Subscribed       bool
+}
+
+// DashboardSync is one recent data change.
+type DashboardSync struct {
+	TableID, Status string
+	Rows            int64
+	At              time.Time
+}
+
+// DashboardQuery is one of the user's recent queries.
+type DashboardQuery struct {
+	SQL, Status string
+	Rows        int64
+	At          time.Time
+}
+
+// DashboardRequest is one of the user's access requests.
+type DashboardRequest struct {
+	TableID, Status string
+	At              time.Time
 }
 
 // quickLink is a dashboard shortcut card to one nav destination.
@@ -85,4 +123,21 @@ func lastSyncHint(s string) string {
 		return "no sync has run yet"
 	}
 	return "most recent data refresh"
+}
+
+func datasetFreshness(d DashboardDataset, now time.Time) string {
+	if d.Status != "ok" {
+		return d.Status
+	}
+	if d.LastSync.IsZero() {
+		return "synced"
+	}
+	return "synced " + Ago(d.LastSync, now)
+}
+
+func subscriptionTitle(on bool) string {
+	if on {
+		return "Subscribed: da sync downloads it. Click to unsubscribe."
+	}
+	return "Not subscribed. Click to subscribe."
 }

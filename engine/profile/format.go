@@ -54,13 +54,16 @@ func pyFloat(x float64) string {
 }
 
 // binLabel formats a histogram bound: 1.5B, 2.0M, 3.4K by absolute size, two decimals for
-// other non-integers, else an integer.
+// other non-integers, else an integer. Beyond 1e15 (where "B" would need many digits) it
+// uses scientific notation, 1.0e+30.
 func binLabel(v float64) string {
 	if v == 0 {
 		v = 0 // turn -0 into 0
 	}
 	a := math.Abs(v)
 	switch {
+	case a >= 1e15:
+		return strconv.FormatFloat(v, 'e', 1, 64)
 	case a >= 1e9:
 		return strconv.FormatFloat(v/1e9, 'f', 1, 64) + "B"
 	case a >= 1e6:

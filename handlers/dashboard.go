@@ -1,0 +1,156 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"da/auth"
+	"da/store"
+	"da/views"
+)
+
+// Dashboard list sizes.
+const (
+	dashboardSyncs   = 8
+	dashboardQueries = 8
+	queryRunsScanned = 500 // recent runs read to count this week's queries
+)
+
+// subscriptionData lists the user's readable tables with their subscription state; it backs
+// the dashboard's datasets card and the settings fragment.
+func (s *Server) subscriptionData(ctx context.Context, u *store.User, d *views.DashboardData) ([]catalogEntry, error) {
+	entries, err := s.catalogEntries(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := s.store.ListSyncSettings(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	on := map[string]bool{}
+	for _, st := range subs {
+		on[st.Dataset] = st.Enabled
+	}
+	for i := range entries {
+		e := &entries[i]
+		if !e.Readable {
+			continue
+		}
+		ds := views.DashboardDataset{ID: e.Table.ID, Name: e.Table.Name, Status: e.Status(), LastSync: e.LastSync,
+			Subscribed: on[strings.ToLower(e.Table.ID)]}
+		if e.Info != nil {
+			ds.Rows = e.Info.Rows
+		}
+		d.Datasets = append(d.Datasets, ds)
+		d.Tables++
+		d.TotalRows += ds.Rows
+		if e.LastSync.After(lastSyncTime(d)) {
+			d.LastSync = e.LastSync.UTC().Format("2006-01-02 15:04 UTC")
+		}
+	}
+	return entries, nil
+}
+
+func lastSyncTime(d *views.DashboardData) time.Time {
+	t, _ := time.Parse("2006-01-02 15:04 UTC", d.LastSync)
+	return t
+}
+
+// showDashboard is GET /dashboard: the user's datasets with freshness and subscriptions,
+// recent syncs, recent queries, access requests and the CLI set-up.
+func (s *Server) showDashboard(c echo.Context) error {
+	ctx := c.Request().Context()
+	u := currentUser(c)
+	d := views.DashboardData{Health: "healthy", Now: time.Now().UTC()}
+	if _, err := s.subscriptionData(ctx, u, &d); err != nil {
+		return err
+	}
+	stats, err := s.store.DataStats(ctx, staleAfter)
+	if err != nil {
+		return err
+	}
+	if len(stats.Stale) > 0 {
+		d.Health = "degraded"
+	}
+	readable, err := auth.ReadableTables(ctx, s.store, u)
+	if err != nil {
+		return err
+	}
+	hist, err := s.store.ListSyncHistory(ctx, "", 100)
+	if err != nil {
+		return err
+	}
+	for _, h := range hist {
+		if len(d.RecentSyncs) == dashboardSyncs {
+			break
+		}
+		if readable.Has(h.TableID) {
+			d.RecentSyncs = append(d.RecentSyncs, views.DashboardSync{TableID: h.TableID, Status: h.Status, Rows: h.Rows, At: h.SyncedAt})
+		}
+	}
+	runs, err := s.store.ListQueryRuns(ctx, u.ID, queryRunsScanned)
+	if err != nil {
+		return err
+	}
+	weekAgo := d.Now.Add(-7 * 24 * time.Hour)
+	for _, q := range runs {
+		if q.StartedAt.After(weekAgo) {
+			d.QueriesWeek++
+		}
+		if len(d.RecentQueries) < dashboardQueries {
+			d.RecentQueries = append(d.RecentQueries, views.DashboardQuery{SQL: truncateRunes(q.SQL, 200), Status: q.Status, Rows: q.RowCount, At: q.StartedAt})
+		}
+	}
+	mine, err := s.store.ListAccessRequestsByUser(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range mine {
+		if r.Status == store.RequestPending {
+			d.MyRequests = append(d.MyRequests, views.DashboardRequest{TableID: r.TableID, Status: r.Status, At: r.CreatedAt})
+		}
+	}
+	if auth.Role(u.Role) == auth.RoleAdmin {
+		queue, err := s.store.ListPendingAccessRequests(ctx)
+		if err != nil {
+			return err
+		}
+		d.PendingRequests = len(queue)
+	}
+	return render(c, http.StatusOK, views.Dashboard(s.shell(c, "dashboard", "Dashboard"), d))
+}
+
+// showSubscriptions is GET /settings/subscriptions: the subscription toggles of every table
+// the user can read, as a fragment for the settings page.
+func (s *Server) showSubscriptions(c echo.Context) error {
+	d := views.DashboardData{Now: time.Now().UTC()}
+	if _, err := s.subscriptionData(c.Request().Context(), currentUser(c), &d); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.Subscriptions(d))
+}
+
+// toggleSubscription is POST /settings/subscriptions (form: dataset, enabled): subscribe to or
+// unsubscribe from one readable table; answers with the new toggle.
+func (s *Server) toggleSubscription(c echo.Context) error {
+	name := store.NormalizeDataset(c.FormValue("dataset"))
+	enabled := c.FormValue("enabled") == "true"
+	if name == "" {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "dataset is required")
+	}
+	ok, _, err := s.subscribable(c, map[string]bool{name: enabled})
+	if err != nil {
+		return err
+	}
+	if len(ok) == 0 {
+		return echo.NewHTTPError(http.StatusForbidden, "You cannot read the table '"+name+"'")
+	}
+	if err := s.store.SetSyncSettings(c.Request().Context(), currentUser(c).ID, ok); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.SubscriptionToggle(name, enabled))
+}
