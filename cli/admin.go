@@ -14,12 +14,16 @@ import (
 // admin dispatches `da admin ...`.
 func (e *env) admin(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(e.stderr, "usage: da admin bootstrap --email E --password P [--name N] [--data-dir DIR]\n")
+		fmt.Fprint(e.stderr, "usage: da admin bootstrap --email E --password P [--name N] [--data-dir DIR]\n"+adminClientUsage)
 		return ExitUsage
 	}
 	switch args[0] {
 	case "bootstrap":
 		return e.adminBootstrap(args[1:])
+	default:
+		if code, ok := e.adminClient(args); ok {
+			return code
+		}
 	}
 	fmt.Fprintf(e.stderr, "da admin: unknown command %q\n", args[0])
 	return ExitUsage

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -25,6 +26,7 @@ type env struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	getenv  func(string) string
+	stdin   io.Reader // prompts (da auth login); nil reads nothing
 }
 
 const usage = `da — data platform for AI analysts
@@ -37,12 +39,32 @@ Usage:
   da demo load [--data-dir DIR]   load the demo data set and demo admin into a stopped instance
   da version                      print the version
 
+For analysts and agents (server: env DA_SERVER, else config.yaml, else http://localhost:8000):
+  da auth login [--email E] [--password P] [--token T] [--server URL]
+                                  sign in (prompts for what is missing) or store a personal token
+  da auth logout | da auth whoami forget the saved login | show who you are
+  da sync [--table T] [--dry-run] [--quiet] [--json] [--verify]
+                                  download changed tables and build user/duckdb/analytics.duckdb
+  da query "SQL" [--remote] [--format table|csv|json] [--limit N]
+                                  query the local copy (or the server with --remote)
+  da status [--local] [--json]    server health, local tables and which are stale
+  da explore [TABLE] [--remote] [--json]
+                                  list tables, or describe one: columns, profile, sample rows
+  da request-access TABLE [--reason R]
+                                  ask the admins for read access to a table
+  da diagnose [--json]            check config, server, token, clock, disk and local database
+  da admin users|add-user|remove-user|set-role|register-table|list-tables|permissions|grant|revoke
+                                  administer the server (admin role)
+
+Exit codes: 0 ok, 1 other error, 2 usage, 3 authentication, 4 not found or no access,
+5 server or network error.
+
 Run 'da <command> --help' for the flags of a command.
 `
 
 // Run executes one command line and returns the process exit code.
 func Run(args []string, version string, stdout, stderr io.Writer) int {
-	e := &env{version: version, stdout: stdout, stderr: stderr, getenv: osGetenv}
+	e := &env{version: version, stdout: stdout, stderr: stderr, getenv: osGetenv, stdin: os.Stdin}
 	return e.run(args)
 }
 
@@ -58,6 +80,22 @@ func (e *env) run(args []string) int {
 		return e.admin(args[1:])
 	case "demo":
 		return e.demoCmd(args[1:])
+	case "auth":
+		return e.authCmd(args[1:])
+	case "login":
+		return e.authLogin(args[1:])
+	case "sync":
+		return e.syncCmd(args[1:])
+	case "query":
+		return e.queryCmd(args[1:])
+	case "status":
+		return e.statusCmd(args[1:])
+	case "explore":
+		return e.exploreCmd(args[1:])
+	case "diagnose":
+		return e.diagnoseCmd(args[1:])
+	case "request-access":
+		return e.requestAccessCmd(args[1:])
 	case "version", "--version", "-v":
 		fmt.Fprintf(e.stdout, "da %s\n", e.version)
 		return ExitOK

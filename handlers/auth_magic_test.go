@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -12,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/scs/postgresstore"
 
 	"da/auth"
 	"da/auth/mailtest"
@@ -44,9 +41,9 @@ func newProviderEnv(t *testing.T, withMail bool, extra map[string]string, google
 		t.Fatalf("store: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	sm := NewSessionManager(postgresstore.NewWithCleanupInterval(st.DB, 0), false)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, e := newServer(Deps{Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm, Logger: log, Version: "test", Google: google})
+	d := testDeps(t, cfg, st)
+	d.Google = google
+	s, e := newServer(d)
 	t.Cleanup(s.signin.sends.Wait)
 	env := &testEnv{t: t, srv: s, e: e, store: st, users: map[auth.Role]*store.User{}, tokens: map[auth.Role]string{}}
 	hash, err := auth.HashPassword(testPassword)

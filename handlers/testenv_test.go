@@ -65,18 +65,7 @@ func newTestEnvTB(t testing.TB) *testEnv {
 		t.Fatalf("store: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	ss := postgresstore.NewWithCleanupInterval(st.DB, 0)
-	sm := NewSessionManager(ss, false)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := engine.New(dir, st, log, engine.Options{})
-	if _, err := eng.Rebuild(context.Background()); err != nil {
-		t.Fatalf("rebuild: %v", err)
-	}
-	runner := query.NewRunner(query.Options{Timeout: cfg.Query.Timeout, MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads,
-		MaxRows: cfg.Query.APIMaxRows, ExportMaxRows: cfg.Query.ExportMaxRows, TempDir: filepath.Join(dir, "tmp")}, log)
-	t.Cleanup(func() { _ = runner.Close() })
-	pub := &engine.Publisher{Engine: eng, Store: st, DataDir: dir, Profiler: cfg.Profiler, Log: log}
-	s, e := newServer(Deps{Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm, Logger: log, Version: "test"})
+	s, e := newServer(testDeps(t, cfg, st))
 	env := &testEnv{t: t, srv: s, e: e, store: st, users: map[auth.Role]*store.User{}, tokens: map[auth.Role]string{}}
 	hash, err := auth.HashPassword(testPassword)
 	if err != nil {
@@ -183,4 +172,22 @@ func decodeJSON(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
 		t.Fatalf("response is not a JSON object: %v: %s", err, rec.Body.String())
 	}
 	return m
+}
+
+// testDeps builds the full set of server dependencies over cfg.DataDir and st: sessions in
+// the system database, the engine (rebuilt once), the query runner and the publisher.
+func testDeps(t testing.TB, cfg *config.Config, st *store.Store) Deps {
+	t.Helper()
+	sm := NewSessionManager(postgresstore.NewWithCleanupInterval(st.DB, 0), false)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng := engine.New(cfg.DataDir, st, log, engine.Options{})
+	if _, err := eng.Rebuild(context.Background()); err != nil {
+		t.Fatalf("rebuild: %v", err)
+	}
+	runner := query.NewRunner(query.Options{Timeout: cfg.Query.Timeout, MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads,
+		MaxRows: cfg.Query.APIMaxRows, ExportMaxRows: cfg.Query.ExportMaxRows, TempDir: filepath.Join(cfg.DataDir, "tmp")}, log)
+	t.Cleanup(func() { _ = runner.Close() })
+	pub := &engine.Publisher{Engine: eng, Store: st, DataDir: cfg.DataDir, Profiler: cfg.Profiler, Log: log}
+	return Deps{Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Config: cfg, Store: st,
+		Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm, Logger: log, Version: "test"}
 }

@@ -336,4 +336,3 @@ func shortNumber(f float64) string {
 
 // FormatCountInt formats a count with thousands separators.
 func FormatCountInt(n int64) string { return views.FormatCount(n) }
-

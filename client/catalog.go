@@ -1,0 +1,78 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+)
+
+// CatalogTable is one row of GET /api/catalog/tables.
+type CatalogTable struct {
+	ID           string  `json:"id"`
+	Name         string  `json:"name"`
+	Description  string  `json:"description"`
+	SourceType   string  `json:"source_type"`
+	SyncStrategy string  `json:"sync_strategy"`
+	QueryMode    string  `json:"query_mode"`
+	Folder       string  `json:"folder"`
+	IsPublic     bool    `json:"is_public"`
+	Rows         int64   `json:"rows"`
+	Columns      int     `json:"columns"`
+	SizeBytes    int64   `json:"size_bytes"`
+	LastSync     *string `json:"last_sync"`
+	Status       string  `json:"status"`
+	HasProfile   bool    `json:"has_profile"`
+	Downloadable bool    `json:"downloadable"`
+}
+
+// CatalogTables lists the tables the caller may read.
+func (c *Client) CatalogTables(ctx context.Context) ([]CatalogTable, error) {
+	var out struct {
+		Tables []CatalogTable `json:"tables"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/catalog/tables", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Tables, nil
+}
+
+// ProfileColumn is one column of a table profile.
+type ProfileColumn struct {
+	Name            string   `json:"name"`
+	Type            string   `json:"type"`
+	TypeCategory    string   `json:"type_category"`
+	CompletenessPct float64  `json:"completeness_pct"`
+	NullCount       int64    `json:"null_count"`
+	UniqueCount     int64    `json:"unique_count"`
+	UniquePct       float64  `json:"unique_pct"`
+	SampleValues    []string `json:"sample_values"`
+	IsPrimaryKey    bool     `json:"is_primary_key"`
+	Alerts          []string `json:"alerts"`
+}
+
+// Profile is the stored profile of a table (GET /api/catalog/profile/{id}). Raw keeps the
+// whole document for fields this struct does not name.
+type Profile struct {
+	TableID     string          `json:"table_id"`
+	Description string          `json:"description"`
+	RowCount    int64           `json:"row_count"`
+	ColumnCount int             `json:"column_count"`
+	FileSizeMB  float64         `json:"file_size_mb"`
+	ProfiledAt  string          `json:"profiled_at"`
+	Columns     []ProfileColumn `json:"columns"`
+	Raw         json.RawMessage `json:"-"`
+}
+
+// Profile returns a table's profile; 404 when the table or its profile does not exist.
+func (c *Client) Profile(ctx context.Context, tableID string) (*Profile, error) {
+	var raw json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/api/catalog/profile/"+pathEscape(tableID), nil, &raw); err != nil {
+		return nil, err
+	}
+	var p Profile
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, &Error{Method: http.MethodGet, Path: "/api/catalog/profile/" + tableID, Err: err}
+	}
+	p.Raw = raw
+	return &p, nil
+}

@@ -1,0 +1,744 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"da/engine/connectors"
+	"da/engine/extract"
+	"da/store"
+)
+
+// Per-table states of a sync job, in the order a table goes through them.
+const (
+	SyncQueued     = "queued"
+	SyncExtracting = "extracting"
+	SyncRebuilding = "rebuilding"
+	SyncProfiling  = "profiling"
+	SyncDone       = "done"
+	SyncFailed     = "failed"
+)
+
+// Job statuses.
+const (
+	JobQueued  = "queued"
+	JobRunning = "running"
+	JobDone    = "done"
+	JobFailed  = "failed" // at least one table failed
+)
+
+// Sync triggers recorded on a job.
+const (
+	TriggerManual   = "manual"
+	TriggerSchedule = "schedule"
+)
+
+// ErrBusy means every requested table is already being synced (or waiting to be), so the
+// request was dropped rather than stacked. BusyError carries the job that has them.
+var ErrBusy = errors.New("engine: the tables are already being synced")
+
+// BusyError is ErrBusy with the job that already covers the tables.
+type BusyError struct{ JobID string }
+
+func (e *BusyError) Error() string { return ErrBusy.Error() + " (job " + e.JobID + ")" }
+
+// Unwrap makes errors.Is(err, ErrBusy) work.
+func (e *BusyError) Unwrap() error { return ErrBusy }
+
+// UnknownTablesError names requested table ids that are not registered.
+type UnknownTablesError struct{ IDs []string }
+
+func (e *UnknownTablesError) Error() string {
+	return "unknown table ids (not registered): " + strings.Join(e.IDs, ", ")
+}
+
+// SyncRequest asks for one sync job.
+type SyncRequest struct {
+	// Tables are registry ids; nil or empty means every registered table with a connector.
+	Tables []string
+	// Trigger is TriggerManual or TriggerSchedule.
+	Trigger string
+	// RequestedBy is the user id or e-mail behind a manual trigger.
+	RequestedBy string
+	// SkipBusy drops tables already queued or running instead of syncing them again after the
+	// running job (the scheduler's rule: overlapping runs are skipped, not stacked).
+	SkipBusy bool
+}
+
+// TableProgress is one table's progress in a sync job.
+type TableProgress struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	SourceType string    `json:"source_type"`
+	State      string    `json:"state"`
+	Reason     string    `json:"reason,omitempty"`  // why it failed
+	Warning    string    `json:"warning,omitempty"` // done, but something secondary failed (profiling)
+	Rows       int64     `json:"rows"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// Finished reports whether the table reached done or failed.
+func (p TableProgress) Finished() bool { return p.State == SyncDone || p.State == SyncFailed }
+
+// SyncJob is a snapshot of one sync job; the Syncer hands out copies.
+type SyncJob struct {
+	ID          string          `json:"job_id"`
+	Trigger     string          `json:"trigger"`
+	RequestedBy string          `json:"requested_by,omitempty"`
+	Status      string          `json:"status"`
+	Error       string          `json:"error,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	StartedAt   time.Time       `json:"started_at,omitzero"`
+	FinishedAt  time.Time       `json:"finished_at,omitzero"`
+	Tables      []TableProgress `json:"tables"`
+}
+
+// Finished reports whether the job has ended.
+func (j *SyncJob) Finished() bool { return j.Status == JobDone || j.Status == JobFailed }
+
+// Counts returns how many tables are done, failed, and in total.
+func (j *SyncJob) Counts() (done, failed, total int) {
+	for _, t := range j.Tables {
+		switch t.State {
+		case SyncDone:
+			done++
+		case SyncFailed:
+			failed++
+		}
+	}
+	return done, failed, len(j.Tables)
+}
+
+// SyncOptions tune a Syncer.
+type SyncOptions struct {
+	// Connectors maps source types to connectors; required.
+	Connectors *connectors.Registry
+	// Publisher profiles tables after a sync; nil skips profiling.
+	Publisher *Publisher
+	// KeepJobs is how many finished jobs stay queryable (default 100); KeepFor how long
+	// (default 24 h). Running jobs are always kept.
+	KeepJobs int
+	KeepFor  time.Duration
+	Log      *slog.Logger
+}
+
+// Syncer runs sync jobs in the background: connectors extract into the extract contract
+// (through a staging file and an atomic rename, so a failing connector leaves the previous
+// data serving), then the catalog is rebuilt and the synced tables profiled. Only one job at a
+// time works on a source; the others wait their turn with their tables "queued".
+type Syncer struct {
+	eng   *Engine
+	store *store.Store
+	opt   SyncOptions
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	jobs  map[string]*SyncJob
+	order []string // job ids, oldest first
+	// sourceLocks (capacity 1 each) serialise jobs per source directory.
+	sourceLocks map[string]chan struct{}
+}
+
+// NewSyncer returns a Syncer publishing through e and recording in st.
+func NewSyncer(e *Engine, st *store.Store, opt SyncOptions) *Syncer {
+	if opt.KeepJobs <= 0 {
+		opt.KeepJobs = 100
+	}
+	if opt.KeepFor <= 0 {
+		opt.KeepFor = 24 * time.Hour
+	}
+	if opt.Log == nil {
+		opt.Log = e.log
+	}
+	if opt.Connectors == nil {
+		opt.Connectors = connectors.NewRegistry(e.ExtractsDir())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Syncer{eng: e, store: st, opt: opt, ctx: ctx, cancel: cancel, jobs: map[string]*SyncJob{},
+		sourceLocks: map[string]chan struct{}{}}
+}
+
+// Connectors is the connector registry the syncer uses.
+func (s *Syncer) Connectors() *connectors.Registry { return s.opt.Connectors }
+
+// Close cancels running jobs and waits for them to stop.
+func (s *Syncer) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// Trigger starts a sync job and returns its first snapshot at once. Unknown ids give
+// *UnknownTablesError and start nothing. A table already waiting in another job is not
+// queued twice; when nothing is left to do the answer is a *BusyError naming that job.
+func (s *Syncer) Trigger(ctx context.Context, req SyncRequest) (*SyncJob, error) {
+	if s.ctx.Err() != nil {
+		return nil, errors.New("engine: the syncer is shut down")
+	}
+	rows, err := s.store.ListTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]store.Table, len(rows))
+	for _, r := range rows {
+		byID[strings.ToLower(r.ID)] = r
+	}
+	var selected []store.Table
+	if len(req.Tables) == 0 {
+		for _, r := range rows {
+			if _, ok := s.opt.Connectors.Get(r.SourceType); ok {
+				selected = append(selected, r)
+			}
+		}
+	} else {
+		var unknown []string
+		seen := map[string]bool{}
+		for _, id := range req.Tables {
+			id = strings.ToLower(strings.TrimSpace(id))
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			r, ok := byID[id]
+			if !ok {
+				unknown = append(unknown, id)
+				continue
+			}
+			selected = append(selected, r)
+		}
+		if len(unknown) > 0 {
+			return nil, &UnknownTablesError{IDs: unknown}
+		}
+	}
+	if req.Trigger == "" {
+		req.Trigger = TriggerManual
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	busy := s.busyLocked()
+	job := &SyncJob{ID: uuid.NewString(), Trigger: req.Trigger, RequestedBy: req.RequestedBy, Status: JobQueued,
+		CreatedAt: time.Now().UTC(), Tables: []TableProgress{}}
+	holder := ""
+	for _, r := range selected {
+		id := strings.ToLower(r.ID)
+		if b, ok := busy[id]; ok && (b.state == SyncQueued || req.SkipBusy) {
+			holder = b.job
+			continue
+		}
+		job.Tables = append(job.Tables, TableProgress{ID: id, Name: r.Name, SourceType: r.SourceType, State: SyncQueued})
+	}
+	if len(job.Tables) == 0 && holder != "" {
+		return nil, &BusyError{JobID: holder}
+	}
+	s.jobs[job.ID] = job
+	s.order = append(s.order, job.ID)
+	s.pruneLocked()
+	snap := cloneJob(job)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.run(job.ID)
+	}()
+	return snap, nil
+}
+
+type busyEntry struct{ job, state string }
+
+// busyLocked maps every table of an unfinished job to that job and its state.
+func (s *Syncer) busyLocked() map[string]busyEntry {
+	out := map[string]busyEntry{}
+	for _, id := range s.order {
+		j := s.jobs[id]
+		if j.Finished() {
+			continue
+		}
+		for _, t := range j.Tables {
+			if !t.Finished() {
+				out[t.ID] = busyEntry{job: j.ID, state: t.State}
+			}
+		}
+	}
+	return out
+}
+
+// Busy reports whether the table is queued or being synced by some job.
+func (s *Syncer) Busy(tableID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.busyLocked()[strings.ToLower(tableID)]
+	return ok
+}
+
+// Job returns a snapshot of the job with this id.
+func (s *Syncer) Job(id string) (*SyncJob, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return nil, false
+	}
+	return cloneJob(j), true
+}
+
+// Jobs returns snapshots of the retained jobs, newest first.
+func (s *Syncer) Jobs() []*SyncJob {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*SyncJob, 0, len(s.order))
+	for i := len(s.order) - 1; i >= 0; i-- {
+		out = append(out, cloneJob(s.jobs[s.order[i]]))
+	}
+	return out
+}
+
+// LatestByTable returns, for every table in a retained job, its progress in the newest job
+// that has it together with that job's id.
+func (s *Syncer) LatestByTable() map[string]LatestProgress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]LatestProgress{}
+	for i := len(s.order) - 1; i >= 0; i-- {
+		j := s.jobs[s.order[i]]
+		for _, t := range j.Tables {
+			if _, ok := out[t.ID]; !ok {
+				out[t.ID] = LatestProgress{JobID: j.ID, Progress: t}
+			}
+		}
+	}
+	return out
+}
+
+// LatestProgress is a table's progress in its newest retained job.
+type LatestProgress struct {
+	JobID    string
+	Progress TableProgress
+}
+
+// Wait blocks until the job has finished or ctx ends, and returns its last snapshot.
+func (s *Syncer) Wait(ctx context.Context, id string) (*SyncJob, error) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		j, ok := s.Job(id)
+		if !ok {
+			return nil, fmt.Errorf("engine: no sync job %q", id)
+		}
+		if j.Finished() {
+			return j, nil
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func cloneJob(j *SyncJob) *SyncJob {
+	c := *j
+	c.Tables = slices.Clone(j.Tables)
+	return &c
+}
+
+// pruneLocked forgets finished jobs beyond KeepJobs or older than KeepFor.
+func (s *Syncer) pruneLocked() {
+	cutoff := time.Now().Add(-s.opt.KeepFor)
+	finished := 0
+	for _, id := range s.order {
+		if s.jobs[id].Finished() {
+			finished++
+		}
+	}
+	kept := s.order[:0]
+	for _, id := range s.order {
+		j := s.jobs[id]
+		if j.Finished() && (finished > s.opt.KeepJobs || j.FinishedAt.Before(cutoff)) {
+			finished--
+			delete(s.jobs, id)
+			continue
+		}
+		kept = append(kept, id)
+	}
+	s.order = kept
+}
+
+// update changes the job under the lock.
+func (s *Syncer) update(id string, fn func(j *SyncJob)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j, ok := s.jobs[id]; ok {
+		fn(j)
+	}
+}
+
+// setTable changes one table's progress.
+func (s *Syncer) setTable(jobID, tableID string, fn func(p *TableProgress)) {
+	s.update(jobID, func(j *SyncJob) {
+		for i := range j.Tables {
+			if j.Tables[i].ID == tableID {
+				fn(&j.Tables[i])
+			}
+		}
+	})
+}
+
+func (s *Syncer) failTable(jobID, tableID, reason string) {
+	s.setTable(jobID, tableID, func(p *TableProgress) {
+		p.State, p.Reason, p.FinishedAt = SyncFailed, reason, time.Now().UTC()
+	})
+}
+
+// lockSource takes the source's lock, or gives up when ctx ends.
+func (s *Syncer) lockSource(ctx context.Context, source string) (func(), error) {
+	s.mu.Lock()
+	ch, ok := s.sourceLocks[source]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		s.sourceLocks[source] = ch
+	}
+	s.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// run is one job: extract per source, rebuild, profile, record failures.
+func (s *Syncer) run(jobID string) {
+	ctx := s.ctx
+	start := time.Now().UTC()
+	s.update(jobID, func(j *SyncJob) { j.Status, j.StartedAt = JobRunning, start })
+	job, _ := s.Job(jobID)
+
+	// Group by source directory, keeping the request's order within a group.
+	type member struct {
+		p    TableProgress
+		conn connectors.Connector
+	}
+	groups := map[string][]member{}
+	var sources []string
+	for _, p := range job.Tables {
+		conn, ok := s.opt.Connectors.Get(p.SourceType)
+		if !ok {
+			s.failTable(jobID, p.ID, fmt.Sprintf("no connector for source type %q (known: %s)", p.SourceType,
+				strings.Join(s.opt.Connectors.Types(), ", ")))
+			continue
+		}
+		if _, seen := groups[conn.Source()]; !seen {
+			sources = append(sources, conn.Source())
+		}
+		groups[conn.Source()] = append(groups[conn.Source()], member{p: p, conn: conn})
+	}
+
+	var extracted []string
+	for _, src := range sources {
+		unlock, err := s.lockSource(ctx, src)
+		if err != nil {
+			for _, m := range groups[src] {
+				s.failTable(jobID, m.p.ID, "cancelled: the server is shutting down")
+			}
+			continue
+		}
+		for _, m := range groups[src] {
+			s.setTable(jobID, m.p.ID, func(p *TableProgress) { p.State, p.StartedAt = SyncExtracting, time.Now().UTC() })
+			if err := s.extractTable(ctx, m.conn, m.p.ID); err != nil {
+				s.opt.Log.Warn("sync: extract failed", "job", jobID, "table", m.p.ID, "error", err)
+				s.failTable(jobID, m.p.ID, err.Error())
+				continue
+			}
+			extracted = append(extracted, m.p.ID)
+		}
+		unlock()
+	}
+
+	if len(extracted) > 0 {
+		for _, id := range extracted {
+			s.setTable(jobID, id, func(p *TableProgress) { p.State = SyncRebuilding })
+		}
+		res, err := s.eng.Rebuild(ctx)
+		if err != nil {
+			for _, id := range extracted {
+				s.failTable(jobID, id, "publishing failed: "+err.Error())
+			}
+			extracted = nil
+		} else {
+			extracted = s.checkPublished(jobID, res, extracted)
+		}
+	}
+	for _, id := range extracted {
+		s.profile(ctx, jobID, id)
+	}
+
+	final, _ := s.Job(jobID)
+	var history []store.SyncHistory
+	for _, p := range final.Tables {
+		if p.State == SyncFailed {
+			dur := int64(0)
+			if !p.StartedAt.IsZero() {
+				dur = p.FinishedAt.Sub(p.StartedAt).Milliseconds()
+			}
+			history = append(history, store.SyncHistory{TableID: p.ID, Status: store.SyncStatusError, Error: p.Reason,
+				DurationMS: max(dur, 0)})
+		}
+	}
+	hctx := context.WithoutCancel(ctx)
+	if len(history) > 0 {
+		if err := s.store.ApplySyncChanges(hctx, store.SyncChanges{History: history}); err != nil {
+			s.opt.Log.Error("sync: recording failures in sync_history failed", "job", jobID, "error", err)
+		}
+	}
+	s.mu.Lock()
+	if j, ok := s.jobs[jobID]; ok {
+		j.FinishedAt = time.Now().UTC()
+		done, failed, total := j.Counts()
+		j.Status = JobDone
+		if failed > 0 {
+			j.Status = JobFailed
+			j.Error = fmt.Sprintf("%d of %d tables failed", failed, total)
+		}
+		s.opt.Log.Info("sync job finished", "job", jobID, "trigger", j.Trigger, "done", done, "failed", failed,
+			"duration_ms", j.FinishedAt.Sub(start).Milliseconds())
+	}
+	s.pruneLocked()
+	s.mu.Unlock()
+}
+
+// checkPublished marks tables the rebuild did not publish as failed (with the orchestrator's
+// reason) and returns the rest.
+func (s *Syncer) checkPublished(jobID string, res *Result, ids []string) []string {
+	var ok []string
+	for _, id := range ids {
+		info, found := res.Catalog.Table(id)
+		switch {
+		case !found:
+			s.failTable(jobID, id, "not published: "+skipReason(res.Catalog, id))
+		case !info.Available():
+			s.failTable(jobID, id, info.Status)
+		default:
+			s.setTable(jobID, id, func(p *TableProgress) { p.Rows = info.Rows })
+			ok = append(ok, id)
+		}
+	}
+	return ok
+}
+
+// skipReason finds why the rebuild left a table out.
+func skipReason(cat *Catalog, id string) string {
+	for _, src := range cat.Sources {
+		for _, sk := range src.Skipped {
+			if sk.Table != "" && strings.EqualFold(sk.Table, id) {
+				return sk.Reason
+			}
+			if sk.Table == "" {
+				continue
+			}
+		}
+	}
+	return "the orchestrator did not find it in any source"
+}
+
+// profile profiles a freshly published table when its registry row asks for it; a failure is
+// a warning, the data is served all the same.
+func (s *Syncer) profile(ctx context.Context, jobID, id string) {
+	finish := func(warning string) {
+		s.setTable(jobID, id, func(p *TableProgress) {
+			p.State, p.Warning, p.FinishedAt = SyncDone, warning, time.Now().UTC()
+		})
+	}
+	row, err := s.store.GetTable(ctx, id)
+	info, served := s.eng.Catalog().Table(id)
+	if s.opt.Publisher == nil || err != nil || !row.ProfileAfterSync || !served || len(info.Files) == 0 {
+		finish("")
+		return
+	}
+	s.setTable(jobID, id, func(p *TableProgress) { p.State = SyncProfiling })
+	if _, err := s.opt.Publisher.ProfileTable(ctx, id); err != nil {
+		finish("profiling failed: " + err.Error())
+		return
+	}
+	finish("")
+}
+
+// extractTable runs the connector for one table and publishes its output into the source's
+// extract. Nothing changes unless the connector succeeded and its file is a readable parquet.
+func (s *Syncer) extractTable(ctx context.Context, conn connectors.Connector, id string) error {
+	row, err := s.store.GetTable(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errors.New("the table was deleted from the registry")
+	}
+	if err != nil {
+		return err
+	}
+	if !extract.ValidIdent(row.Name) {
+		return fmt.Errorf("invalid table name %q", row.Name)
+	}
+	mode := row.QueryMode
+	if mode == "" {
+		mode = extract.ModeLocal
+	}
+	if !connectors.SupportsMode(conn, mode) {
+		return fmt.Errorf("the %s source does not support query mode %q", conn.Type(), mode)
+	}
+	dir := filepath.Join(s.eng.ExtractsDir(), conn.Source())
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	name := storedName(dir, row.Name)
+	staging, err := os.MkdirTemp(dir, ".sync-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(staging)
+	stage := filepath.Join(staging, name+".parquet")
+	res, err := conn.Extract(ctx, connectors.Table{ID: id, Name: name, Bucket: row.Bucket, SourceTable: row.SourceTable,
+		QueryMode: mode, Strategy: row.SyncStrategy, PrimaryKey: row.PrimaryKey, Description: row.Description}, stage)
+	if err != nil {
+		return fmt.Errorf("%s connector: %w", conn.Type(), err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	desc := row.Description
+	if res.Description != "" {
+		desc = res.Description
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	switch {
+	case res.Kept:
+		return nil
+	case res.Remote != nil:
+		return publishRemote(dir, extract.Table{Name: name, Description: desc, ExtractedAt: now, QueryMode: extract.ModeRemote}, *res.Remote)
+	}
+	rows, err := countParquet(ctx, stage)
+	if err != nil {
+		return fmt.Errorf("%s connector wrote no readable parquet file: %w", conn.Type(), err)
+	}
+	final, err := extract.PublishParquet(dir, name, stage)
+	if err != nil {
+		return err
+	}
+	// A table stored as shards before is one file now; the single file wins, the shards go.
+	_ = os.RemoveAll(filepath.Join(extract.DataDir(dir), name))
+	fi, err := os.Stat(final)
+	if err != nil {
+		return err
+	}
+	return extract.Upsert(dir, extract.Table{Name: name, Description: desc, Rows: rows, SizeBytes: fi.Size(),
+		ExtractedAt: now, QueryMode: extract.ModeLocal})
+}
+
+// storedName is the spelling the source's contract already uses for name, or name.
+func storedName(dir, name string) string {
+	if x, err := extract.Read(dir); err == nil {
+		for _, t := range x.Tables {
+			if strings.EqualFold(t.Name, name) {
+				return t.Name
+			}
+		}
+	}
+	return name
+}
+
+// publishRemote records a remote table and its attach row in the source's contract.
+func publishRemote(dir string, t extract.Table, ra extract.RemoteAttach) error {
+	x, err := extract.Read(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		x, err = &extract.Extract{}, nil
+	}
+	if err != nil {
+		return err
+	}
+	replaced := false
+	for i := range x.Tables {
+		if strings.EqualFold(x.Tables[i].Name, t.Name) {
+			x.Tables[i], replaced = t, true
+		}
+	}
+	if !replaced {
+		x.Tables = append(x.Tables, t)
+	}
+	x.Remote = slices.DeleteFunc(x.Remote, func(r extract.RemoteAttach) bool { return strings.EqualFold(r.Alias, ra.Alias) })
+	x.Remote = append(x.Remote, ra)
+	return extract.Write(dir, x)
+}
+
+// countParquet reads a parquet file's row count, which also proves it is readable.
+func countParquet(ctx context.Context, path string) (int64, error) {
+	db, err := sql.Open("duckdb", "?threads=1&autoinstall_known_extensions=false&autoload_known_extensions=false")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int64
+	err = db.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+quoteString(path)+")").Scan(&n)
+	if err != nil {
+		return 0, errors.New(duckMessage(err))
+	}
+	return n, nil
+}
+
+// Unregister deletes a registered table for good: the registry row with its grants,
+// subscriptions and profile, and its data in the source's extract, then rebuilds so that it
+// stops being served. It waits for a running sync of that source to finish first.
+func (s *Syncer) Unregister(ctx context.Context, id string) (*store.Unregistered, error) {
+	id = strings.ToLower(id)
+	row, err := s.store.GetTable(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	source := ""
+	if info, ok := s.eng.Catalog().Table(id); ok {
+		source = info.Source
+	} else if conn, ok := s.opt.Connectors.Get(row.SourceType); ok {
+		source = conn.Source()
+	}
+	if source != "" {
+		unlock, err := s.lockSource(ctx, source)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	out, err := s.store.UnregisterTable(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if source != "" && extract.ValidIdent(source) {
+		err := extract.Remove(filepath.Join(s.eng.ExtractsDir(), source), row.Name)
+		if err != nil && !errors.Is(err, extract.ErrTableNotFound) {
+			s.opt.Log.Error("unregister: removing the data failed; it is served until removed", "table", id, "error", err)
+		}
+	}
+	if _, err := s.eng.Rebuild(ctx); err != nil {
+		s.opt.Log.Error("unregister: rebuild failed; the table stops being served at the next rebuild", "table", id, "error", err)
+	}
+	return out, nil
+}
+
+// SortedIDs is a helper for messages: the ids of a job's tables in order.
+func (j *SyncJob) SortedIDs() []string {
+	ids := make([]string, 0, len(j.Tables))
+	for _, t := range j.Tables {
+		ids = append(ids, t.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
