@@ -37,6 +37,8 @@ Usage:
   da admin bootstrap --email E [--password P] [--name N] [--data-dir DIR]
                                   create the first admin in a stopped instance
   da demo load [--data-dir DIR]   load the demo data set and demo admin into a stopped instance
+  da jobs [--server URL]          run the scheduled syncs against a server started with --no-jobs
+                                  (env JOBS_API_TOKEN: an admin's personal access token)
   da version                      print the version
 
 For analysts and agents (server: env DA_SERVER, else config.yaml, else http://localhost:8000):
@@ -80,6 +82,8 @@ func (e *env) run(args []string) int {
 		return e.admin(args[1:])
 	case "demo":
 		return e.demoCmd(args[1:])
+	case "jobs":
+		return e.jobsCmd(args[1:])
 	case "auth":
 		return e.authCmd(args[1:])
 	case "login":

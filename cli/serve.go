@@ -20,8 +20,10 @@ import (
 	"da/auth"
 	"da/config"
 	"da/engine"
+	"da/engine/connectors"
 	"da/engine/query"
 	"da/handlers"
+	"da/jobs"
 	"da/store"
 )
 
@@ -118,6 +120,18 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		return err
 	}
 	eng, pub := openEngine(ctx, cfg, st, log)
+	syncer := engine.NewSyncer(eng, st, engine.SyncOptions{Publisher: pub, Log: log,
+		Connectors: connectors.NewRegistry(eng.ExtractsDir())})
+	defer syncer.Close()
+	var sched handlers.RegistryScheduler
+	if !cfg.NoJobs {
+		s, err := startJobs(ctx, cfg, st, syncer, log)
+		if err != nil {
+			return err
+		}
+		defer s.Stop()
+		sched = s
+	}
 	runner := query.NewRunner(query.Options{
 		Timeout: cfg.Query.Timeout, MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads,
 		MaxRows: cfg.Query.APIMaxRows, ExportMaxRows: cfg.Query.ExportMaxRows,
@@ -146,7 +160,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	e := handlers.New(handlers.Deps{
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
-		Engine: eng, Query: runner, Publisher: pub, Profiler: pub,
+		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
 	})
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -186,6 +200,21 @@ func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 		log.Info("data published", "tables", len(res.Catalog.Tables), "duration_ms", res.Duration.Milliseconds())
 	}
 	return eng, &engine.Publisher{Engine: eng, Store: st, DataDir: cfg.DataDir, Profiler: cfg.Profiler, Log: log}
+}
+
+// startJobs starts the in-process scheduler: every table's sync_schedule and the sync
+// history retention.
+func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, log *slog.Logger) (*jobs.Scheduler, error) {
+	var tasks []jobs.Task
+	if cfg.SyncHistoryRetentionDays > 0 {
+		tasks = append(tasks, jobs.HistoryRetention(st, time.Duration(cfg.SyncHistoryRetentionDays)*24*time.Hour))
+	}
+	s := jobs.New(jobs.Options{Syncs: &jobs.Local{Store: st, Syncer: syncer}, Tasks: tasks, Log: log})
+	if err := s.Start(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("scheduled jobs running in this process (start with --no-jobs and run `da jobs` to split them)")
+	return s, nil
 }
 
 // seedAdmin creates SEED_ADMIN_EMAIL with SEED_ADMIN_PASSWORD when that user does not exist.

@@ -176,13 +176,21 @@ func TestGovernanceFlows(t *testing.T) {
 		if tableID == "" {
 			tableID, _ = up["id"].(string)
 		}
+		// The analyst finds the locked table in the catalog and asks for it from there.
+		if _, err := ana.Goto(base + "/catalog"); err != nil {
+			t.Fatal(err)
+		}
+		row := ana.Locator(`[data-testid=catalog-row][data-table="` + tableID + `"]`)
+		must(t, expect.Locator(row).ToHaveAttribute("data-locked", "true"))
+		must(t, row.GetByTestId("action-request-access").Click())
+		must(t, expect.Locator(ana.GetByTestId("request-reason")).ToBeVisible())
+		must(t, ana.GetByTestId("request-reason").Fill("Quarterly numbers"))
+		screenshot(t, ana, "catalog-request-dialog")
+		must(t, ana.GetByTestId("request-submit").Click())
+		must(t, expect.Locator(ana.GetByTestId("request-dialog-done")).ToBeVisible())
 		if _, err := ana.Goto(base + "/access-requests"); err != nil {
 			t.Fatal(err)
 		}
-		_, err = ana.GetByTestId("request-table").SelectOption(playwright.SelectOptionValues{Values: &[]string{tableID}})
-		must(t, err)
-		must(t, ana.GetByTestId("request-reason").Fill("Quarterly numbers"))
-		must(t, ana.GetByTestId("request-submit").Click())
 		must(t, expect.Locator(ana.GetByTestId("my-request-"+tableID).GetByTestId("request-status")).ToContainText("pending"))
 		screenshot(t, ana, "access-requests-analyst")
 		if _, err := admin.Goto(base + "/access-requests"); err != nil {
@@ -195,5 +203,13 @@ func TestGovernanceFlows(t *testing.T) {
 			t.Fatal(err)
 		}
 		must(t, expect.Locator(ana.GetByTestId("my-request-"+tableID).GetByTestId("request-status")).ToContainText("approved"))
+
+		// Approval takes effect at once: the analyst queries the table in the console.
+		if _, err := ana.Goto(base + "/query?table=" + tableID); err != nil {
+			t.Fatal(err)
+		}
+		must(t, ana.GetByTestId("sql-editor").Press("Control+Enter"))
+		must(t, expect.Locator(ana.GetByTestId("row-count")).ToHaveText("2 rows"))
+		screenshot(t, ana, "access-approved-query")
 	})
 }

@@ -56,7 +56,7 @@ func seedOrders(t *testing.T) string {
 
 // TestQueryConsoleFlow: open the console, insert a table from the schema browser, run with
 // Ctrl+Enter, see the grid and the chart, cancel a slow query, save a query and find it
-// again after a reload, and export CSV.
+// again after a reload, export CSV, and re-run entries from the history.
 func TestQueryConsoleFlow(t *testing.T) {
 	dir := seedOrders(t)
 	base := startServer(t, map[string]string{"DATA_DIR": dir})
@@ -160,6 +160,30 @@ func TestQueryConsoleFlow(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(string(data)), "\n"); len(lines) != 5 || lines[0] != "region,avg_amount" {
 		t.Errorf("exported CSV = %q", data)
 	}
+
+	// History re-runs: the "Run again" button of an earlier entry puts its SQL back in the
+	// editor, runs it and refreshes the grid; the re-run becomes the newest history entry.
+	lineSQL := "SELECT ordered_on, sum(amount) AS revenue FROM orders GROUP BY 1 ORDER BY 1"
+	must(t, expect.Locator(page.GetByTestId("row-count")).ToHaveCount(0))
+	entry := page.GetByTestId("history-item").Filter(playwright.LocatorFilterOptions{HasText: "ordered_on"}).First()
+	must(t, entry.Hover())
+	must(t, entry.GetByTestId("history-rerun").Click())
+	must(t, expect.Locator(page.GetByTestId("sql-editor")).ToHaveValue(lineSQL))
+	must(t, expect.Locator(page.GetByTestId("row-count")).ToHaveText("15 rows"))
+	must(t, expect.Locator(page.Locator("[data-testid=result-grid] tbody tr")).ToHaveCount(15))
+	must(t, expect.Locator(page.Locator("[data-testid=result-grid] thead")).ToContainText("revenue"))
+	must(t, expect.Locator(page.GetByTestId("history-item")).ToHaveCount(5))
+	must(t, expect.Locator(page.GetByTestId("history-item").First()).ToContainText("ordered_on"))
+	screenshot(t, page, "query-history-rerun")
+
+	// A second re-run, of a different entry, replaces the grid again.
+	entry = page.GetByTestId("history-item").Filter(playwright.LocatorFilterOptions{HasText: "GROUP BY region ORDER BY region"}).First()
+	must(t, entry.Hover())
+	must(t, entry.GetByTestId("history-rerun").Click())
+	must(t, expect.Locator(page.GetByTestId("row-count")).ToHaveText("4 rows"))
+	must(t, expect.Locator(page.Locator("[data-testid=result-grid] tbody tr")).ToHaveCount(4))
+	must(t, expect.Locator(page.Locator("[data-testid=result-grid] tbody tr").First()).ToContainText("east"))
+	must(t, expect.Locator(page.GetByTestId("history-item")).ToHaveCount(6))
 
 	// Small screens: the schema browser collapses above the editor.
 	must(t, page.SetViewportSize(390, 844))

@@ -529,7 +529,7 @@ func (s *Syncer) checkPublished(jobID string, res *Result, ids []string) []strin
 		info, found := res.Catalog.Table(id)
 		switch {
 		case !found:
-			s.failTable(jobID, id, "not published: "+skipReason(res.Catalog, id))
+			s.failTable(jobID, id, "not published: "+publishSkipReason(res.Catalog, id))
 		case !info.Available():
 			s.failTable(jobID, id, info.Status)
 		default:
@@ -540,15 +540,12 @@ func (s *Syncer) checkPublished(jobID string, res *Result, ids []string) []strin
 	return ok
 }
 
-// skipReason finds why the rebuild left a table out.
-func skipReason(cat *Catalog, id string) string {
+// publishSkipReason finds why the rebuild left a table out.
+func publishSkipReason(cat *Catalog, id string) string {
 	for _, src := range cat.Sources {
 		for _, sk := range src.Skipped {
 			if sk.Table != "" && strings.EqualFold(sk.Table, id) {
 				return sk.Reason
-			}
-			if sk.Table == "" {
-				continue
 			}
 		}
 	}

@@ -106,6 +106,25 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/settings/subscriptions", Min: viewer, Handler: s.showSubscriptions},
 		{Method: "POST", Path: "/settings/subscriptions", Min: viewer, Handler: s.toggleSubscription, BodyLimit: jsonLimit},
 
+		// Table registry and sync (admin): discover, register, edit, delete (cascading to grants,
+		// subscriptions and profiles), background sync jobs with per-table progress; the admin
+		// tables page and its forms and htmx fragments (registry.go, sync.go, admin_tables_page.go).
+		{Method: "GET", Path: "/api/admin/discover-tables", Min: admin, Handler: s.discoverTables},
+		{Method: "GET", Path: "/api/admin/registry", Min: admin, Handler: s.listRegistry},
+		{Method: "POST", Path: "/api/admin/register-table", Min: admin, Handler: s.registerTable, BodyLimit: jsonLimit},
+		{Method: "PUT", Path: "/api/admin/registry/:id", Min: admin, Handler: s.updateRegistryTable, BodyLimit: jsonLimit},
+		{Method: "DELETE", Path: "/api/admin/registry/:id", Min: admin, Handler: s.deleteRegistryTable},
+		{Method: "POST", Path: "/api/sync/trigger", Min: admin, Handler: s.triggerSync, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/api/sync/jobs", Min: admin, Handler: s.listSyncJobs},
+		{Method: "GET", Path: "/api/sync/jobs/:id", Min: admin, Handler: s.showSyncJob},
+		{Method: "GET", Path: "/admin/tables/discover", Min: admin, Handler: s.showDiscovered},
+		{Method: "GET", Path: "/admin/tables/jobs/:id", Min: admin, Handler: s.showSyncJobFragment},
+		{Method: "POST", Path: "/admin/tables/register", Min: admin, Handler: s.submitRegisterTable, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/tables/sync", Min: admin, Handler: s.syncAllPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/tables/:id", Min: admin, Handler: s.submitEditTable, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/tables/:id/delete", Min: admin, Handler: s.deleteTablePage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/tables/:id/sync", Min: admin, Handler: s.syncTablePage, BodyLimit: jsonLimit},
+
 		// Browser sign-in.
 		{Method: "GET", Path: "/", Min: pub, Handler: s.showHome},
 		{Method: "GET", Path: "/login", Min: pub, Handler: s.showLogin},
@@ -140,7 +159,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/access-requests/new", Min: viewer, Handler: s.showRequestDialog},
 		{Method: "GET", Path: "/activity-center", Min: viewer, Handler: s.showActivity},
 		{Method: "GET", Path: "/activity-center/export.csv", Min: viewer, Handler: s.exportActivity},
-		{Method: "GET", Path: "/admin/tables", Min: admin, Handler: s.comingSoon("admin-tables", "Tables", "Discover, register and edit tables, make them public or private, and trigger syncs.")},
+		{Method: "GET", Path: "/admin/tables", Min: admin, Handler: s.showAdminTables},
 		{Method: "GET", Path: "/admin/users", Min: admin, Handler: s.showAdminUsers},
 		{Method: "GET", Path: "/admin/permissions", Min: admin, Handler: s.showPermissions},
 		{Method: "GET", Path: "/settings", Min: viewer, Handler: s.showSettings},

@@ -43,6 +43,11 @@ type Deps struct {
 	Profiler TableProfiler
 	// Publisher publishes uploads (and demo data) through the engine.
 	Publisher *engine.Publisher
+	// Syncer runs sync jobs for the registry and sync endpoints (registry.go, sync.go).
+	Syncer *engine.Syncer
+	// Scheduler, when this process runs the cron jobs, hears of registry changes at once and
+	// reports next runs; nil otherwise.
+	Scheduler RegistryScheduler
 }
 
 // Server holds the dependencies shared by all handlers.
@@ -60,6 +65,8 @@ type Server struct {
 	query     *query.Runner
 	profiler  TableProfiler
 	publisher *engine.Publisher
+	syncer    *engine.Syncer
+	scheduler RegistryScheduler
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -94,7 +101,8 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	}
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
-		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher}
+		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
+		syncer: d.Syncer, scheduler: d.Scheduler}
 
 	e := echo.New()
 	e.HideBanner = true

@@ -188,6 +188,8 @@ func testDeps(t testing.TB, cfg *config.Config, st *store.Store) Deps {
 		MaxRows: cfg.Query.APIMaxRows, ExportMaxRows: cfg.Query.ExportMaxRows, TempDir: filepath.Join(cfg.DataDir, "tmp")}, log)
 	t.Cleanup(func() { _ = runner.Close() })
 	pub := &engine.Publisher{Engine: eng, Store: st, DataDir: cfg.DataDir, Profiler: cfg.Profiler, Log: log}
-	return Deps{Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Config: cfg, Store: st,
+	syncer := engine.NewSyncer(eng, st, engine.SyncOptions{Publisher: pub, Log: log})
+	t.Cleanup(syncer.Close)
+	return Deps{Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Config: cfg, Store: st,
 		Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm, Logger: log, Version: "test"}
 }

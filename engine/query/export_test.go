@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -196,4 +197,222 @@ func TestExportMillionRowsFlatMemory(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStatementBody(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"SELECT 1", "SELECT 1"},
+		{"SELECT 1;", "SELECT 1"},
+		{"SELECT 1 ; ;\n", "SELECT 1"},
+		{"SELECT 1 -- note", "SELECT 1"},
+		{"SELECT 1; -- note\n/* more */ ;", "SELECT 1"},
+		{"SELECT 1 /* a /* nested */ comment */", "SELECT 1"},
+		{"SELECT ';--' AS s;", "SELECT ';--' AS s"},
+		{`SELECT 1 AS "x;--";`, `SELECT 1 AS "x;--"`},
+		{"SELECT 'it''s' -- c", "SELECT 'it''s'"},
+		{"SELECT $$a;--$$ ;", "SELECT $$a;--$$"},
+		{"SELECT $t$ $$ ; $t$", "SELECT $t$ $$ ; $t$"},
+		{"SELECT -- a\n 1", "SELECT -- a\n 1"},
+		{"  ", ""},
+	}
+	for _, tt := range tests {
+		if got := statementBody(tt.in); got != tt.want {
+			t.Errorf("statementBody(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestExportWrapping exports statements whose text tries to end, comment out or extend the
+// SELECT that the export puts around them. Each must either export exactly what Run returns
+// or be refused with a 4xx kind, and never write a file outside the export sandbox.
+func TestExportWrapping(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "t.parquet")
+	writeParquet(t, f, "SELECT range AS id, 'v' || range AS s FROM range(50)")
+	tables := []Table{{Name: "t", Files: []string{f}}}
+	victim := filepath.Join(dir, "victim.csv")
+	tmp := t.TempDir()
+	r := newTestRunner(t, Options{TempDir: tmp})
+	tests := []struct {
+		name, sql string
+		refused   bool
+	}{
+		{"plain", "SELECT * FROM t", false},
+		{"trailing semicolons", "SELECT * FROM t;;", false},
+		{"trailing line comment", "SELECT * FROM t -- ) TO '" + victim + "'", false},
+		{"trailing block comment", "SELECT * FROM t /* ) TO '" + victim + "' */", false},
+		{"semicolon then comment", "SELECT * FROM t; -- done", false},
+		{"string with parens", "SELECT ') TO ''" + victim + "'' (FORMAT csv); --' AS x FROM t", false},
+		{"dollar string", "SELECT $$) TO '" + victim + "'; --$$ AS x FROM t", false},
+		{"quoted name", `SELECT id AS ")" FROM t`, false},
+		{"cte", "WITH a AS (SELECT id FROM t WHERE id < 5) SELECT * FROM a", false},
+		{"union", "SELECT id FROM t UNION ALL SELECT id + 100 FROM t", false},
+		{"from first", "FROM t SELECT id", false},
+		{"values", "VALUES (1, 'a'), (2, 'b')", false},
+		{"summarize", "SUMMARIZE t", false},
+		{"order and limit", "SELECT id FROM t ORDER BY id DESC LIMIT 7", false},
+		{"unbalanced close", "SELECT 1) TO '" + victim + "' (FORMAT csv", true},
+		{"second statement", "SELECT 1; COPY t TO '" + victim + "'", true},
+		{"unterminated comment", "SELECT 1 /* ", true},
+		{"unterminated string", "SELECT 'x", true},
+		{"row counter", "SELECT nextval('da_export.exported_rows') FROM t", true},
+		{"row counter value", "SELECT currval('da_export.exported_rows')", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			n, err := r.Export(context.Background(), Request{SQL: tt.sql, Tables: tables}, "csv", &b)
+			if tt.refused {
+				if k := errKind(err); k != Invalid && k != Engine {
+					t.Fatalf("want a refusal, got %d rows, %v", n, err)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("export: %v", err)
+				}
+				res := mustRun(t, r, Request{SQL: tt.sql, Tables: tables})
+				recs, err := csv.NewReader(&b).ReadAll()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if int(n) != res.RowCount || len(recs) != res.RowCount+1 {
+					t.Fatalf("export wrote %d rows (%d records), Run returned %d", n, len(recs), res.RowCount)
+				}
+				if strings.Join(recs[0], ",") != strings.Join(res.Columns, ",") {
+					t.Fatalf("header %v, columns %v", recs[0], res.Columns)
+				}
+				for i, row := range res.Rows {
+					if got, want := recs[i+1][0], textOf(row[0]); got != want && res.ColumnTypes[0] != "DOUBLE" {
+						t.Fatalf("row %d: %q, want %q", i, got, want)
+					}
+				}
+			}
+			if _, err := os.Stat(victim); err == nil {
+				t.Fatalf("%s was written", victim)
+			}
+		})
+	}
+	// Run's sandboxes stay cached; no export file or export sandbox may remain.
+	_ = filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), "export-") {
+			t.Errorf("export left %s behind", p)
+		}
+		return nil
+	})
+	if left, _ := os.ReadDir(tmp); len(left) != r.cache.len() {
+		t.Errorf("%d sandbox dirs for %d cached sandboxes", len(left), r.cache.len())
+	}
+}
+
+// TestExportOrderAndCap checks that the engine-written export keeps the statement's order,
+// also when it is cut at the row limit, and that a result of exactly the limit is complete.
+func TestExportOrderAndCap(t *testing.T) {
+	r := newTestRunner(t, Options{ExportMaxRows: 100})
+	tests := []struct {
+		sql       string
+		format    string
+		rows      int64
+		truncated bool
+		first     string
+	}{
+		{"SELECT range AS x FROM range(1000) ORDER BY x DESC", "csv", 100, true, "999"},
+		{"SELECT range AS x FROM range(100) ORDER BY x DESC", "csv", 100, false, "99"},
+		{"SELECT range AS x FROM range(99)", "csv", 99, false, "0"},
+		{"SELECT range AS x FROM range(101) ORDER BY x DESC", "parquet", 100, true, "100"},
+		{"SELECT range AS x FROM range(0)", "parquet", 0, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format+" "+tt.sql, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "x."+tt.format)
+			fh, err := os.Create(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := r.Export(context.Background(), Request{SQL: tt.sql}, tt.format, fh)
+			fh.Close()
+			if n != tt.rows || errors.Is(err, ErrExportTruncated) != tt.truncated || (err != nil && !errors.Is(err, ErrExportTruncated)) {
+				t.Fatalf("%d rows, %v", n, err)
+			}
+			db, err := sql.Open("duckdb", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			reader := "read_parquet(" + quoteLiteral(out) + ")"
+			if tt.format == "csv" {
+				reader = "read_csv(" + quoteLiteral(out) + ", header=true, all_varchar=true)"
+			}
+			var count int64
+			var first sql.NullString
+			if err := db.QueryRow("SELECT count(*), first(x::VARCHAR) FROM "+reader).Scan(&count, &first); err != nil {
+				t.Fatal(err)
+			}
+			if count != tt.rows || first.String != tt.first {
+				t.Fatalf("file has %d rows starting with %q, want %d starting with %q", count, first.String, tt.rows, tt.first)
+			}
+		})
+	}
+}
+
+// TestExportCancelAndIsolation cancels an engine-written export and checks that the export
+// sandbox sees only the caller's tables, and that concurrent exports beyond the slot count
+// all finish.
+func TestExportCancelAndIsolation(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv := filepath.Join(dir, "pub.parquet"), filepath.Join(dir, "priv.parquet")
+	writeParquet(t, pub, "SELECT range AS id FROM range(10)")
+	writeParquet(t, priv, "SELECT 'SECRET-' || range AS marker FROM range(10)")
+	r := newTestRunner(t, Options{})
+	tables := []Table{{Name: "pub", Files: []string{pub}}}
+
+	t.Run("cancel", func(t *testing.T) {
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.Export(context.Background(), Request{QueryID: "exp-cancel", SQL: slowSQL}, "csv", &countingWriter{})
+			done <- err
+		}()
+		waitRunning(t, r, "exp-cancel")
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		if !r.Cancel("exp-cancel") {
+			t.Fatal("not running")
+		}
+		select {
+		case err := <-done:
+			if errKind(err) != Cancelled {
+				t.Fatalf("%v", err)
+			}
+			t.Logf("stopped %v after Cancel", time.Since(start))
+		case <-time.After(5 * time.Second):
+			t.Fatal("export did not stop")
+		}
+	})
+	t.Run("other tables and files", func(t *testing.T) {
+		for _, q := range []string{"SELECT * FROM priv", "SELECT * FROM read_parquet(" + quoteLiteral(priv) + ")",
+			"SELECT * FROM read_csv(" + quoteLiteral(pub) + ")"} {
+			var b bytes.Buffer
+			_, err := r.Export(context.Background(), Request{SQL: q, Tables: tables}, "csv", &b)
+			if err == nil || strings.Contains(b.String()+err.Error(), "SECRET") {
+				t.Errorf("%s: %v %q", q, err, b.String())
+			}
+		}
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		errs := make(chan error, 3*maxConcurrentExports)
+		for i := 0; i < cap(errs); i++ {
+			go func() {
+				var b bytes.Buffer
+				n, err := r.Export(context.Background(), Request{SQL: "SELECT * FROM pub", Tables: tables}, "csv", &b)
+				if err == nil && (n != 10 || strings.Count(b.String(), "\n") != 11) {
+					err = fmt.Errorf("%d rows: %q", n, b.String())
+				}
+				errs <- err
+			}()
+		}
+		for i := 0; i < cap(errs); i++ {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	})
 }

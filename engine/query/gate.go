@@ -34,6 +34,9 @@ var deniedFunctions = map[string]bool{
 	"duckdb_prepared_statements":  true,
 	"duckdb_variables":            true,
 	"getvariable":                 true,
+	// the export sandbox's row counter (a sequence); callers have no sequences of their own
+	"nextval": true,
+	"currval": true,
 	// built-in macros over the functions above
 	"duckdb_profiling_settings": true, // duckdb_settings()
 	"histogram_values":          true, // query_table(<string>), e.g. 'pg_settings'
@@ -126,43 +129,54 @@ func (g *gate) check(ctx context.Context, text string) error {
 
 // parse asks DuckDB's parser; see check.
 func (g *gate) parse(ctx context.Context, text string) error {
-	var js string
-	err := g.db.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", text).Scan(&js)
+	tree, err := g.statement(ctx, text)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return invalid(cleanEngineMessage(err.Error()))
-	}
-	var s serialized
-	if err := json.Unmarshal([]byte(js), &s); err != nil {
-		return invalid("the query could not be parsed")
-	}
-	if s.Error {
-		if strings.Contains(s.ErrorMessage, "Only SELECT statements") {
-			return invalid("only a single read-only SELECT statement is allowed")
-		}
-		msg := s.ErrorMessage
-		if s.ErrorType != "" && s.ErrorType != "not implemented" {
-			msg = capitalize(s.ErrorType) + " Error: " + msg
-		}
-		return invalid(msg)
-	}
-	switch len(s.Statements) {
-	case 0:
-		return invalid("empty query")
-	case 1:
-	default:
-		return invalid(fmt.Sprintf("only a single statement is allowed, got %d", len(s.Statements)))
-	}
-	var tree any
-	if err := json.Unmarshal(s.Statements[0], &tree); err != nil {
-		return invalid("the query could not be parsed")
+		return err
 	}
 	if name, what := findDenied(tree); name != "" {
 		return invalid(fmt.Sprintf("%s %s is not available in the query sandbox", what, name))
 	}
 	return nil
+}
+
+// statement parses text and returns the tree of its only statement (a SELECT-like one), or
+// an *Error of kind Invalid when text is not exactly one such statement. It does not look for
+// denied functions; see parse.
+func (g *gate) statement(ctx context.Context, text string) (any, error) {
+	var js string
+	err := g.db.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", text).Scan(&js)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, invalid(cleanEngineMessage(err.Error()))
+	}
+	var s serialized
+	if err := json.Unmarshal([]byte(js), &s); err != nil {
+		return nil, invalid("the query could not be parsed")
+	}
+	if s.Error {
+		if strings.Contains(s.ErrorMessage, "Only SELECT statements") {
+			return nil, invalid("only a single read-only SELECT statement is allowed")
+		}
+		msg := s.ErrorMessage
+		if s.ErrorType != "" && s.ErrorType != "not implemented" {
+			msg = capitalize(s.ErrorType) + " Error: " + msg
+		}
+		return nil, invalid(msg)
+	}
+	switch len(s.Statements) {
+	case 0:
+		return nil, invalid("empty query")
+	case 1:
+	default:
+		return nil, invalid(fmt.Sprintf("only a single statement is allowed, got %d", len(s.Statements)))
+	}
+	var tree any
+	if err := json.Unmarshal(s.Statements[0], &tree); err != nil {
+		return nil, invalid("the query could not be parsed")
+	}
+	return tree, nil
 }
 
 // findDenied walks the serialized statement and returns the first denied function or table.

@@ -166,6 +166,8 @@ type Runner struct {
 	mu      sync.Mutex
 	running map[string]*live
 	gateErr error
+
+	exportSlots chan struct{} // one token per engine-written export in progress
 }
 
 // NewRunner returns a Runner with opt's limits (zero fields take defaults).
@@ -174,7 +176,8 @@ func NewRunner(opt Options, log *slog.Logger) *Runner {
 		log = slog.Default()
 	}
 	opt = opt.withDefaults()
-	r := &Runner{opt: opt, log: log, cache: newCache(opt, opt.CacheSize), running: map[string]*live{}}
+	r := &Runner{opt: opt, log: log, cache: newCache(opt, opt.CacheSize), running: map[string]*live{},
+		exportSlots: make(chan struct{}, maxConcurrentExports)}
 	g, err := newGate()
 	if err != nil {
 		// Every query will fail with this error; the server keeps serving everything else.
@@ -235,17 +238,19 @@ func newQueryID() string {
 
 // execution is a query admitted by the gate, running on a sandbox connection.
 type execution struct {
-	r    *Runner
-	id   string
-	ctx  context.Context
-	sb   *sandbox
-	conn *sql.Conn
-	rows *sql.Rows
-	done func()
+	r       *Runner
+	id      string
+	ctx     context.Context
+	sb      *sandbox
+	conn    *sql.Conn
+	rows    *sql.Rows
+	cleanup []func() // run by done, last first, after rows and conn are closed
+	done    func()
 }
 
-// start gates req, registers it as running and opens its result set.
-func (r *Runner) start(ctx context.Context, req Request) (*execution, error) {
+// begin validates the query id, registers req as running (with its timeout) and passes its
+// text through the gate. The caller must end the execution with done or fail.
+func (r *Runner) begin(ctx context.Context, req Request) (*execution, error) {
 	if r.gateErr != nil {
 		return nil, &Error{Kind: Engine, Msg: "Query error: the query engine is unavailable"}
 	}
@@ -269,7 +274,6 @@ func (r *Runner) start(ctx context.Context, req Request) (*execution, error) {
 	r.mu.Unlock()
 
 	ex := &execution{r: r, id: id, ctx: qctx}
-	var sb *sandbox
 	ex.done = func() {
 		if ex.rows != nil {
 			_ = ex.rows.Close()
@@ -277,8 +281,8 @@ func (r *Runner) start(ctx context.Context, req Request) (*execution, error) {
 		if ex.conn != nil {
 			_ = ex.conn.Close()
 		}
-		if sb != nil {
-			r.cache.release(sb)
+		for i := len(ex.cleanup) - 1; i >= 0; i-- {
+			ex.cleanup[i]()
 		}
 		cancel()
 		r.mu.Lock()
@@ -287,28 +291,31 @@ func (r *Runner) start(ctx context.Context, req Request) (*execution, error) {
 		}
 		r.mu.Unlock()
 	}
-	fail := func(err error) (*execution, error) {
-		err = r.classify(qctx, l, sb, err)
-		ex.done()
+	if err := r.gate.check(qctx, req.SQL); err != nil {
+		return nil, ex.fail(err)
+	}
+	return ex, nil
+}
+
+// start gates req, registers it as running and opens its result set on a cached sandbox.
+func (r *Runner) start(ctx context.Context, req Request) (*execution, error) {
+	ex, err := r.begin(ctx, req)
+	if err != nil {
 		return nil, err
 	}
-
-	if err := r.gate.check(qctx, req.SQL); err != nil {
-		return fail(err)
-	}
-	var err error
-	sb, err = r.cache.acquire(req.Tables)
+	sb, err := r.cache.acquire(req.Tables)
 	if err != nil {
-		return fail(err)
+		return nil, ex.fail(err)
 	}
 	ex.sb = sb
-	ex.conn, err = sb.db.Conn(qctx)
+	ex.cleanup = append(ex.cleanup, func() { r.cache.release(sb) })
+	ex.conn, err = sb.db.Conn(ex.ctx)
 	if err != nil {
-		return fail(err)
+		return nil, ex.fail(err)
 	}
-	ex.rows, err = ex.conn.QueryContext(qctx, req.SQL)
+	ex.rows, err = ex.conn.QueryContext(ex.ctx, req.SQL)
 	if err != nil {
-		return fail(err)
+		return nil, ex.fail(err)
 	}
 	return ex, nil
 }

@@ -103,7 +103,11 @@ func sandboxKey(tables []Table) (string, []Table, error) {
 }
 
 // buildSandbox creates and locks a sandbox for tables (sorted, validated by sandboxKey).
-func buildSandbox(opt Options, key string, tables []Table) (s *sandbox, err error) {
+//
+// With exportFile set (a file name, no directory) it builds a one-off export sandbox: the
+// file <dir>/<exportFile>, which must not exist yet, is the only allowed path besides the
+// table links, and the sequence exportSeq counts exported rows; see exportCopy.
+func buildSandbox(opt Options, key string, tables []Table, exportFile string) (s *sandbox, err error) {
 	if opt.TempDir != "" {
 		// A fresh DATA_DIR has no tmp/ yet.
 		if err := os.MkdirAll(opt.TempDir, 0o700); err != nil {
@@ -143,6 +147,18 @@ func buildSandbox(opt Options, key string, tables []Table) (s *sandbox, err erro
 		views = append(views, fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet([%s], union_by_name=true)",
 			quoteIdent(t.Name), strings.Join(lits, ", ")))
 	}
+	var exportSetup []string
+	if exportFile != "" {
+		if exportFile != filepath.Base(exportFile) || strings.ContainsAny(exportFile, "'\"") {
+			return nil, fmt.Errorf("query: bad export file name %q", exportFile)
+		}
+		out := filepath.Join(dir, exportFile)
+		if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("query: export file already exists")
+		}
+		allowed = append(allowed, quoteLiteral(out))
+		exportSetup = []string{"CREATE SCHEMA " + exportSchema, "CREATE SEQUENCE " + exportSeq}
+	}
 	pairs = append(pairs, dir, "<sandbox>")
 	if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
 		pairs = append(pairs, real, "<sandbox>")
@@ -169,6 +185,7 @@ func buildSandbox(opt Options, key string, tables []Table) (s *sandbox, err erro
 		"SET allowed_paths=[" + strings.Join(allowed, ", ") + "]",
 	}
 	stmts = append(stmts, views...)
+	stmts = append(stmts, exportSetup...)
 	stmts = append(stmts, "SET enable_external_access=false", "SET lock_configuration=true")
 	for _, st := range stmts {
 		if _, err := s.db.Exec(st); err != nil {
@@ -241,7 +258,7 @@ func (c *cache) acquire(tables []Table) (*sandbox, error) {
 		v.close()
 	}
 
-	built, err := buildSandbox(c.opt, key, sorted)
+	built, err := buildSandbox(c.opt, key, sorted, "")
 	c.mu.Lock()
 	if err != nil {
 		s.err = err

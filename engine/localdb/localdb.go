@@ -1,0 +1,429 @@
+// Package localdb manages an analyst's local analytics.duckdb, the database `da sync` builds
+// over the downloaded parquet files and `da query` reads: one view per table, the user's own
+// base tables left alone.
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"da/engine/extract"
+)
+
+// ErrNoDatabase means the local database file does not exist yet.
+var ErrNoDatabase = errors.New("localdb: local database not found")
+
+// quoteIdent double-quotes an identifier.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// quoteLiteral single-quotes a string literal.
+func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
+
+// ViewsResult reports what RebuildViews did.
+type ViewsResult struct {
+	Views   []string // views now defined, sorted
+	Shadows []string // tables skipped because a user base table has the name
+}
+
+// RebuildViews makes the views of dbPath exactly one per entry of tables (view name →
+// absolute parquet path), in one transaction: every existing view is dropped, base tables are
+// kept and win over a view of the same name. Names must be valid identifiers.
+func RebuildViews(ctx context.Context, dbPath string, tables map[string]string) (*ViewsResult, error) {
+	for name := range tables {
+		if !extract.ValidIdent(name) {
+			return nil, fmt.Errorf("localdb: invalid table name %q", name)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
+		return nil, fmt.Errorf("localdb: %w", err)
+	}
+	db, err := sql.Open("duckdb", dbPath)
+	if err != nil {
+		return nil, openError(dbPath, err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, openError(dbPath, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return nil, fmt.Errorf("localdb: %w", err)
+	}
+	res, err := rebuildInTx(ctx, conn, tables)
+	if err != nil {
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return nil, fmt.Errorf("localdb: commit: %w", err)
+	}
+	_, _ = conn.ExecContext(ctx, "CHECKPOINT")
+	return res, nil
+}
+
+func rebuildInTx(ctx context.Context, conn *sql.Conn, tables map[string]string) (*ViewsResult, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT table_name, table_type FROM information_schema.tables
+		WHERE table_catalog = current_database() AND table_schema = 'main'`)
+	if err != nil {
+		return nil, fmt.Errorf("localdb: list tables: %w", err)
+	}
+	var views []string
+	base := map[string]bool{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("localdb: %w", err)
+		}
+		if typ == "VIEW" {
+			views = append(views, name)
+		} else {
+			base[strings.ToLower(name)] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("localdb: %w", err)
+	}
+	for _, v := range views {
+		if _, err := conn.ExecContext(ctx, "DROP VIEW IF EXISTS main."+quoteIdent(v)); err != nil {
+			return nil, fmt.Errorf("localdb: drop view %s: %w", v, err)
+		}
+	}
+	names := make([]string, 0, len(tables))
+	for n := range tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	res := &ViewsResult{Views: []string{}, Shadows: []string{}}
+	for _, n := range names {
+		if base[strings.ToLower(n)] {
+			res.Shadows = append(res.Shadows, n)
+			continue
+		}
+		q := "CREATE VIEW main." + quoteIdent(n) + " AS SELECT * FROM read_parquet(" + quoteLiteral(tables[n]) + ")"
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("localdb: create view %s: %w", n, err)
+		}
+		res.Views = append(res.Views, n)
+	}
+	return res, nil
+}
+
+// openError explains the usual reason a local database cannot be opened.
+func openError(path string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "lock") {
+		return fmt.Errorf("localdb: %s is in use by another program (close other da query/DuckDB sessions and retry): %w", path, err)
+	}
+	return fmt.Errorf("localdb: cannot open %s: %w", path, err)
+}
+
+// DB is the local database opened read-only.
+type DB struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens dbPath read-only; ErrNoDatabase when it does not exist.
+func Open(dbPath string) (*DB, error) {
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoDatabase
+	}
+	db, err := sql.Open("duckdb", dbPath+"?access_mode=READ_ONLY")
+	if err != nil {
+		return nil, openError(dbPath, err)
+	}
+	return &DB{db: db, path: dbPath}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Result is a query result with JSON-ready values (the same renderings as the server's
+// POST /api/query: dates and timestamps ISO 8601, DECIMAL exact strings, big integers
+// outside ±2^53 as strings).
+type Result struct {
+	Columns     []string
+	ColumnTypes []string
+	Rows        [][]any
+	Truncated   bool
+}
+
+// Query runs sql and returns at most limit rows (limit ≤ 0: all rows).
+func (d *DB) Query(ctx context.Context, query string, limit int) (*Result, error) {
+	rows, err := d.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Columns: cols, ColumnTypes: make([]string, len(cts)), Rows: [][]any{}}
+	for i, ct := range cts {
+		res.ColumnTypes[i] = ct.DatabaseTypeName()
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if limit > 0 && len(res.Rows) == limit {
+			res.Truncated = true
+			break
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		row := make([]any, len(vals))
+		for i, v := range vals {
+			row[i] = JSONValue(v, res.ColumnTypes[i])
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	return res, rows.Err()
+}
+
+// Column is one column of DESCRIBE.
+type Column struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Nullable bool   `json:"nullable"`
+}
+
+// Relation is a table or view of the local database.
+type Relation struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // "view" or "table"
+}
+
+// Relations lists the local tables and views, sorted by name.
+func (d *DB) Relations(ctx context.Context) ([]Relation, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT table_name, table_type FROM information_schema.tables
+		WHERE table_catalog = current_database() AND table_schema = 'main' ORDER BY table_name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Relation{}
+	for rows.Next() {
+		var r Relation
+		var typ string
+		if err := rows.Scan(&r.Name, &typ); err != nil {
+			return nil, err
+		}
+		r.Kind = "table"
+		if typ == "VIEW" {
+			r.Kind = "view"
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Describe returns a relation's columns; name must be a valid identifier.
+func (d *DB) Describe(ctx context.Context, name string) ([]Column, error) {
+	if !extract.ValidIdent(name) {
+		return nil, fmt.Errorf("invalid table name %q", name)
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT column_name, data_type, is_nullable = 'YES' FROM information_schema.columns
+		WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Column{}
+	for rows.Next() {
+		var c Column
+		if err := rows.Scan(&c.Name, &c.Type, &c.Nullable); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Count returns a relation's row count; name must be a valid identifier.
+func (d *DB) Count(ctx context.Context, name string) (int64, error) {
+	if !extract.ValidIdent(name) {
+		return 0, fmt.Errorf("invalid table name %q", name)
+	}
+	var n int64
+	err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM main."+quoteIdent(name)).Scan(&n)
+	return n, err
+}
+
+// Sample returns the first n rows of a relation; name must be a valid identifier.
+func (d *DB) Sample(ctx context.Context, name string, n int) (*Result, error) {
+	if !extract.ValidIdent(name) {
+		return nil, fmt.Errorf("invalid table name %q", name)
+	}
+	return d.Query(ctx, "SELECT * FROM main."+quoteIdent(name)+" LIMIT "+strconv.Itoa(n), n)
+}
+
+// Problem is one relation of the local database that cannot be read.
+type Problem struct {
+	Name  string
+	Error string
+}
+
+// Check reads the schema of every relation and reports those that fail (for example a view
+// whose parquet file is missing or corrupt).
+func (d *DB) Check(ctx context.Context) ([]Problem, error) {
+	rels, err := d.Relations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Problem
+	for _, r := range rels {
+		if !extract.ValidIdent(r.Name) {
+			continue
+		}
+		rows, err := d.db.QueryContext(ctx, "SELECT * FROM main."+quoteIdent(r.Name)+" LIMIT 1")
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		if err != nil {
+			out = append(out, Problem{Name: r.Name, Error: err.Error()})
+		}
+	}
+	return out, nil
+}
+
+// maxSafeInt is 2^53: larger integers are rendered as strings, as the server does.
+const maxSafeInt = 1 << 53
+
+// JSONValue converts a value scanned from DuckDB to what encoding/json writes faithfully,
+// guided by the column's DuckDB type name.
+func JSONValue(v any, typ string) any {
+	switch x := v.(type) {
+	case nil, bool, string, int8, int16, int32, uint8, uint16, uint32:
+		return x
+	case int64:
+		if x > maxSafeInt || x < -maxSafeInt {
+			return strconv.FormatInt(x, 10)
+		}
+		return x
+	case int:
+		return JSONValue(int64(x), typ)
+	case uint64:
+		if x > maxSafeInt {
+			return strconv.FormatUint(x, 10)
+		}
+		return x
+	case *big.Int:
+		if x.IsInt64() {
+			return JSONValue(x.Int64(), typ)
+		}
+		return x.String()
+	case float32:
+		return floatJSON(float64(x))
+	case float64:
+		return floatJSON(x)
+	case duckdb.Decimal:
+		return formatDecimal(x.Value, int(x.Scale))
+	case time.Time:
+		t := strings.ToUpper(typ)
+		switch {
+		case t == "DATE":
+			return x.UTC().Format("2006-01-02")
+		case t == "TIME":
+			return x.Format("15:04:05.999999999")
+		case strings.HasPrefix(t, "TIME WITH") || t == "TIMETZ":
+			return x.Format("15:04:05.999999999Z07:00")
+		case strings.Contains(t, "TIME ZONE") || t == "TIMESTAMPTZ":
+			return x.UTC().Format(time.RFC3339Nano)
+		}
+		return x.UTC().Format("2006-01-02T15:04:05.999999999")
+	case duckdb.UUID:
+		return formatUUID(x[:])
+	case []byte:
+		if strings.EqualFold(typ, "UUID") && len(x) == 16 {
+			return formatUUID(x)
+		}
+		return base64.StdEncoding.EncodeToString(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = JSONValue(e, "")
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = JSONValue(e, "")
+		}
+		return out
+	case duckdb.Interval:
+		return fmt.Sprintf("P%dM%dDT%dS", x.Months, x.Days, x.Micros/1_000_000)
+	}
+	return fmt.Sprint(v)
+}
+
+// floatJSON keeps finite floats as numbers and spells out NaN and infinities.
+func floatJSON(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return f
+}
+
+// formatDecimal writes an unscaled integer with scale digits after the point.
+func formatDecimal(v *big.Int, scale int) string {
+	if v == nil {
+		return "0"
+	}
+	s := new(big.Int).Abs(v).String()
+	if scale > 0 {
+		for len(s) <= scale {
+			s = "0" + s
+		}
+		s = s[:len(s)-scale] + "." + s[len(s)-scale:]
+	}
+	if v.Sign() < 0 {
+		s = "-" + s
+	}
+	return s
+}
+
+// formatUUID writes 16 bytes in the canonical 8-4-4-4-12 form.
+func formatUUID(b []byte) string {
+	const hexd = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hexd[c>>4], hexd[c&15])
+	}
+	return string(out)
+}
