@@ -172,7 +172,8 @@ func TestQueryConsoleFlow(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("row-count")).ToHaveText("15 rows"))
 	must(t, expect.Locator(page.Locator("[data-testid=result-grid] tbody tr")).ToHaveCount(15))
 	must(t, expect.Locator(page.Locator("[data-testid=result-grid] thead")).ToContainText("revenue"))
-	must(t, expect.Locator(page.GetByTestId("history-item")).ToHaveCount(5))
+	// 4 runs, the export, and now the re-run.
+	must(t, expect.Locator(page.GetByTestId("history-item")).ToHaveCount(6))
 	must(t, expect.Locator(page.GetByTestId("history-item").First()).ToContainText("ordered_on"))
 	screenshot(t, page, "query-history-rerun")
 
@@ -183,7 +184,7 @@ func TestQueryConsoleFlow(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("row-count")).ToHaveText("4 rows"))
 	must(t, expect.Locator(page.Locator("[data-testid=result-grid] tbody tr")).ToHaveCount(4))
 	must(t, expect.Locator(page.Locator("[data-testid=result-grid] tbody tr").First()).ToContainText("east"))
-	must(t, expect.Locator(page.GetByTestId("history-item")).ToHaveCount(6))
+	must(t, expect.Locator(page.GetByTestId("history-item")).ToHaveCount(7))
 
 	// Small screens: the schema browser collapses above the editor.
 	must(t, page.SetViewportSize(390, 844))
