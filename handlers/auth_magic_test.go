@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"da/auth"
 	"da/auth/mailtest"
 	"da/config"
