@@ -40,7 +40,7 @@ func TestLoginFlow(t *testing.T) {
 	must(t, page.GetByTestId("login-password").Fill(adminPassword))
 	must(t, page.GetByTestId("login-submit").Click())
 	must(t, page.WaitForURL(base+"/catalog"))
-	must(t, expect.Locator(page.GetByTestId("coming-soon")).ToBeVisible())
+	must(t, expect.Locator(page.GetByTestId("catalog-search")).ToBeVisible())
 	must(t, expect.Locator(page.GetByTestId("nav-admin-users")).ToBeVisible())
 	screenshot(t, page, "catalog-signed-in")
 

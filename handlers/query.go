@@ -143,9 +143,6 @@ func (s *Server) recordQuery(ctx context.Context, u *store.User, o runOutcome) {
 	}
 	run := &store.QueryRun{UserID: u.ID, SQL: o.SQL, StartedAt: time.Now().UTC().Add(-o.Elapsed),
 		ElapsedMS: o.Elapsed.Milliseconds(), RowCount: o.Rows, Status: status, Error: errMsg}
-	if err := s.store.AddQueryRun(ctx, run); err != nil {
-		s.log.Error("query history write failed", "query_id", o.QueryID, "err", err)
-	}
 	params := map[string]any{"sql": truncateRunes(o.SQL, auditSQLMax), "rows": o.Rows, "status": status}
 	if o.Export != "" {
 		params["export"] = o.Export
@@ -157,8 +154,8 @@ func (s *Server) recordQuery(ctx context.Context, u *store.User, o runOutcome) {
 	}
 	entry := &store.AuditEntry{UserID: u.ID, Action: "query", Resource: o.QueryID, Params: params,
 		Result: result, DurationMS: int(o.Elapsed.Milliseconds())}
-	if err := s.store.LogAudit(ctx, entry); err != nil {
-		s.log.Error("query audit write failed", "query_id", o.QueryID, "err", err)
+	if err := s.queryLog.Record(ctx, run, entry); err != nil {
+		s.log.Error("recording the query failed", "query_id", o.QueryID, "err", err)
 	}
 }
 

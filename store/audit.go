@@ -66,8 +66,28 @@ func secretKey(k string) bool {
 // LogAudit appends e to the audit log, filling in ID and Timestamp (now, UTC) when empty.
 // Action is required.
 func (s *Store) LogAudit(ctx context.Context, e *AuditEntry) error {
+	row, err := prepareAudit(ctx, e)
+	if err != nil {
+		return err
+	}
+	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return row.insert(ctx, tx) }); err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
+
+// auditRow is an entry ready to insert.
+type auditRow struct {
+	e      *AuditEntry
+	params any
+	dur    any
+}
+
+// prepareAudit validates e, fills its id and time, runs the context's hook and drops secret
+// parameters. It runs in the caller's context, so the hook sees the request.
+func prepareAudit(ctx context.Context, e *AuditEntry) (*auditRow, error) {
 	if strings.TrimSpace(e.Action) == "" {
-		return errors.New("store: audit: action is required")
+		return nil, errors.New("store: audit: action is required")
 	}
 	if e.ID == "" {
 		e.ID = uuid.NewString()
@@ -78,7 +98,7 @@ func (s *Store) LogAudit(ctx context.Context, e *AuditEntry) error {
 	if fn, ok := ctx.Value(auditHookKey{}).(func(*AuditEntry)); ok && fn != nil {
 		fn(e)
 	}
-	var params any
+	row := &auditRow{e: e}
 	if len(e.Params) > 0 {
 		clean := make(map[string]any, len(e.Params))
 		for k, v := range e.Params {
@@ -88,25 +108,23 @@ func (s *Store) LogAudit(ctx context.Context, e *AuditEntry) error {
 		}
 		b, err := json.Marshal(clean)
 		if err != nil {
-			return fmt.Errorf("store: audit: params: %w", err)
+			return nil, fmt.Errorf("store: audit: params: %w", err)
 		}
-		params = string(b)
+		row.params = string(b)
 		e.Params = clean
 	}
-	var dur any
 	if e.DurationMS > 0 {
-		dur = e.DurationMS
+		row.dur = e.DurationMS
 	}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, timestamp, user_id, action, resource, params, result, duration_ms, client_ip)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Timestamp.UTC(), nullString(e.UserID), e.Action,
-			nullString(e.Resource), params, nullString(e.Result), dur, nullString(e.ClientIP))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: audit: %w", err)
-	}
-	return nil
+	return row, nil
+}
+
+func (r *auditRow) insert(ctx context.Context, tx *sql.Tx) error {
+	e := r.e
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, timestamp, user_id, action, resource, params, result, duration_ms, client_ip)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Timestamp.UTC(), nullString(e.UserID), e.Action,
+		nullString(e.Resource), r.params, nullString(e.Result), r.dur, nullString(e.ClientIP))
+	return err
 }
 
 func auditWhere(f AuditFilter) (string, []any) {

@@ -32,21 +32,27 @@ type QueryRun struct {
 
 // AddQueryRun records a finished query; ID and StartedAt are filled in when empty.
 func (s *Store) AddQueryRun(ctx context.Context, q *QueryRun) error {
+	prepareQueryRun(q)
+	return s.writeTx(ctx, func(tx *sql.Tx) error { return insertQueryRun(ctx, tx, q) })
+}
+
+func prepareQueryRun(q *QueryRun) {
 	if q.ID == "" {
 		q.ID = uuid.NewString()
 	}
 	if q.StartedAt.IsZero() {
 		q.StartedAt = nowUTC()
 	}
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO query_history (id, user_id, sql, started_at, elapsed_ms, row_count, status, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			q.ID, q.UserID, q.SQL, q.StartedAt.UTC(), q.ElapsedMS, q.RowCount, q.Status, nullString(q.Error))
-		if err != nil {
-			return fmt.Errorf("store: add query run: %w", err)
-		}
-		return nil
-	})
+}
+
+func insertQueryRun(ctx context.Context, tx *sql.Tx, q *QueryRun) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO query_history (id, user_id, sql, started_at, elapsed_ms, row_count, status, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		q.ID, q.UserID, q.SQL, q.StartedAt.UTC(), q.ElapsedMS, q.RowCount, q.Status, nullString(q.Error))
+	if err != nil {
+		return fmt.Errorf("store: add query run: %w", err)
+	}
+	return nil
 }
 
 // ListQueryRuns returns a user's most recent queries, newest first (limit ≤ 500).
