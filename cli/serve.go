@@ -138,8 +138,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		TempDir: filepath.Join(cfg.DataDir, "tmp"),
 	}, log)
 	defer runner.Close()
-	qlog := st.NewQueryLog()
-	defer qlog.Close()
+	st.QueryLog().SetErrorHandler(func(err error) { log.Error("recording queries failed", "error", err) })
 	if demo {
 		if err := loadDemo(ctx, cfg, st, pub, log, browseURL(ln.Addr())); err != nil {
 			return err
@@ -162,7 +161,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	e := handlers.New(handlers.Deps{
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
-		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, QueryLog: qlog, Syncer: syncer, Scheduler: sched,
+		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
 	})
 	srv := &http.Server{
 		Addr:              cfg.Addr,

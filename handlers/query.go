@@ -154,7 +154,7 @@ func (s *Server) recordQuery(ctx context.Context, u *store.User, o runOutcome) {
 	}
 	entry := &store.AuditEntry{UserID: u.ID, Action: "query", Resource: o.QueryID, Params: params,
 		Result: result, DurationMS: int(o.Elapsed.Milliseconds())}
-	if err := s.queryLog.Record(ctx, run, entry); err != nil {
+	if err := s.store.QueryLog().Record(ctx, run, entry); err != nil {
 		s.log.Error("recording the query failed", "query_id", o.QueryID, "err", err)
 	}
 }

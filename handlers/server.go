@@ -41,9 +41,6 @@ type Deps struct {
 	// Profiler re-profiles a served table for POST /api/catalog/profile/{table}/refresh; nil
 	// answers that endpoint with 503.
 	Profiler TableProfiler
-	// QueryLog records finished queries (history and audit) with group commit; nil starts one
-	// that lives as long as the process.
-	QueryLog *store.QueryLog
 	// Publisher publishes uploads (and demo data) through the engine.
 	Publisher *engine.Publisher
 	// Syncer runs sync jobs for the registry and sync endpoints (registry.go, sync.go).
@@ -70,7 +67,6 @@ type Server struct {
 	publisher *engine.Publisher
 	syncer    *engine.Syncer
 	scheduler RegistryScheduler
-	queryLog  *store.QueryLog
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -103,13 +99,10 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	if d.Started.IsZero() {
 		d.Started = time.Now()
 	}
-	if d.QueryLog == nil {
-		d.QueryLog = d.Store.NewQueryLog()
-	}
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
-		syncer: d.Syncer, scheduler: d.Scheduler, queryLog: d.QueryLog}
+		syncer: d.Syncer, scheduler: d.Scheduler}
 
 	e := echo.New()
 	e.HideBanner = true

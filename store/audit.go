@@ -157,6 +157,7 @@ func auditWhere(f AuditFilter) (string, []any) {
 
 // QueryAudit returns the entries matching f, newest first.
 func (s *Store) QueryAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	s.syncQueryLog()
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultAuditLimit
@@ -210,6 +211,7 @@ func decodeParams(p sql.NullString) map[string]any {
 
 // CountAudit returns how many entries match f (Limit and Offset are ignored).
 func (s *Store) CountAudit(ctx context.Context, f AuditFilter) (int, error) {
+	s.syncQueryLog()
 	where, args := auditWhere(f)
 	var n int
 	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`+where, args...).Scan(&n); err != nil {
@@ -221,6 +223,7 @@ func (s *Store) CountAudit(ctx context.Context, f AuditFilter) (int, error) {
 // AuditActions returns the distinct actions in the audit log, sorted, for filter pickers.
 // A non-empty userID limits them to that user's entries.
 func (s *Store) AuditActions(ctx context.Context, userID string) ([]string, error) {
+	s.syncQueryLog()
 	q := `SELECT DISTINCT action FROM audit_log`
 	var args []any
 	if userID != "" {

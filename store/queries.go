@@ -57,6 +57,7 @@ func insertQueryRun(ctx context.Context, tx *sql.Tx, q *QueryRun) error {
 
 // ListQueryRuns returns a user's most recent queries, newest first (limit ≤ 500).
 func (s *Store) ListQueryRuns(ctx context.Context, userID string, limit int) ([]QueryRun, error) {
+	s.syncQueryLog()
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
@@ -80,6 +81,7 @@ func (s *Store) ListQueryRuns(ctx context.Context, userID string, limit int) ([]
 
 // GetQueryRun returns one of a user's queries, or ErrNotFound (also for other users' runs).
 func (s *Store) GetQueryRun(ctx context.Context, userID, id string) (*QueryRun, error) {
+	s.syncQueryLog()
 	var q QueryRun
 	err := s.DB.QueryRowContext(ctx, `SELECT id, user_id, sql, started_at, coalesce(elapsed_ms, 0), coalesce(row_count, 0),
 		status, coalesce(error, '') FROM query_history WHERE id = ? AND user_id = ?`, id, userID).

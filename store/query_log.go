@@ -8,41 +8,66 @@ import (
 	"sync"
 )
 
-// QueryLog records finished queries — the history row and the audit entry together — with
-// group commit: concurrent callers share one transaction, so recording costs one write per
-// batch instead of two per query, and every caller still returns only once its rows are
-// stored.
+// QueryLog records finished queries — the history row and the audit entry — off the request
+// path. Records are written in arrival order by one writer that groups whatever is waiting
+// into a single transaction, so a busy server pays one commit per batch rather than two per
+// query. Reads of query history and of the audit log first wait for what was recorded
+// before them (read-your-writes), and Close drains the queue, so nothing is lost on a clean
+// shutdown.
 type QueryLog struct {
 	s       *Store
 	ch      chan *queryRecord
-	stop    chan struct{}
 	stopped chan struct{}
-	once    sync.Once
+
+	mu     sync.Mutex // orders enqueueing: seq and channel order agree
+	seq    uint64
+	closed bool
+
+	cmu       sync.Mutex
+	committed uint64
+	cond      *sync.Cond
+	onError   func(error)
 }
 
 type queryRecord struct {
+	seq   uint64
 	run   *QueryRun
 	audit *auditRow
-	done  chan error
 }
 
-// maxQueryBatch bounds how many queries one transaction records.
+// queryLogQueue bounds how many records may wait; a full queue makes callers wait
+// (backpressure) instead of growing memory.
+const queryLogQueue = 1024
+
+// maxQueryBatch bounds how many records one transaction writes.
 const maxQueryBatch = 256
 
-// ErrQueryLogClosed is returned by Record after Close.
+// ErrQueryLogClosed is returned by Record after the store was closed.
 var ErrQueryLogClosed = errors.New("store: query log is closed")
 
-// NewQueryLog starts the writer of a query log; Close stops it after the pending records.
-func (s *Store) NewQueryLog() *QueryLog {
-	l := &QueryLog{s: s, ch: make(chan *queryRecord, maxQueryBatch), stop: make(chan struct{}), stopped: make(chan struct{})}
-	go l.run()
-	return l
+// QueryLog returns the store's query log, starting its writer on first use. onError, when
+// set on first use, hears about failed batch writes.
+func (s *Store) QueryLog() *QueryLog {
+	s.qlogOnce.Do(func() {
+		l := &QueryLog{s: s, ch: make(chan *queryRecord, queryLogQueue), stopped: make(chan struct{})}
+		l.cond = sync.NewCond(&l.cmu)
+		go l.run()
+		s.qlog.Store(l)
+	})
+	return s.qlog.Load()
 }
 
-// Record stores run and audit (either may be nil) and returns once they are committed. The
-// audit entry is prepared in ctx, so the request's audit hook sees it.
+// SetErrorHandler sets the function told about failed batch writes (for logging).
+func (l *QueryLog) SetErrorHandler(fn func(error)) {
+	l.cmu.Lock()
+	l.onError = fn
+	l.cmu.Unlock()
+}
+
+// Record queues run and audit (either may be nil) and returns without waiting for the
+// write. The audit entry is prepared in ctx, so the request's audit hook sees it.
 func (l *QueryLog) Record(ctx context.Context, run *QueryRun, audit *AuditEntry) error {
-	rec := &queryRecord{run: run, done: make(chan error, 1)}
+	rec := &queryRecord{run: run}
 	if run != nil {
 		prepareQueryRun(run)
 	}
@@ -53,61 +78,71 @@ func (l *QueryLog) Record(ctx context.Context, run *QueryRun, audit *AuditEntry)
 		}
 		rec.audit = row
 	}
-	select {
-	case <-l.stop:
-		return ErrQueryLogClosed
-	default:
-	}
-	select {
-	case l.ch <- rec:
-	case <-l.stop:
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
 		return ErrQueryLogClosed
 	}
-	return <-rec.done
+	l.seq++
+	rec.seq = l.seq
+	l.ch <- rec
+	return nil
 }
 
-// Close writes what is queued and stops the writer.
-func (l *QueryLog) Close() {
-	l.once.Do(func() { close(l.stop) })
+// Sync waits until every record queued before the call is written.
+func (l *QueryLog) Sync() {
+	l.mu.Lock()
+	target := l.seq
+	l.mu.Unlock()
+	l.cmu.Lock()
+	for l.committed < target {
+		l.cond.Wait()
+	}
+	l.cmu.Unlock()
+}
+
+// close writes what is queued and stops the writer.
+func (l *QueryLog) close() {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.ch)
+	}
+	l.mu.Unlock()
 	<-l.stopped
 }
 
 func (l *QueryLog) run() {
 	defer close(l.stopped)
-	for {
-		select {
-		case rec := <-l.ch:
-			l.write(l.collect(rec))
-		case <-l.stop:
-			for {
-				select {
-				case rec := <-l.ch:
-					l.write(l.collect(rec))
-				default:
-					return
+	for rec := range l.ch {
+		batch := []*queryRecord{rec}
+	collect:
+		for len(batch) < maxQueryBatch {
+			select {
+			case more, ok := <-l.ch:
+				if !ok {
+					break collect
 				}
+				batch = append(batch, more)
+			default:
+				break collect
 			}
 		}
-	}
-}
-
-// collect takes first plus whatever else is already waiting, up to maxQueryBatch.
-func (l *QueryLog) collect(first *queryRecord) []*queryRecord {
-	batch := []*queryRecord{first}
-	for len(batch) < maxQueryBatch {
-		select {
-		case rec := <-l.ch:
-			batch = append(batch, rec)
-		default:
-			return batch
+		err := l.write(batch)
+		l.cmu.Lock()
+		l.committed = batch[len(batch)-1].seq
+		onError := l.onError
+		l.cond.Broadcast()
+		l.cmu.Unlock()
+		if err != nil && onError != nil {
+			onError(err)
 		}
 	}
-	return batch
 }
 
-func (l *QueryLog) write(batch []*queryRecord) {
+func (l *QueryLog) write(batch []*queryRecord) error {
 	ctx := context.Background()
-	err := l.s.writeTx(ctx, func(tx *sql.Tx) error {
+	return l.s.writeTx(ctx, func(tx *sql.Tx) error {
 		for _, rec := range batch {
 			if rec.run != nil {
 				if err := insertQueryRun(ctx, tx, rec.run); err != nil {
@@ -122,7 +157,11 @@ func (l *QueryLog) write(batch []*queryRecord) {
 		}
 		return nil
 	})
-	for _, rec := range batch {
-		rec.done <- err
+}
+
+// syncQueryLog gives reads of history and audit the records queued before them.
+func (s *Store) syncQueryLog() {
+	if l := s.qlog.Load(); l != nil {
+		l.Sync()
 	}
 }

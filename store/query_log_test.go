@@ -14,7 +14,9 @@ func TestQueryLogGroupCommit(t *testing.T) {
 	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	l := s.NewQueryLog()
+	l := s.QueryLog()
+	var failed []error
+	l.SetErrorHandler(func(err error) { failed = append(failed, err) })
 	hooked := WithAuditHook(ctx, func(e *AuditEntry) { e.ClientIP = "203.0.113.7" })
 
 	const n = 40
@@ -36,7 +38,7 @@ func TestQueryLogGroupCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Record returns only after its rows are committed.
+	// Reads wait for what was recorded before them.
 	runs, err := s.ListQueryRuns(ctx, u.ID, 500)
 	if err != nil || len(runs) != n {
 		t.Fatalf("history rows = %d, %v", len(runs), err)
@@ -53,11 +55,34 @@ func TestQueryLogGroupCommit(t *testing.T) {
 			t.Fatalf("a secret parameter was stored: %+v", e.Params)
 		}
 	}
-	l.Close()
+	if err := l.Record(ctx, nil, &AuditEntry{}); err == nil {
+		t.Fatal("an audit entry without an action was accepted")
+	}
+	// Close drains the queue: a record made just before it is stored.
+	if err := l.Record(ctx, &QueryRun{UserID: u.ID, SQL: "SELECT last", Status: QueryOK}, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := s.path
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := l.Record(ctx, &QueryRun{UserID: u.ID, SQL: "SELECT 2", Status: QueryOK}, nil); !errors.Is(err, ErrQueryLogClosed) {
 		t.Fatalf("record after close: %v", err)
 	}
-	if err := l.Record(ctx, nil, &AuditEntry{}); err == nil {
-		t.Fatal("an audit entry without an action was accepted")
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	runs, _ = s2.ListQueryRuns(ctx, u.ID, 500)
+	found := false
+	for _, r := range runs {
+		found = found || r.SQL == "SELECT last"
+	}
+	if len(runs) != n+1 || !found {
+		t.Fatalf("after close: %d runs, the last record stored = %v", len(runs), found)
+	}
+	if len(failed) > 0 {
+		t.Fatalf("batch writes failed: %v", failed)
 	}
 }

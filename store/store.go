@@ -20,6 +20,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -43,6 +45,9 @@ type Store struct {
 	path string
 	// writeSem serialises writeTx (capacity 1); see retry.go.
 	writeSem chan struct{}
+	// qlog records queries off the request path (query_log.go).
+	qlogOnce sync.Once
+	qlog     atomic.Pointer[QueryLog]
 }
 
 // Open opens (creating if needed) the DuckDB file at path and migrates it to
@@ -92,6 +97,9 @@ func initConn(execer driver.ExecerContext) error {
 
 // Close closes the database; the file can then be opened by another process.
 func (s *Store) Close() error {
+	if l := s.qlog.Load(); l != nil {
+		l.close()
+	}
 	if err := s.DB.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}

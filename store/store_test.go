@@ -19,7 +19,7 @@ import (
 )
 
 // newTestStore opens a fresh store under its own temp DATA_DIR.
-func newTestStore(t *testing.T) *Store {
+func newTestStore(t testing.TB) *Store {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "state", "system.duckdb"))
 	if err != nil {
