@@ -107,7 +107,7 @@ func plainGetAll(tb testing.TB, base, token string, ids []string, dir string) in
 }
 
 // BenchmarkSync1GB compares `da sync` of about 1 GB in 20 tables (download, SHA-256
-// verification, fsync, atomic rename, views) with plain parallel GETs of the same files
+// verification, atomic rename, views) with plain parallel GETs of the same files
 // written to disk without fsync.
 // ratio = plain time / sync time (throughput of sync relative to plain GETs).
 func BenchmarkSync1GB(b *testing.B) {
