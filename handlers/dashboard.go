@@ -22,6 +22,9 @@ const (
 
 // subscriptionData lists the user's readable tables with their subscription state; it backs
 // the dashboard's datasets card and the settings fragment.
+// dashboardRequests bounds the decided requests shown next to the pending ones.
+const dashboardRequests = 8
+
 func (s *Server) subscriptionData(ctx context.Context, u *store.User, d *views.DashboardData) ([]catalogEntry, error) {
 	entries, err := s.catalogEntries(ctx, u)
 	if err != nil {
@@ -109,9 +112,14 @@ func (s *Server) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Pending requests, and the decisions of the last two weeks so the requester sees them.
+	decidedSince := time.Now().Add(-14 * 24 * time.Hour)
 	for _, r := range mine {
-		if r.Status == store.RequestPending {
+		switch {
+		case r.Status == store.RequestPending:
 			d.MyRequests = append(d.MyRequests, views.DashboardRequest{TableID: r.TableID, Status: r.Status, At: r.CreatedAt})
+		case r.ReviewedAt != nil && r.ReviewedAt.After(decidedSince) && len(d.MyRequests) < dashboardRequests:
+			d.MyRequests = append(d.MyRequests, views.DashboardRequest{TableID: r.TableID, Status: r.Status, At: *r.ReviewedAt, ReviewedBy: r.ReviewedBy})
 		}
 	}
 	if auth.Role(u.Role) == auth.RoleAdmin {

@@ -47,7 +47,19 @@ type DashboardQuery struct {
 // DashboardRequest is one of the user's access requests.
 type DashboardRequest struct {
 	TableID, Status string
-	At              time.Time
+	At              time.Time // when it was made (pending) or decided
+	ReviewedBy      string
+}
+
+// requestTone is the badge colour of an access request's status.
+func requestTone(status string) string {
+	switch status {
+	case "approved":
+		return "green"
+	case "denied":
+		return "red"
+	}
+	return "amber"
 }
 
 // quickLink is a dashboard shortcut card to one nav destination.
