@@ -217,28 +217,15 @@ func (s *Server) patchUserRow(c echo.Context, p store.UserPatch, changes map[str
 
 // deleteUserPage handles POST /admin/users/:id/delete (admin): the row disappears.
 func (s *Server) deleteUserPage(c echo.Context) error {
-	id := c.Param("id")
-	if id == currentUser(c).ID {
-		return s.userRowError(c, "You cannot delete your own account")
-	}
-	ctx := c.Request().Context()
-	u, err := s.store.GetUserByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return userNotFound()
-	}
-	if err != nil {
-		return err
-	}
-	err = s.store.DeleteUserAndGrants(ctx, id)
+	u, err := s.removeUser(c, map[string]any{"via": "page"})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return userNotFound()
+	case errors.Is(err, errDeleteSelf):
+		return s.userRowError(c, "You cannot delete your own account")
 	case errors.Is(err, store.ErrLastAdmin):
 		return s.userRowError(c, "This is the last active admin: it cannot be deleted")
 	case err != nil:
 		return err
 	}
-	s.audit(c, auditUserDelete, id, auditResultOK, map[string]any{"email": u.Email, "role": u.Role, "via": "page"})
 	if !isHTMX(c) {
 		return s.flashRedirect(c, "/admin/users", u.Email+" was deleted")
 	}

@@ -203,29 +203,55 @@ func (s *Server) updateUser(c echo.Context) error {
 // deleteUser answers DELETE /api/users/{id} (admin) → 204, removing the user's permissions
 // and personal access tokens with them. Admins cannot delete themselves or the last admin.
 func (s *Server) deleteUser(c echo.Context) error {
+	if _, err := s.removeUser(c, nil); err != nil {
+		if errors.Is(err, errDeleteSelf) || errors.Is(err, store.ErrLastAdmin) {
+			return apiError(http.StatusConflict, userDeleteRefusal(err))
+		}
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// errDeleteSelf refuses an admin's attempt to delete their own account.
+var errDeleteSelf = errors.New("handlers: cannot delete own account")
+
+// userDeleteRefusal is the message for a refused delete (own account, last admin).
+func userDeleteRefusal(err error) string {
+	if errors.Is(err, errDeleteSelf) {
+		return "You cannot delete your own account"
+	}
+	return "Cannot delete the last active admin; make another user admin first"
+}
+
+// removeUser deletes the user named by the :id parameter with their permissions and tokens,
+// and audits it (auditExtra adds fields, e.g. which page). It refuses the caller's own
+// account (errDeleteSelf) and the last active admin (store.ErrLastAdmin); an unknown id is
+// a 404.
+func (s *Server) removeUser(c echo.Context, auditExtra map[string]any) (*store.User, error) {
 	id := c.Param("id")
 	if id == currentUser(c).ID {
-		return apiError(http.StatusConflict, "You cannot delete your own account")
+		return nil, errDeleteSelf
 	}
 	ctx := c.Request().Context()
 	u, err := s.store.GetUserByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return userNotFound()
+		return nil, userNotFound()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	err = s.store.DeleteUserAndGrants(ctx, id)
-	switch {
+	switch err := s.store.DeleteUserAndGrants(ctx, id); {
 	case errors.Is(err, store.ErrNotFound):
-		return userNotFound()
-	case errors.Is(err, store.ErrLastAdmin):
-		return apiError(http.StatusConflict, "Cannot delete the last active admin; make another user admin first")
+		return nil, userNotFound()
 	case err != nil:
-		return err
+		return nil, err
 	}
-	s.audit(c, auditUserDelete, id, auditResultOK, map[string]any{"email": u.Email, "role": u.Role})
-	return c.NoContent(http.StatusNoContent)
+	params := map[string]any{"email": u.Email, "role": u.Role}
+	for k, v := range auditExtra {
+		params[k] = v
+	}
+	s.audit(c, auditUserDelete, id, auditResultOK, params)
+	return u, nil
 }
 
 // setupPasswordRequest is the body of POST /auth/password/setup. Email is optional (the
