@@ -110,27 +110,11 @@ func (s *Server) inviteUser(c echo.Context) error {
 	if len(f.Errors) > 0 {
 		return s.renderInvite(c, http.StatusUnprocessableEntity, f, nil)
 	}
-	name := f.Name
-	if name == "" {
-		name, _, _ = strings.Cut(email, "@")
-	}
 	ctx := c.Request().Context()
-	u := &store.User{Email: email, Name: name, Role: string(role)}
+	u := &store.User{Email: email, Name: f.Name, Role: string(role)}
 	var res *views.InviteResult
-	var err error
-	if password != "" {
-		hash, herr := auth.HashPassword(password)
-		if herr != nil {
-			return herr
-		}
-		u.PasswordHash = hash
-		err = s.store.CreateUser(ctx, u)
-	} else {
-		tok, hash, terr := auth.NewLinkToken()
-		if terr != nil {
-			return terr
-		}
-		err = s.store.CreateInvitedUser(ctx, u, hash)
+	tok, err := s.addUser(ctx, u, password)
+	if tok != "" {
 		res = &views.InviteResult{Email: email, SetupURL: s.linkURL(store.LinkSetup, tok, "")}
 	}
 	if errors.Is(err, store.ErrConflict) {

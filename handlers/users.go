@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -111,28 +112,14 @@ func (s *Server) createUser(c echo.Context) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if name == "" {
-		name, _, _ = strings.Cut(email, "@")
-	}
 	u := &store.User{Email: email, Name: name, Role: string(role)}
 	out := createdUser{}
-	ctx := c.Request().Context()
-	var err error
+	password := ""
 	if req.Password != nil {
-		hash, herr := auth.HashPassword(*req.Password)
-		if herr != nil {
-			return herr
-		}
-		u.PasswordHash = hash
-		err = s.store.CreateUser(ctx, u)
-	} else {
-		// The same one-time link the sign-in pages use (auth_password.go): the token is shown
-		// once here, only its hash is stored.
-		tok, hash, terr := auth.NewLinkToken()
-		if terr != nil {
-			return terr
-		}
-		err = s.store.CreateInvitedUser(ctx, u, hash)
+		password = *req.Password
+	}
+	tok, err := s.addUser(c.Request().Context(), u, password)
+	if tok != "" {
 		out.SetupToken = tok
 		out.SetupURL = strings.TrimRight(s.cfg.ServerURL, "/") + "/auth/password/setup?token=" + url.QueryEscape(tok)
 	}
@@ -146,6 +133,30 @@ func (s *Server) createUser(c echo.Context) error {
 	s.audit(c, auditUserCreate, u.ID, auditResultOK, map[string]any{"email": u.Email, "role": u.Role,
 		"with_password": req.Password != nil})
 	return c.JSON(http.StatusCreated, out)
+}
+
+// addUser creates u (an empty name becomes the e-mail's local part) with password, or,
+// without one, as an invited user: it returns the one-time set-up token, of which only the
+// hash is stored (the same links the sign-in pages use, auth_password.go). A taken e-mail
+// gives store.ErrConflict.
+func (s *Server) addUser(ctx context.Context, u *store.User, password string) (setupToken string, err error) {
+	if u.Name == "" {
+		u.Name, _, _ = strings.Cut(u.Email, "@")
+	}
+	if password != "" {
+		if u.PasswordHash, err = auth.HashPassword(password); err != nil {
+			return "", err
+		}
+		return "", s.store.CreateUser(ctx, u)
+	}
+	tok, hash, err := auth.NewLinkToken()
+	if err != nil {
+		return "", err
+	}
+	if err := s.store.CreateInvitedUser(ctx, u, hash); err != nil {
+		return "", err
+	}
+	return tok, nil
 }
 
 // updateUserRequest is the body of PATCH /api/users/{id}.
