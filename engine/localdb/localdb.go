@@ -6,21 +6,16 @@ package localdb
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"math"
-	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/duckdb/duckdb-go/v2"
 
 	"da/engine/extract"
+	"da/engine/query"
 )
 
 // ErrNoDatabase means the local database file does not exist yet.
@@ -165,8 +160,8 @@ type Result struct {
 }
 
 // Query runs sql and returns at most limit rows (limit ≤ 0: all rows).
-func (d *DB) Query(ctx context.Context, query string, limit int) (*Result, error) {
-	rows, err := d.db.QueryContext(ctx, query)
+func (d *DB) Query(ctx context.Context, sqlText string, limit int) (*Result, error) {
+	rows, err := d.db.QueryContext(ctx, sqlText)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +178,10 @@ func (d *DB) Query(ctx context.Context, query string, limit int) (*Result, error
 	for i, ct := range cts {
 		res.ColumnTypes[i] = ct.DatabaseTypeName()
 	}
+	conv := make([]query.Converter, len(cols))
+	for i, t := range res.ColumnTypes {
+		conv[i] = query.NewConverter(t)
+	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -198,7 +197,7 @@ func (d *DB) Query(ctx context.Context, query string, limit int) (*Result, error
 		}
 		row := make([]any, len(vals))
 		for i, v := range vals {
-			row[i] = JSONValue(v, res.ColumnTypes[i])
+			row[i] = conv[i].JSON(v)
 		}
 		res.Rows = append(res.Rows, row)
 	}
@@ -312,118 +311,4 @@ func (d *DB) Check(ctx context.Context) ([]Problem, error) {
 		}
 	}
 	return out, nil
-}
-
-// maxSafeInt is 2^53: larger integers are rendered as strings, as the server does.
-const maxSafeInt = 1 << 53
-
-// JSONValue converts a value scanned from DuckDB to what encoding/json writes faithfully,
-// guided by the column's DuckDB type name.
-func JSONValue(v any, typ string) any {
-	switch x := v.(type) {
-	case nil, bool, string, int8, int16, int32, uint8, uint16, uint32:
-		return x
-	case int64:
-		if x > maxSafeInt || x < -maxSafeInt {
-			return strconv.FormatInt(x, 10)
-		}
-		return x
-	case int:
-		return JSONValue(int64(x), typ)
-	case uint64:
-		if x > maxSafeInt {
-			return strconv.FormatUint(x, 10)
-		}
-		return x
-	case *big.Int:
-		if x.IsInt64() {
-			return JSONValue(x.Int64(), typ)
-		}
-		return x.String()
-	case float32:
-		return floatJSON(float64(x))
-	case float64:
-		return floatJSON(x)
-	case duckdb.Decimal:
-		return formatDecimal(x.Value, int(x.Scale))
-	case time.Time:
-		t := strings.ToUpper(typ)
-		switch {
-		case t == "DATE":
-			return x.UTC().Format("2006-01-02")
-		case t == "TIME":
-			return x.Format("15:04:05.999999999")
-		case strings.HasPrefix(t, "TIME WITH") || t == "TIMETZ":
-			return x.Format("15:04:05.999999999Z07:00")
-		case strings.Contains(t, "TIME ZONE") || t == "TIMESTAMPTZ":
-			return x.UTC().Format(time.RFC3339Nano)
-		}
-		return x.UTC().Format("2006-01-02T15:04:05.999999999")
-	case duckdb.UUID:
-		return formatUUID(x[:])
-	case []byte:
-		if strings.EqualFold(typ, "UUID") && len(x) == 16 {
-			return formatUUID(x)
-		}
-		return base64.StdEncoding.EncodeToString(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = JSONValue(e, "")
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = JSONValue(e, "")
-		}
-		return out
-	case duckdb.Interval:
-		return fmt.Sprintf("P%dM%dDT%dS", x.Months, x.Days, x.Micros/1_000_000)
-	}
-	return fmt.Sprint(v)
-}
-
-// floatJSON keeps finite floats as numbers and spells out NaN and infinities.
-func floatJSON(f float64) any {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	}
-	return f
-}
-
-// formatDecimal writes an unscaled integer with scale digits after the point.
-func formatDecimal(v *big.Int, scale int) string {
-	if v == nil {
-		return "0"
-	}
-	s := new(big.Int).Abs(v).String()
-	if scale > 0 {
-		for len(s) <= scale {
-			s = "0" + s
-		}
-		s = s[:len(s)-scale] + "." + s[len(s)-scale:]
-	}
-	if v.Sign() < 0 {
-		s = "-" + s
-	}
-	return s
-}
-
-// formatUUID writes 16 bytes in the canonical 8-4-4-4-12 form.
-func formatUUID(b []byte) string {
-	const hexd = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
-		}
-		out = append(out, hexd[c>>4], hexd[c&15])
-	}
-	return string(out)
 }

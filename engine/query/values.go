@@ -57,6 +57,17 @@ func (o Object) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// Converter turns the values of one DuckDB column, as database/sql scans them, into the JSON
+// values the query API answers with (see jsonValue). Other readers of DuckDB results, such as
+// the CLI's local database, use it so that local and remote results agree.
+type Converter struct{ t *colType }
+
+// NewConverter returns the converter for a column of the given DuckDB type name.
+func NewConverter(duckType string) Converter { return Converter{t: parseType(duckType)} }
+
+// JSON converts one value of the column.
+func (c Converter) JSON(v any) any { return jsonValue(v, c.t) }
+
 // jsonValue converts a value scanned from DuckDB into a value encoding/json writes
 // faithfully, guided by its DuckDB type:
 //
