@@ -146,7 +146,7 @@ func (s *Server) spool(f *uploadForm, part *multipart.Part, maxBytes int64) erro
 }
 
 func tooLarge(maxBytes int64) error {
-	return apiError(http.StatusRequestEntityTooLarge, fmt.Sprintf("File too large (max %s)", humanBytes(maxBytes)))
+	return apiError(http.StatusRequestEntityTooLarge, fmt.Sprintf("File too large (max %s)", views.FormatBytes(maxBytes)))
 }
 
 func multipartError(err error, maxBytes int64) error {
@@ -165,19 +165,6 @@ func parseFormBool(v string) (bool, error) {
 		return true, nil
 	}
 	return false, strconv.ErrSyntax
-}
-
-// humanBytes formats a byte count for messages: 500 MB, 1.5 GB, 800 KB.
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return trimZero(float64(n)/(1<<30)) + " GB"
-	case n >= 1<<20:
-		return trimZero(float64(n)/(1<<20)) + " MB"
-	case n >= 1<<10:
-		return trimZero(float64(n)/(1<<10)) + " KB"
-	}
-	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 func trimZero(f float64) string {
@@ -248,7 +235,7 @@ func (s *Server) showUpload(c echo.Context) error {
 }
 
 func (s *Server) uploadLimits() views.UploadLimits {
-	return views.UploadLimits{MaxBytes: s.cfg.Upload.MaxBytes, MaxLabel: humanBytes(s.cfg.Upload.MaxBytes)}
+	return views.UploadLimits{MaxBytes: s.cfg.Upload.MaxBytes, MaxLabel: views.FormatBytes(s.cfg.Upload.MaxBytes)}
 }
 
 // submitUpload is the page's form post (htmx): the result panel with the new table's column
@@ -283,7 +270,7 @@ func (s *Server) submitUpload(c echo.Context) error {
 func uploadResultView(res *engine.UploadResult) views.UploadResultData {
 	d := views.UploadResultData{
 		TableID: res.Table.ID, Name: res.Table.Name, Rows: res.Ingest.Rows, SizeBytes: res.Ingest.SizeBytes,
-		Format: res.Ingest.Format, Public: res.Table.IsPublic, Size: humanBytes(res.Ingest.SizeBytes),
+		Format: res.Ingest.Format, Public: res.Table.IsPublic, Size: views.FormatBytes(res.Ingest.SizeBytes),
 	}
 	for _, col := range res.Ingest.Columns {
 		d.Columns = append(d.Columns, views.UploadColumn{Name: col.Name, Type: col.Type})
@@ -322,7 +309,7 @@ func profileSummary(c profile.Column) string {
 		parts = append(parts, fmt.Sprintf("length %d–%d", c.StringStats.MinLength, c.StringStats.MaxLength))
 	}
 	if c.UniqueCount > 0 {
-		parts = append(parts, FormatCountInt(c.UniqueCount)+" distinct")
+		parts = append(parts, views.FormatCount(c.UniqueCount)+" distinct")
 	}
 	if len(c.Alerts) > 0 {
 		parts = append(parts, strings.Join(c.Alerts, ", "))
@@ -333,6 +320,3 @@ func profileSummary(c profile.Column) string {
 func shortNumber(f float64) string {
 	return strconv.FormatFloat(f, 'g', 6, 64)
 }
-
-// FormatCountInt formats a count with thousands separators.
-func FormatCountInt(n int64) string { return views.FormatCount(n) }

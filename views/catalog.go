@@ -214,18 +214,22 @@ func Ago(t, now time.Time) string {
 	return strconv.Itoa(int(d.Hours()/24)) + " days ago"
 }
 
-// FormatBytes writes a size in B, KB, MB or GB.
+// FormatBytes writes a size in B, KB, MB or GB with one decimal, dropped when it is zero:
+// "512 B", "5.8 KB", "500 MB", "1.5 GB".
 func FormatBytes(n int64) string {
 	const k = 1024
+	unit := func(v float64, suffix string) string {
+		return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0") + " " + suffix
+	}
 	switch {
 	case n < k:
 		return strconv.FormatInt(n, 10) + " B"
 	case n < k*k:
-		return strconv.FormatFloat(float64(n)/k, 'f', 1, 64) + " KB"
+		return unit(float64(n)/k, "KB")
 	case n < k*k*k:
-		return strconv.FormatFloat(float64(n)/(k*k), 'f', 1, 64) + " MB"
+		return unit(float64(n)/(k*k), "MB")
 	}
-	return strconv.FormatFloat(float64(n)/(k*k*k), 'f', 2, 64) + " GB"
+	return unit(float64(n)/(k*k*k), "GB")
 }
 
 func freshness(r CatalogRow, now time.Time) string {

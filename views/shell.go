@@ -10,6 +10,7 @@ import (
 	"github.com/a-h/templ"
 
 	"da/auth"
+	"da/components"
 )
 
 // ShellUser is the signed-in user shown in the layout.
@@ -192,24 +193,7 @@ func initials(u ShellUser) string {
 }
 
 // FormatCount formats n with comma thousands separators: 1234567 → "1,234,567".
-func FormatCount(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func FormatCount(n int64) string { return components.FormatInt(n) }
 
 // pct formats a percentage for tables: "100%", "99.5%", "0%".
 func pct(v float64) string {
