@@ -158,11 +158,16 @@ func (c *Client) download(ctx context.Context, tableID, dest string, opt Downloa
 			opt.Progress(offset)
 		}
 	case resp.StatusCode == http.StatusOK:
+		// Truncate only a partial file that has bytes: on ext4, truncating even an empty
+		// file marks it for a forced flush when it is closed, which would make every
+		// download wait for the disk.
+		if offset > 0 {
+			if err := f.Truncate(0); err != nil {
+				return nil, fmt.Errorf("download %s: %w", tableID, err)
+			}
+		}
 		offset = 0
 		h.Reset()
-		if err := f.Truncate(0); err != nil {
-			return nil, fmt.Errorf("download %s: %w", tableID, err)
-		}
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
 		// The partial file is as long as (or longer than) the current file: start over.
 		keep = true // retryFresh owns the part file now
