@@ -294,7 +294,7 @@ func (e *env) runSync(ctx context.Context, s *session, c *client.Client, o syncO
 
 	_, dbErr := os.Stat(ws.dbPath)
 	if len(rep.Downloaded) > 0 || len(rep.Removed) > 0 || errors.Is(dbErr, os.ErrNotExist) {
-		n, err := rebuildLocalViews(ctx, ws)
+		n, err := rebuildLocalViews(ctx, ws, rep.Downloaded)
 		if err != nil {
 			return nil, fmt.Errorf("%w\n  the parquet files are up to date; run `da sync` again to rebuild the views", err)
 		}
@@ -358,8 +358,9 @@ func (e *env) downloadAll(ctx context.Context, c *client.Client, ws workspace, j
 }
 
 // rebuildLocalViews makes analytics.duckdb hold one view per parquet file under
-// server/parquet (user base tables win) and returns the number of views.
-func rebuildLocalViews(ctx context.Context, ws workspace) (int, error) {
+// server/parquet (user base tables win) and returns the number of views. Only the views of
+// the fresh (just downloaded), new and removed tables are touched.
+func rebuildLocalViews(ctx context.Context, ws workspace, fresh []string) (int, error) {
 	entries, err := os.ReadDir(ws.parquetDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, err
@@ -372,7 +373,11 @@ func rebuildLocalViews(ctx context.Context, ws workspace) (int, error) {
 		}
 		tables[name] = filepath.Join(ws.parquetDir, de.Name())
 	}
-	res, err := localdb.RebuildViews(ctx, ws.dbPath, tables)
+	isFresh := make(map[string]bool, len(fresh))
+	for _, id := range fresh {
+		isFresh[id] = true
+	}
+	res, err := localdb.RebuildViews(ctx, ws.dbPath, tables, isFresh)
 	if err != nil {
 		return 0, err
 	}

@@ -92,7 +92,8 @@ func plainGetAll(tb testing.TB, base, token string, ids []string, dir string) in
 				tb.Error(err)
 				return
 			}
-			n, err := io.CopyBuffer(f, resp.Body, make([]byte, 1<<20))
+			// 1 MiB writes, as da sync does (an *os.File's own ReadFrom would use 32 KiB).
+			n, err := io.CopyBuffer(struct{ io.Writer }{f}, resp.Body, make([]byte, 1<<20))
 			f.Close()
 			if err != nil {
 				tb.Error(err)

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,10 +26,21 @@ func hashOf(b []byte) string {
 	return hex.EncodeToString(s[:])[:32]
 }
 
+// serveOpts change how fileServer answers.
+type serveOpts struct {
+	cutFirst bool   // the first response stops half-way and drops the connection
+	digest   bool   // send the file's CRC-32C in Repr-Digest, as the da server does
+	claim    []byte // describe these bytes in ETag and Repr-Digest instead of the ones sent
+}
+
+// crcDigest is the Repr-Digest header of b.
+func crcDigest(b []byte) string {
+	return "crc32c=:" + base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))) + ":"
+}
+
 // fileServer serves content at /api/data/t/download like the da server (ETag = quoted
-// hash, Range, If-Range). cutFirst makes the first response stop half-way and drop the
-// connection.
-func fileServer(t *testing.T, content *atomic.Pointer[[]byte], cutFirst bool) (*httptest.Server, *atomic.Int32, *atomic.Value) {
+// hash, Range, If-Range).
+func fileServer(t *testing.T, content *atomic.Pointer[[]byte], o serveOpts) (*httptest.Server, *atomic.Int32, *atomic.Value) {
 	var calls atomic.Int32
 	var lastRange atomic.Value
 	lastRange.Store("")
@@ -45,8 +59,15 @@ func fileServer(t *testing.T, content *atomic.Pointer[[]byte], cutFirst bool) (*
 		n := calls.Add(1)
 		lastRange.Store(r.Header.Get("Range"))
 		b := *content.Load()
-		w.Header().Set("ETag", strconv.Quote(hashOf(b)))
-		if cutFirst && n == 1 {
+		described := b
+		if o.claim != nil {
+			described = o.claim
+		}
+		w.Header().Set("ETag", strconv.Quote(hashOf(described)))
+		if o.digest {
+			w.Header().Set("Repr-Digest", "sha-512=:AAAA:, "+crcDigest(described))
+		}
+		if o.cutFirst && n == 1 {
 			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 			w.WriteHeader(200)
 			_, _ = w.Write(b[:len(b)/2])
@@ -80,6 +101,8 @@ func TestDownload(t *testing.T) {
 		cut        bool
 		part       []byte // pre-existing .part content
 		wantHash   string
+		digest     bool
+		claim      []byte
 		wantErr    error
 		wantStatus int
 		wantCalls  int32
@@ -94,12 +117,20 @@ func TestDownload(t *testing.T) {
 		{name: "hash mismatch", serve: other, wantHash: hashOf(data), wantErr: ErrHashMismatch, wantCalls: 1},
 		{name: "unknown table", serve: data, path: "x", wantHash: hashOf(data), wantStatus: 404, wantCalls: 0},
 		{name: "bad token", serve: data, token: "nope", wantHash: hashOf(data), wantStatus: 401, wantCalls: 0},
+		// With Repr-Digest the bytes are checked by CRC-32C, resumed ones too.
+		{name: "digest fresh", serve: data, digest: true, wantHash: hashOf(data), wantCalls: 1, wantFetch: int64(len(data))},
+		{name: "digest resume", serve: data, digest: true, part: data[:1000], wantHash: hashOf(data), wantCalls: 1, wantFetch: int64(len(data) - 1000)},
+		{name: "digest stale part restarts", serve: data, digest: true, part: other[:5000], wantHash: hashOf(data), wantCalls: 2, wantFetch: int64(len(data))},
+		{name: "digest catches damaged bytes", serve: other, claim: data, digest: true, wantHash: hashOf(data), wantErr: ErrHashMismatch, wantCalls: 1},
+		// A digest for another version than the manifest's is not trusted: SHA-256 decides.
+		{name: "digest of another version", serve: other, digest: true, wantHash: hashOf(data), wantErr: ErrHashMismatch, wantCalls: 1},
+		{name: "damaged bytes without digest", serve: other, claim: data, wantHash: hashOf(data), wantErr: ErrHashMismatch, wantCalls: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var content atomic.Pointer[[]byte]
 			content.Store(&tc.serve)
-			srv, calls, _ := fileServer(t, &content, tc.cut)
+			srv, calls, _ := fileServer(t, &content, serveOpts{cutFirst: tc.cut, digest: tc.digest, claim: tc.claim})
 			dir := t.TempDir()
 			dest := filepath.Join(dir, "t.parquet")
 			if err := os.WriteFile(dest, []byte("old version"), 0o644); err != nil {
@@ -157,7 +188,7 @@ func TestDownloadInterruptedResumes(t *testing.T) {
 	data := payload(4<<20, 3)
 	var content atomic.Pointer[[]byte]
 	content.Store(&data)
-	srv, calls, lastRange := fileServer(t, &content, true)
+	srv, calls, lastRange := fileServer(t, &content, serveOpts{cutFirst: true, digest: true})
 	dest := filepath.Join(t.TempDir(), "t.parquet")
 	c := New(srv.URL, "tok")
 	_, err := c.Download(context.Background(), "t", dest, DownloadOptions{Hash: hashOf(data)})
@@ -217,5 +248,27 @@ func TestErrorDetail(t *testing.T) {
 	defer srv.Close()
 	if _, err := New(srv.URL, "").Health(context.Background()); !IsNetwork(err) || !strings.Contains(err.Error(), "did not answer with the da API") {
 		t.Fatalf("non-API answer: %v", err)
+	}
+}
+
+func TestReprCRC32C(t *testing.T) {
+	tests := []struct {
+		header string
+		want   uint32
+		ok     bool
+	}{
+		{"crc32c=:AAAAAQ==:", 1, true},
+		{"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, CRC32C=://///w==:", 0xffffffff, true},
+		{"", 0, false},
+		{"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", 0, false},
+		{"crc32c=AAAAAQ==", 0, false},      // not a byte sequence
+		{"crc32c=:AAAAAAA=:", 0, false},    // 5 bytes
+		{"crc32c=:not base64!:", 0, false}, // bad encoding
+	}
+	for _, tc := range tests {
+		got, ok := ReprCRC32C(tc.header)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ReprCRC32C(%q) = %d, %v; want %d, %v", tc.header, got, ok, tc.want, tc.ok)
+		}
 	}
 }

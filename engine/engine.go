@@ -92,6 +92,7 @@ type TableInfo struct {
 	ExtractedAt       time.Time // _meta.extracted_at; zero when the source did not say
 	Files             []string  // absolute parquet paths in order; nil for remote tables
 	Hash              string    // changes exactly when the data changes; "" for remote tables
+	CRC32C            uint32    // CRC-32C of the files' bytes in order (a download's check)
 	Status            string    // StatusOK or StatusUnavailablePrefix + reason
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -42,6 +43,7 @@ type fileSig struct {
 type tableFacts struct {
 	sigs         []fileSig
 	hash         string
+	crc32c       uint32
 	rows         int64
 	uncompressed int64
 	size         int64
@@ -376,6 +378,7 @@ func (e *Engine) buildLocal(ctx context.Context, conn *sql.Conn, dir string, inf
 	}
 	info.Files = files
 	info.Hash, info.Rows, info.UncompressedBytes, info.SizeBytes = facts.hash, facts.rows, facts.uncompressed, facts.size
+	info.CRC32C = facts.crc32c
 	info.Columns = facts.columns
 	return body, ""
 }
@@ -395,7 +398,7 @@ func parquetList(files []string) string {
 // readFacts hashes a table's files and reads its row count and sizes from the parquet footers
 // and its column count from its (just created) view.
 func readFacts(ctx context.Context, conn *sql.Conn, name string, files []string, sigs []fileSig, size int64) (*tableFacts, error) {
-	hash, err := hashFiles(files)
+	hash, crc, err := hashFiles(files)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +407,7 @@ func readFacts(ctx context.Context, conn *sql.Conn, name string, files []string,
 		quoted[i] = quoteString(f)
 	}
 	list := "[" + strings.Join(quoted, ", ") + "]"
-	f := &tableFacts{sigs: sigs, hash: hash, size: size}
+	f := &tableFacts{sigs: sigs, hash: hash, crc32c: crc, size: size}
 	// One pass over the footers: every column chunk carries its row group's row count, so
 	// the first leaf column's chunks add up to the table's rows.
 	err = conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT
@@ -429,21 +432,29 @@ func (e *Engine) pruneCache(b *built) {
 	}
 }
 
-// hashFiles is the hex SHA-256 of the files' bytes in order, cut to 32 characters.
-func hashFiles(files []string) (string, error) {
+// castagnoli is the CRC-32C table.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// hashFiles reads the files' bytes in order once and returns their SHA-256 in hex, cut to 32
+// characters (the content hash), and their CRC-32C (sent with downloads so clients can check
+// the bytes without computing a SHA-256).
+func hashFiles(files []string) (string, uint32, error) {
 	h := sha256.New()
+	c := crc32.New(castagnoli)
+	w := io.MultiWriter(h, c)
+	buf := make([]byte, 1<<20)
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
-		_, err = io.Copy(h, f)
+		_, err = io.CopyBuffer(w, f, buf)
 		_ = f.Close()
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w", name, err)
+			return "", 0, fmt.Errorf("read %s: %w", name, err)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32], nil
+	return hex.EncodeToString(h.Sum(nil))[:32], c.Sum32(), nil
 }
 
 // readMeta reads a source's _meta rows in their stored order.

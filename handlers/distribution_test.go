@@ -1,7 +1,10 @@
 package handlers
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"net/http"
 	"os"
 	"strconv"
@@ -68,6 +71,9 @@ func TestDownloadConditionalAndRange(t *testing.T) {
 		{"disposition", rec.Header().Get("Content-Disposition"), `attachment; filename="sales.parquet"`},
 		{"type", rec.Header().Get("Content-Type"), "application/octet-stream"},
 		{"ranges", rec.Header().Get("Accept-Ranges"), "bytes"},
+		// The whole file's CRC-32C as 4 big-endian bytes in base64, computed here anew.
+		{"digest", rec.Header().Get("Repr-Digest"), "crc32c=:" + base64.StdEncoding.EncodeToString(
+			binary.BigEndian.AppendUint32(nil, crc32.Checksum(rec.Body.Bytes(), crc32.MakeTable(crc32.Castagnoli)))) + ":"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

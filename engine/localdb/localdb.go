@@ -31,12 +31,16 @@ func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''
 type ViewsResult struct {
 	Views   []string // views now defined, sorted
 	Shadows []string // tables skipped because a user base table has the name
+	Created int      // views (re)created; the others were kept as they were
+	Dropped int      // views removed
 }
 
 // RebuildViews makes the views of dbPath exactly one per entry of tables (view name →
-// absolute parquet path), in one transaction: every existing view is dropped, base tables are
-// kept and win over a view of the same name. Names must be valid identifiers.
-func RebuildViews(ctx context.Context, dbPath string, tables map[string]string) (*ViewsResult, error) {
+// absolute parquet path), in one transaction; base tables are kept and win over a view of
+// the same name. A view that already reads the same path is kept unless its name is in fresh
+// (its file was replaced, so its columns may have changed); every other view is dropped or
+// created. Names must be valid identifiers.
+func RebuildViews(ctx context.Context, dbPath string, tables map[string]string, fresh map[string]bool) (*ViewsResult, error) {
 	for name := range tables {
 		if !extract.ValidIdent(name) {
 			return nil, fmt.Errorf("localdb: invalid table name %q", name)
@@ -58,7 +62,7 @@ func RebuildViews(ctx context.Context, dbPath string, tables map[string]string) 
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return nil, fmt.Errorf("localdb: %w", err)
 	}
-	res, err := rebuildInTx(ctx, conn, tables)
+	res, err := rebuildInTx(ctx, conn, tables, fresh)
 	if err != nil {
 		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
 		return nil, err
@@ -66,26 +70,33 @@ func RebuildViews(ctx context.Context, dbPath string, tables map[string]string) 
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return nil, fmt.Errorf("localdb: commit: %w", err)
 	}
-	_, _ = conn.ExecContext(ctx, "CHECKPOINT")
+	if res.Created > 0 || res.Dropped > 0 {
+		_, _ = conn.ExecContext(ctx, "CHECKPOINT")
+	}
 	return res, nil
 }
 
-func rebuildInTx(ctx context.Context, conn *sql.Conn, tables map[string]string) (*ViewsResult, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT table_name, table_type FROM information_schema.tables
-		WHERE table_catalog = current_database() AND table_schema = 'main'`)
+// viewSQL is the body of the view over one parquet file.
+func viewSQL(path string) string { return "SELECT * FROM read_parquet(" + quoteLiteral(path) + ")" }
+
+func rebuildInTx(ctx context.Context, conn *sql.Conn, tables map[string]string, fresh map[string]bool) (*ViewsResult, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT t.table_name, t.table_type, coalesce(v.sql, '')
+		FROM information_schema.tables t
+		LEFT JOIN duckdb_views() v ON v.database_name = t.table_catalog AND v.schema_name = t.table_schema AND v.view_name = t.table_name
+		WHERE t.table_catalog = current_database() AND t.table_schema = 'main'`)
 	if err != nil {
 		return nil, fmt.Errorf("localdb: list tables: %w", err)
 	}
-	var views []string
+	views := map[string]string{} // name → stored SQL
 	base := map[string]bool{}
 	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
+		var name, typ, def string
+		if err := rows.Scan(&name, &typ, &def); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("localdb: %w", err)
 		}
 		if typ == "VIEW" {
-			views = append(views, name)
+			views[name] = def
 		} else {
 			base[strings.ToLower(name)] = true
 		}
@@ -94,9 +105,21 @@ func rebuildInTx(ctx context.Context, conn *sql.Conn, tables map[string]string) 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("localdb: %w", err)
 	}
-	for _, v := range views {
+	res := &ViewsResult{Views: []string{}, Shadows: []string{}}
+	// A stored view is kept when it has the wanted name and reads the wanted file.
+	keep := func(name string) bool {
+		path, ok := tables[name]
+		return ok && !fresh[name] && !base[strings.ToLower(name)] && strings.Contains(views[name], viewSQL(path))
+	}
+	for v := range views {
+		if keep(v) {
+			continue
+		}
 		if _, err := conn.ExecContext(ctx, "DROP VIEW IF EXISTS main."+quoteIdent(v)); err != nil {
 			return nil, fmt.Errorf("localdb: drop view %s: %w", v, err)
+		}
+		if _, wanted := tables[v]; !wanted {
+			res.Dropped++
 		}
 	}
 	names := make([]string, 0, len(tables))
@@ -104,17 +127,19 @@ func rebuildInTx(ctx context.Context, conn *sql.Conn, tables map[string]string) 
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	res := &ViewsResult{Views: []string{}, Shadows: []string{}}
 	for _, n := range names {
 		if base[strings.ToLower(n)] {
 			res.Shadows = append(res.Shadows, n)
 			continue
 		}
-		q := "CREATE VIEW main." + quoteIdent(n) + " AS SELECT * FROM read_parquet(" + quoteLiteral(tables[n]) + ")"
-		if _, err := conn.ExecContext(ctx, q); err != nil {
+		res.Views = append(res.Views, n)
+		if keep(n) {
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, "CREATE VIEW main."+quoteIdent(n)+" AS "+viewSQL(tables[n])); err != nil {
 			return nil, fmt.Errorf("localdb: create view %s: %w", n, err)
 		}
-		res.Views = append(res.Views, n)
+		res.Created++
 	}
 	return res, nil
 }
