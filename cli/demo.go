@@ -38,6 +38,9 @@ func loadDemo(ctx context.Context, cfg *config.Config, st *store.Store, pub *eng
 	if err := pub.LoadDemo(ctx, demoAdminEmail); err != nil {
 		return err
 	}
+	if err := seedDemoMemory(ctx, st); err != nil {
+		return fmt.Errorf("demo knowledge: %w", err)
+	}
 	fmt.Printf("\n  Demo instance ready. Open %s and sign in as %s / %s\n\n", url, demoAdminEmail, demoAdminPassword)
 	return nil
 }
@@ -92,4 +95,35 @@ func (e *env) demoCmd(args []string) int {
 		return ExitError
 	}
 	return ExitOK
+}
+
+// demoMemory is the demo's corporate memory: what an analyst team knows about the demo data.
+var demoMemory = []store.KnowledgeItem{
+	{Title: "Revenue means completed payments, net of refunds", Category: "metrics", Tags: []string{"revenue", "orders", "payments"}, Status: store.KnowledgeMandatory,
+		Audience: "everyone", Content: "Revenue is the sum of payments.amount with status 'completed'. Refunded payments (status 'refunded') are not revenue.\nDo not sum order_items.line_total for revenue: it ignores order-level discounts and shipping; orders.total_amount has both."},
+	{Title: "B2B means segment b2b_small or b2b_enterprise", Category: "definitions", Tags: []string{"customers", "segments"}, Status: store.KnowledgeApproved,
+		Content: "When a stakeholder says \"B2B\" they mean customers.segment in ('b2b_small', 'b2b_enterprise'); everything else is b2c.\nThe segment is the one at registration; it is not updated when a customer grows."},
+	{Title: "Failed payment attempts are rows too", Category: "data-quality", Tags: []string{"payments"}, Status: store.KnowledgeApproved,
+		Content: "payments holds every attempt, including failed ones (status 'failed'). Filter on status before joining payments to orders, or orders with a retry are counted twice."},
+	{Title: "Campaign ROI uses spend, not budget", Category: "metrics", Tags: []string{"marketing", "campaigns"}, Status: store.KnowledgeApproved,
+		Content: "ROI = attributed revenue / campaigns.spend. The budget is the plan; spend is what was paid.\nAttribute a session to a campaign through web_sessions.campaign_id."},
+	{Title: "Satisfaction is only asked on resolved and closed tickets", Category: "data-quality", Tags: []string{"support"}, Status: store.KnowledgeApproved,
+		Content: "support_tickets.satisfaction_score is NULL for open tickets and for about 30% of closed ones (no answer). Average it over the tickets that have a score and say so in the chart title."},
+	{Title: "Report bounce rate per device type", Category: "metrics", Tags: []string{"web", "marketing"}, Status: store.KnowledgePending,
+		Content: "Proposal: always split web_sessions.is_bounce by device_type. Mobile bounces much more often than desktop, so a change in the device mix moves the overall rate on its own."},
+}
+
+// seedDemoMemory adds the demo's knowledge items once, when the corporate memory is empty.
+func seedDemoMemory(ctx context.Context, st *store.Store) error {
+	_, total, err := st.ListKnowledge(ctx, store.KnowledgeFilter{SeeAll: true, Limit: 1})
+	if err != nil || total > 0 {
+		return err
+	}
+	for _, k := range demoMemory {
+		k.SourceUser = demoAdminEmail
+		if err := st.CreateKnowledge(ctx, &k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -26,10 +26,3 @@ func (s *Server) showHome(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusFound, "/login")
 }
-
-// comingSoon serves a page whose feature is not built yet as a designed placeholder.
-func (s *Server) comingSoon(key, title, description string) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		return render(c, http.StatusOK, views.ComingSoon(s.shell(c, key, title), title, description))
-	}
-}

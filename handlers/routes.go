@@ -57,6 +57,23 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/api/access-requests/:id/approve", Min: admin, Handler: s.approveAccessRequest, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/api/access-requests/:id/deny", Min: admin, Handler: s.denyAccessRequest, BodyLimit: jsonLimit},
 
+		// Corporate memory: everyone reads, analysts contribute and vote, km_admins govern.
+		{Method: "GET", Path: "/api/memory", Min: viewer, Handler: s.listMemory},
+		{Method: "GET", Path: "/api/memory/stats", Min: viewer, Handler: s.memoryStats},
+		{Method: "GET", Path: "/api/memory/my-votes", Min: viewer, Handler: s.myMemoryVotes},
+		{Method: "POST", Path: "/api/memory", Min: analyst, Handler: s.createMemory, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/api/memory/:item_id", Min: viewer, Handler: s.showMemory},
+		{Method: "POST", Path: "/api/memory/:item_id/vote", Min: analyst, Handler: s.voteMemory, BodyLimit: jsonLimit},
+		{Method: "DELETE", Path: "/api/memory/:item_id/vote", Min: analyst, Handler: s.unvoteMemory},
+		{Method: "POST", Path: "/api/memory/admin/approve", Min: kmAdmin, Handler: s.memoryGovern("approve"), BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/api/memory/admin/reject", Min: kmAdmin, Handler: s.memoryGovern("reject"), BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/api/memory/admin/mandate", Min: kmAdmin, Handler: s.memoryGovern("mandate"), BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/api/memory/admin/revoke", Min: kmAdmin, Handler: s.memoryGovern("revoke"), BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/api/memory/admin/edit", Min: kmAdmin, Handler: s.editMemory, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/api/memory/admin/batch", Min: kmAdmin, Handler: s.batchMemory, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/api/memory/admin/pending", Min: kmAdmin, Handler: s.pendingMemory},
+		{Method: "GET", Path: "/api/memory/admin/audit", Min: kmAdmin, Handler: s.memoryAudit},
+
 		// Personal access tokens (own).
 		{Method: "GET", Path: "/api/tokens", Min: viewer, Handler: s.listTokens},
 		{Method: "POST", Path: "/api/tokens", Min: viewer, Handler: s.createToken, BodyLimit: jsonLimit},
@@ -153,8 +170,13 @@ func (s *Server) routes() []Route {
 
 		// Uploads: a file becomes a table (size capped while streaming, not by BodyLimit).
 		{Method: "POST", Path: "/api/upload/table", Min: analyst, Handler: s.uploadTable},
-		{Method: "GET", Path: "/corporate-memory", Min: viewer, Handler: s.comingSoon("memory", "Corporate memory", "Browse, search, contribute and vote on the team's shared knowledge.")},
-		{Method: "GET", Path: "/corporate-memory/admin", Min: kmAdmin, Handler: s.comingSoon("memory-admin", "Memory admin", "Approve, reject, mandate and edit knowledge items, with a full audit trail.")},
+		{Method: "GET", Path: "/corporate-memory", Min: viewer, Handler: s.memoryPage},
+		{Method: "POST", Path: "/corporate-memory", Min: analyst, Handler: s.memoryContribute, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/corporate-memory/:item_id/vote", Min: analyst, Handler: s.memoryVoteForm, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/corporate-memory/admin", Min: kmAdmin, Handler: s.memoryAdminPage},
+		{Method: "POST", Path: "/corporate-memory/admin/batch", Min: kmAdmin, Handler: s.memoryAdminBatch, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/corporate-memory/admin/:item_id/edit", Min: kmAdmin, Handler: s.memoryAdminEdit, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/corporate-memory/admin/:item_id/:action", Min: kmAdmin, Handler: s.memoryAdminAction, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/access-requests", Min: viewer, Handler: s.showAccessRequests},
 		{Method: "GET", Path: "/access-requests/new", Min: viewer, Handler: s.showRequestDialog},
 		{Method: "GET", Path: "/activity-center", Min: viewer, Handler: s.showActivity},

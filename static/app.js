@@ -338,3 +338,47 @@
     if (f && e.detail.successful) chosen = null;
   });
 })();
+
+// Batch selection (memory admin): a [data-check-all="<scope>"] box checks every
+// [data-check-item="<scope>"] box, and [data-check-count="<scope>"] shows how many are checked.
+(function () {
+  "use strict";
+  var d = document;
+  function q(attr, scope) {
+    var v = window.CSS && CSS.escape ? CSS.escape(scope) : scope;
+    return d.querySelectorAll("[" + attr + '="' + v + '"]');
+  }
+  function sync(scope) {
+    var items = q("data-check-item", scope), n = 0, i;
+    for (i = 0; i < items.length; i++) if (items[i].checked) n++;
+    var counts = q("data-check-count", scope);
+    for (i = 0; i < counts.length; i++) counts[i].textContent = String(n);
+    var alls = q("data-check-all", scope);
+    for (i = 0; i < alls.length; i++) {
+      alls[i].checked = n > 0 && n === items.length;
+      alls[i].indeterminate = n > 0 && n < items.length;
+    }
+  }
+  d.addEventListener("change", function (e) {
+    var t = e.target;
+    if (!t || !t.getAttribute) return;
+    var scope = t.getAttribute("data-check-all");
+    if (scope) {
+      var items = q("data-check-item", scope);
+      for (var i = 0; i < items.length; i++) items[i].checked = t.checked;
+      sync(scope);
+      return;
+    }
+    scope = t.getAttribute("data-check-item");
+    if (scope) sync(scope);
+  });
+  function scan() {
+    var seen = {}, list = d.querySelectorAll("[data-check-all]");
+    for (var i = 0; i < list.length; i++) {
+      var s = list[i].getAttribute("data-check-all");
+      if (!seen[s]) { seen[s] = true; sync(s); }
+    }
+  }
+  d.addEventListener("DOMContentLoaded", scan);
+  d.addEventListener("htmx:afterSettle", scan);
+})();

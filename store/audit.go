@@ -34,16 +34,17 @@ type AuditEntry struct {
 
 // AuditFilter selects audit rows; zero fields do not filter. Limit defaults to
 // DefaultAuditLimit and is capped at MaxAuditLimit. Before is exclusive; Search matches
-// resource as a case-insensitive substring.
+// resource as a case-insensitive substring; ActionPrefix keeps actions that start with it.
 type AuditFilter struct {
-	UserID   string
-	Action   string
-	Resource string
-	Search   string
-	Since    time.Time
-	Before   time.Time
-	Limit    int
-	Offset   int
+	UserID       string
+	Action       string
+	ActionPrefix string
+	Resource     string
+	Search       string
+	Since        time.Time
+	Before       time.Time
+	Limit        int
+	Offset       int
 }
 
 // auditHookKey is the context key of the hook LogAudit calls.
@@ -135,6 +136,9 @@ func auditWhere(f AuditFilter) (string, []any) {
 	}
 	if f.Action != "" {
 		conds, args = append(conds, "action = ?"), append(args, f.Action)
+	}
+	if f.ActionPrefix != "" {
+		conds, args = append(conds, "starts_with(action, ?)"), append(args, f.ActionPrefix)
 	}
 	if f.Resource != "" {
 		conds, args = append(conds, "resource = ?"), append(args, f.Resource)

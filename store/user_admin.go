@@ -103,6 +103,7 @@ func (s *Store) DeleteUserAndGrants(ctx context.Context, id string) error {
 		for _, q := range []string{
 			`DELETE FROM dataset_permissions WHERE user_id = ?`,
 			`DELETE FROM personal_access_tokens WHERE user_id = ?`,
+			`DELETE FROM knowledge_votes WHERE user_id = ?`,
 			`DELETE FROM users WHERE id = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {

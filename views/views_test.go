@@ -286,23 +286,6 @@ func TestDashboard(t *testing.T) {
 	}
 }
 
-func TestComingSoon(t *testing.T) {
-	t.Parallel()
-	s := testShell(auth.RoleViewer)
-	s.Active = "memory"
-	doc, _ := render(t, ComingSoon(s, "Corporate memory", "Shared knowledge."))
-	byID(t, doc, "coming-soon")
-	if got := byID(t, doc, "coming-soon-title").Text(); got != "Corporate memory" {
-		t.Errorf("title = %q", got)
-	}
-	if byID(t, doc, "coming-soon-back").AttrOr("href", "") != "/dashboard" {
-		t.Errorf("back link")
-	}
-	if byID(t, doc, "nav-memory").AttrOr("aria-current", "") != "page" {
-		t.Errorf("active nav item not marked")
-	}
-}
-
 func TestErrorPage(t *testing.T) {
 	t.Parallel()
 	doc, _ := render(t, ErrorPage(nil, ErrorData{Status: 404, Title: "Page not found", Message: "Gone.", RequestID: "rid-1"}))
