@@ -253,22 +253,11 @@ func (s *Server) consoleMaxRows() int {
 	return n
 }
 
-// mayCancel reports whether u may cancel the running query id (owner or admin); queries of
-// other users look like queries that are not running.
-func (s *Server) mayCancel(u *store.User, id string) bool {
-	for _, r := range s.query.Running() {
-		if r.QueryID == id {
-			return r.UserID == u.ID || auth.Role(u.Role) == auth.RoleAdmin
-		}
-	}
-	return false
-}
-
-// cancelQuery is POST /api/query/:id/cancel (owner or admin).
+// cancelQuery is POST /api/query/:id/cancel: the caller's own query (an admin's: any). A
+// cancel that overtakes the request starting its query stops that query as it starts.
 func (s *Server) cancelQuery(c echo.Context) error {
-	id := c.Param("id")
 	u := currentUser(c)
-	cancelled := s.mayCancel(u, id) && s.query.Cancel(id)
+	cancelled := s.query.CancelAs(c.Param("id"), u.ID, auth.Role(u.Role) == auth.RoleAdmin)
 	return c.JSON(http.StatusOK, map[string]bool{"cancelled": cancelled})
 }
 

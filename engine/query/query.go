@@ -165,6 +165,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	running map[string]*live
+	pending map[string]pendingCancel // cancels that arrived before their query started
 	gateErr error
 
 	exportSlots chan struct{} // one token per engine-written export in progress
@@ -177,7 +178,7 @@ func NewRunner(opt Options, log *slog.Logger) *Runner {
 	}
 	opt = opt.withDefaults()
 	r := &Runner{opt: opt, log: log, cache: newCache(opt, opt.CacheSize), running: map[string]*live{},
-		exportSlots: make(chan struct{}, maxConcurrentExports)}
+		pending: map[string]pendingCancel{}, exportSlots: make(chan struct{}, maxConcurrentExports)}
 	g, err := newGate()
 	if err != nil {
 		// Every query will fail with this error; the server keeps serving everything else.
@@ -214,6 +215,52 @@ func (r *Runner) Cancel(queryID string) bool {
 	l.cancelled = true
 	l.cancel()
 	return true
+}
+
+// pendingCancel is a cancel for a query id that was not running yet: a browser sends its
+// cancel on its own connection, which can overtake the request that starts the query.
+type pendingCancel struct {
+	userID string
+	at     time.Time
+}
+
+// Limits of the pending cancels.
+const (
+	pendingCancelTTL = 30 * time.Second
+	pendingCancelMax = 1024
+)
+
+// CancelAs stops the running query id on behalf of userID: its owner may stop it, and an
+// admin any query. When no query with that id runs yet, the cancel is remembered for
+// pendingCancelTTL and a query of userID that then starts with the id ends at once as
+// cancelled. It reports whether a running query was stopped.
+func (r *Runner) CancelAs(queryID, userID string, admin bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l, ok := r.running[queryID]; ok {
+		if l.info.UserID != userID && !admin {
+			return false // other users' queries look like queries that are not running
+		}
+		l.cancelled = true
+		l.cancel()
+		return true
+	}
+	if !queryIDRE.MatchString(queryID) || userID == "" {
+		return false
+	}
+	now := time.Now()
+	if len(r.pending) >= pendingCancelMax {
+		for id, p := range r.pending {
+			if now.Sub(p.at) > pendingCancelTTL {
+				delete(r.pending, id)
+			}
+		}
+		if len(r.pending) >= pendingCancelMax {
+			return false
+		}
+	}
+	r.pending[queryID] = pendingCancel{userID: userID, at: now}
+	return false
 }
 
 // Running lists the queries in progress, oldest first.
@@ -269,6 +316,14 @@ func (r *Runner) begin(ctx context.Context, req Request) (*execution, error) {
 		r.mu.Unlock()
 		cancel()
 		return nil, invalid(fmt.Sprintf("a query with id %q is already running", id))
+	}
+	if p, ok := r.pending[id]; ok {
+		delete(r.pending, id)
+		if p.userID == req.UserID && time.Since(p.at) <= pendingCancelTTL {
+			r.mu.Unlock()
+			cancel()
+			return nil, &Error{Kind: Cancelled, Msg: "Query error: cancelled"}
+		}
 	}
 	r.running[id] = l
 	r.mu.Unlock()

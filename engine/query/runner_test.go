@@ -266,3 +266,47 @@ func TestCloseStopsRunning(t *testing.T) {
 		t.Fatal("Run after Close succeeded")
 	}
 }
+
+// TestCancelBeforeStart covers a cancel that overtakes the request starting its query: the
+// query of the same user ends as cancelled when it starts; other users' cancels do nothing.
+func TestCancelBeforeStart(t *testing.T) {
+	r := newTestRunner(t, Options{Timeout: 30 * time.Second})
+	if r.CancelAs("early-1", "u1", false) {
+		t.Fatal("a cancel of a query that is not running reported true")
+	}
+	start := time.Now()
+	if _, err := r.Run(context.Background(), Request{QueryID: "early-1", SQL: slowSQL, UserID: "u1"}); errKind(err) != Cancelled {
+		t.Fatalf("pre-cancelled query: %v", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("pre-cancelled query ran for %v", el)
+	}
+	// The pending cancel is used up: the same id runs normally afterwards.
+	if res := mustRun(t, r, Request{QueryID: "early-1", SQL: "SELECT 1", UserID: "u1"}); res.RowCount != 1 {
+		t.Fatal("no row")
+	}
+	// Another user's cancel neither stops nor pre-cancels u1's query.
+	r.CancelAs("early-2", "u2", false)
+	if res := mustRun(t, r, Request{QueryID: "early-2", SQL: "SELECT 1", UserID: "u1"}); res.RowCount != 1 {
+		t.Fatal("another user's cancel stopped the query")
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Run(context.Background(), Request{QueryID: "early-3", SQL: slowSQL, UserID: "u1"})
+		errc <- err
+	}()
+	waitRunning(t, r, "early-3")
+	if r.CancelAs("early-3", "u2", false) {
+		t.Fatal("another analyst stopped the query")
+	}
+	if !r.CancelAs("early-3", "admin", true) {
+		t.Fatal("an admin could not stop the query")
+	}
+	if err := <-errc; errKind(err) != Cancelled {
+		t.Fatalf("err = %v", err)
+	}
+	// Junk ids are not remembered.
+	if r.CancelAs("not a valid id!", "u1", false) {
+		t.Fatal("junk id")
+	}
+}
