@@ -151,6 +151,11 @@ func (s *Server) listAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return c.JSON(http.StatusOK, map[string]any{"entries": auditRows(entries), "total": total, "limit": f.Limit, "offset": f.Offset})
+}
+
+// auditRows converts audit entries to their JSON rows.
+func auditRows(entries []store.AuditEntry) []auditRow {
 	out := make([]auditRow, 0, len(entries))
 	for _, e := range entries {
 		r := auditRow{ID: e.ID, Timestamp: naiveUTC(e.Timestamp), UserID: optString(e.UserID), Action: e.Action,
@@ -161,7 +166,7 @@ func (s *Server) listAudit(c echo.Context) error {
 		}
 		out = append(out, r)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"entries": out, "total": total, "limit": f.Limit, "offset": f.Offset})
+	return out
 }
 
 // auditLogin records a password sign-in attempt (never the password): login_success with

@@ -151,17 +151,26 @@ func errorText(status int, detail any) (string, string) {
 	return http.StatusText(status), "The request could not be processed."
 }
 
-// bindJSON decodes a JSON object body into dst. Malformed JSON, a body that is not an
-// object, and fields of the wrong type become 422 errors naming the field; an oversized body
-// becomes 413.
-func bindJSON(c echo.Context, dst any) error {
+// readBody reads the whole request body; an oversized body is a 413.
+func readBody(c echo.Context) ([]byte, error) {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return apiError(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body too large (limit %d bytes)", mbe.Limit))
+			return nil, apiError(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body too large (limit %d bytes)", mbe.Limit))
 		}
-		return apiError(http.StatusBadRequest, "Could not read request body")
+		return nil, apiError(http.StatusBadRequest, "Could not read request body")
+	}
+	return body, nil
+}
+
+// bindJSON decodes a JSON object body into dst. Malformed JSON, a body that is not an
+// object, and fields of the wrong type become 422 errors naming the field; an oversized body
+// becomes 413.
+func bindJSON(c echo.Context, dst any) error {
+	body, err := readBody(c)
+	if err != nil {
+		return err
 	}
 	v := &ValidationError{}
 	trimmed := strings.TrimSpace(string(body))

@@ -175,6 +175,11 @@ func (s *Server) listMemory(c echo.Context) error {
 		return err
 	}
 	f.Limit, f.Offset = perPage, (page-1)*perPage
+	return s.memoryListJSON(c, f, page, perPage)
+}
+
+// memoryListJSON answers one page of the items f selects, with the caller's votes.
+func (s *Server) memoryListJSON(c echo.Context, f store.KnowledgeFilter, page, perPage int) error {
 	items, total, err := s.store.ListKnowledge(c.Request().Context(), f)
 	if err != nil {
 		return err
@@ -346,13 +351,9 @@ func (b memoryReasonBody) values() (reason, audience string, err error) {
 // bindOptionalJSON is bindJSON for a body that may be absent or empty (dst stays as it is);
 // text that is not JSON at all is a 400.
 func bindOptionalJSON(c echo.Context, dst any) error {
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return apiError(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body too large (limit %d bytes)", mbe.Limit))
-		}
-		return apiError(http.StatusBadRequest, "Could not read request body")
+		return err
 	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -483,16 +484,7 @@ func (s *Server) pendingMemory(c echo.Context) error {
 	}
 	f := store.KnowledgeFilter{Status: store.KnowledgePending, SeeAll: true, Category: strings.TrimSpace(c.QueryParam("category")),
 		Sort: sort, Limit: perPage, Offset: (page - 1) * perPage}
-	items, total, err := s.store.ListKnowledge(c.Request().Context(), f)
-	if err != nil {
-		return err
-	}
-	votes, err := s.myVotes(c)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"items": memoryItemsOut(items, votes), "count": len(items), "total": total,
-		"page": page, "per_page": perPage})
+	return s.memoryListJSON(c, f, page, perPage)
 }
 
 // memoryAudit answers GET /api/memory/admin/audit (km_admin+): corporate-memory audit rows
@@ -518,15 +510,6 @@ func (s *Server) memoryAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]auditRow, 0, len(entries))
-	for _, e := range entries {
-		r := auditRow{ID: e.ID, Timestamp: naiveUTC(e.Timestamp), UserID: optString(e.UserID), Action: e.Action,
-			Resource: optString(e.Resource), Params: e.Params, Result: optString(e.Result), ClientIP: optString(e.ClientIP)}
-		if e.DurationMS > 0 {
-			d := e.DurationMS
-			r.DurationMS = &d
-		}
-		out = append(out, r)
-	}
+	out := auditRows(entries)
 	return c.JSON(http.StatusOK, map[string]any{"entries": out, "count": len(out), "total": total, "page": page, "per_page": perPage})
 }
