@@ -32,11 +32,6 @@ const memoryAuditMax = 200
 // memoryFilterMax caps the search text of the memory lists (characters).
 const memoryFilterMax = 200
 
-// published reports whether an item in status takes votes and shows in the active list.
-func published(status string) bool {
-	return status == store.KnowledgeApproved || status == store.KnowledgeMandatory
-}
-
 // memoryItemView turns a store item into its card; myVote is the viewer's vote on it and
 // mayVote whether the viewer's role may vote at all.
 func memoryItemView(k *store.KnowledgeItem, myVote int, mayVote bool) views.MemoryItem {
@@ -46,7 +41,7 @@ func memoryItemView(k *store.KnowledgeItem, myVote int, mayVote bool) views.Memo
 	}
 	return views.MemoryItem{ID: k.ID, Title: k.Title, Content: k.Content, Category: k.Category, Tags: k.Tags,
 		Status: k.Status, Author: author, Audience: k.Audience, Created: shortTime(k.CreatedAt), Updated: shortTime(k.UpdatedAt),
-		Up: k.Upvotes, Down: k.Downvotes, MyVote: myVote, CanVote: mayVote && published(k.Status)}
+		Up: k.Upvotes, Down: k.Downvotes, MyVote: myVote, CanVote: mayVote && store.Votable(k.Status)}
 }
 
 // pageParam reads ?page= (default 1); anything but a positive integer is a 400.
@@ -149,15 +144,13 @@ func (s *Server) memoryPageData(c echo.Context, f views.MemoryFilters, form view
 	for i := range items {
 		d.Items = append(d.Items, memoryItemView(&items[i], votes[items[i].ID], mayVote))
 	}
-	mine, _, err := s.store.ListKnowledge(ctx, store.KnowledgeFilter{Viewer: u.Email, Author: u.Email, Sort: "created_at"})
+	mine, _, err := s.store.ListKnowledge(ctx, store.KnowledgeFilter{Viewer: u.Email, Author: u.Email, Sort: "created_at",
+		Statuses: []string{store.KnowledgePending, store.KnowledgeRejected}})
 	if err != nil {
 		return d, err
 	}
 	for i := range mine {
 		k := &mine[i]
-		if published(k.Status) || k.Status == store.KnowledgeRevoked || k.Status == store.KnowledgeExpired {
-			continue
-		}
 		v := memoryItemView(k, 0, false)
 		if k.Status == store.KnowledgeRejected {
 			v.Note = s.rejectionNote(c, k.ID)
@@ -251,25 +244,8 @@ func (s *Server) memoryContribute(c echo.Context) error {
 	return s.flashRedirect(c, "/corporate-memory", "Thanks! “"+k.Title+"” is waiting for review by a knowledge admin.")
 }
 
-// visibleItem loads an item the current user may see: another author's pending or rejected
-// item is as unknown as a missing one (404), so that its existence does not leak.
-func (s *Server) visibleItem(c echo.Context, id string) (*store.KnowledgeItem, error) {
-	k, err := s.store.KnowledgeByID(c.Request().Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, memoryNotFound(id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	vf := memoryFilterFor(c)
-	if !vf.SeeAll && !published(k.Status) && k.Status != store.KnowledgeRevoked && k.Status != store.KnowledgeExpired && k.SourceUser != vf.Viewer {
-		return nil, memoryNotFound(id)
-	}
-	return k, nil
-}
-
 func memoryNotFound(id string) error {
-	return apiError(http.StatusNotFound, "Knowledge item not found: "+id)
+	return apiError(http.StatusNotFound, msgMemoryNotFound+": "+id)
 }
 
 // memoryVoteForm handles POST /corporate-memory/:item_id/vote (analyst+) with vote=1, -1
@@ -281,12 +257,12 @@ func (s *Server) memoryVoteForm(c echo.Context) error {
 	if err != nil || vote < -1 || vote > 1 {
 		return apiError(http.StatusBadRequest, "vote must be 1, -1 or 0 (withdraw), not "+strconv.Quote(raw))
 	}
-	k, err := s.visibleItem(c, c.Param("item_id"))
+	k, err := s.visibleMemoryItem(c, c.Param("item_id"))
 	if err != nil {
 		return err
 	}
 	// A withdrawal is always allowed, as in the API.
-	if vote != 0 && !published(k.Status) {
+	if vote != 0 && !store.Votable(k.Status) {
 		return apiError(http.StatusConflict, "Only approved or mandatory items take votes; this one is "+k.Status)
 	}
 	u := currentUser(c)
