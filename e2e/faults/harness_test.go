@@ -252,6 +252,26 @@ func (in *Instance) Log() string {
 	return b.String()
 }
 
+// WaitLog waits until the current process has logged substr; false when it exits first or
+// after timeout.
+func (in *Instance) WaitLog(substr string, timeout time.Duration) bool {
+	in.mu.Lock()
+	done := in.done
+	in.mu.Unlock()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(in.lastLog(), substr) {
+			return true
+		}
+		select {
+		case <-done:
+			return strings.Contains(in.lastLog(), substr)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return false
+}
+
 func (in *Instance) lastLog() string {
 	data, _ := os.ReadFile(filepath.Join(in.logDir, fmt.Sprintf("run-%03d.log", in.Runs())))
 	return string(data)
