@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,6 +171,12 @@ func migrateFile(ctx context.Context, tmp, path string, steps []migration) error
 
 // openPool opens the DuckDB file at path as a connection pool whose connections run in UTC.
 func openPool(path string) (*sql.DB, error) {
+	// The driver reads its argument as a URL: a '?' would start options (and open another
+	// file), a '%' not followed by two hex digits fails to parse.
+	if _, err := url.Parse(path); err != nil || strings.Contains(path, "?") {
+		return nil, fmt.Errorf("store: DuckDB cannot open %s: the path must not contain '?' or a '%%' "+
+			"that is not followed by two hex digits; choose another DATA_DIR", path)
+	}
 	connector, err := duckdb.NewConnector(path, initConn)
 	if err != nil {
 		if isLockError(err) {
