@@ -43,6 +43,14 @@ func TestHelperCrash(t *testing.T) {
 		if err := s.CreateUser(context.Background(), &User{Email: "crash@example.com"}); err != nil {
 			fail(err)
 		}
+	case "insert": // an ordinary write left in the WAL of an old-version database
+		db, err := sql.Open("duckdb", path)
+		if err != nil {
+			fail(err)
+		}
+		if _, err := db.Exec("INSERT INTO users (id, email) VALUES ('u2', 'wal@example.com')"); err != nil {
+			fail(err)
+		}
 	case "unreplayable-wal": // what an in-place ADD COLUMN on such a table leaves behind
 		db, err := sql.Open("duckdb", path)
 		if err != nil {
@@ -76,6 +84,7 @@ func TestOpenAfterCrash(t *testing.T) {
 		{"fresh", nil, 0},
 		{"original v1", originalV1DDL, 1},
 		{"original v3", originalV3DDL, 3},
+		{"original v3 with a WAL", originalV3DDL, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +102,12 @@ func TestOpenAfterCrash(t *testing.T) {
 				if err := db.Close(); err != nil {
 					t.Fatal(err)
 				}
+				if strings.HasSuffix(tt.name, "with a WAL") {
+					crashHelper(t, "insert", path)
+					if !hasWAL(path) {
+						t.Fatal("fixture: no WAL")
+					}
+				}
 			}
 			crashHelper(t, "open-and-write", path)
 			s, err := Open(path)
@@ -106,6 +121,11 @@ func TestOpenAfterCrash(t *testing.T) {
 			if tt.ddl != nil {
 				if _, err := s.GetUserByEmail(ctx, "old@example.com"); err != nil {
 					t.Errorf("the user from before the upgrade: %v", err)
+				}
+			}
+			if strings.HasSuffix(tt.name, "with a WAL") {
+				if _, err := s.GetUserByEmail(ctx, "wal@example.com"); err != nil {
+					t.Errorf("the write that was only in the old WAL: %v", err)
 				}
 			}
 			if v, err := s.SchemaVersion(ctx); err != nil || v != LatestVersion {
