@@ -604,16 +604,19 @@ func countUploadAudits(t *testing.T, in *Instance) int {
 }
 
 // afterCrash runs every check of a restart: the database opens, the server comes up, no
-// temporary data remains, and the state is consistent with what was acknowledged.
-func afterCrash(t *testing.T, in *Instance, l *Ledger) {
+// temporary data remains, and the state is consistent with what was acknowledged. It returns
+// the bytes of temporary data found right after the restart (0 unless the check failed).
+func afterCrash(t *testing.T, in *Instance, l *Ledger) int64 {
 	t.Helper()
 	if in.Running() {
 		in.Kill()
 	}
 	checkDBOpens(t, in.DataDir)
 	in.StartReady()
+	left := tempBytes(in.DataDir)
 	checkNoTemp(t, in.DataDir)
 	checkConsistent(t, in, l)
+	return left
 }
 
 func closed(ch chan struct{}) bool {

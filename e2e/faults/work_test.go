@@ -61,24 +61,25 @@ func ackUpload(t *testing.T, in *Instance, l *Ledger, name string, rows int) {
 }
 
 // killMidUpload starts an upload, kills the server once one of the globs appears (plus
-// delay), and restarts it with every check. It returns the bytes of temporary data the crash
-// left before the restart, and false when the upload finished before the moment came.
-func killMidUpload(t *testing.T, in *Instance, l *Ledger, name string, rows int, slow bool, delay time.Duration, globs ...string) (int64, bool) {
+// delay), and restarts it with every check. It returns the bytes of temporary data there
+// were before and right after the restart, and false when the upload finished before the
+// moment came.
+func killMidUpload(t *testing.T, in *Instance, l *Ledger, name string, rows int, slow bool, delay time.Duration, globs ...string) (before, after int64, hit bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	l.Pend(name, int64(rows))
 	done := backgroundUpload(ctx, in, l, name, rows, slow)
-	_, hit := waitGlob(in, done, 2*time.Minute, globs...)
+	_, hit = waitGlob(in, done, 2*time.Minute, globs...)
 	if hit {
 		time.Sleep(delay)
 	}
 	in.Kill()
 	cancel()
 	<-done
-	left := tempBytes(in.DataDir)
-	afterCrash(t, in, l)
-	return left, hit
+	before = tempBytes(in.DataDir)
+	after = afterCrash(t, in, l)
+	return before, after, hit
 }
 
 // TestKillDuringUploadReceive kills the server while it receives slow upload bodies. After
@@ -87,24 +88,29 @@ func killMidUpload(t *testing.T, in *Instance, l *Ledger, name string, rows int,
 func TestKillDuringUploadReceive(t *testing.T) {
 	t.Parallel()
 	in := newInstance(t)
+	// One clean stop first, so that a da without crash-safe migrations can be measured too.
+	in.StartReady()
+	if code := in.Term(30 * time.Second); code != 0 {
+		t.Fatalf("SIGTERM: exit code %d", code)
+	}
 	in.StartReady()
 	l := &Ledger{}
 	ackUpload(t, in, l, "base", 100)
 	var leftAtKill, leftAfter int64
-	delays := []time.Duration{0, 150 * time.Millisecond, 600 * time.Millisecond}
+	delays := []time.Duration{0, 150 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond, time.Second}
 	for i, d := range delays {
 		name := fmt.Sprintf("slow_%d", i)
-		left, hit := killMidUpload(t, in, l, name, 300000, true, d, "tmp/upload-*", "extracts/uploads/.upload-*")
+		atKill, after, hit := killMidUpload(t, in, l, name, 300000, true, d, "tmp/upload-*", "extracts/uploads/.upload-*")
 		if !hit {
 			t.Fatalf("%s: the upload was never seen being received", name)
 		}
-		leftAtKill += left
-		leftAfter += tempBytes(in.DataDir)
+		leftAtKill += atKill
+		leftAfter = after // what every earlier crash left and the restarts kept
 		if isRegistered(t, in, name) {
 			t.Errorf("%s: a body cut off while being received was registered", name)
 		}
 	}
-	t.Logf("%d crashes during upload receive left %d bytes of temporary data; %d remained after the restarts",
+	t.Logf("%d crashes during upload receive left %d bytes of temporary data in all; %d remained after the last restart",
 		len(delays), leftAtKill, leftAfter)
 }
 
@@ -136,7 +142,7 @@ func TestKillDuringUploadConvertPublish(t *testing.T) {
 	}
 	missed := 0
 	for _, m := range moments {
-		if _, hit := killMidUpload(t, in, l, m.table, big, false, m.delay, m.globs...); !hit {
+		if _, _, hit := killMidUpload(t, in, l, m.table, big, false, m.delay, m.globs...); !hit {
 			missed++
 			t.Logf("%s: the upload of %s finished before the moment was seen", m.name, m.table)
 		}
