@@ -93,10 +93,19 @@ func (e *env) serve(args []string) int {
 		return ExitError
 	}
 	if err := Serve(ctx, cfg, log, e.version, f.demo, ln); err != nil {
-		log.Error("server stopped with an error", "error", err)
+		log.Error("server stopped with an error", "error", oneParagraph(err.Error()))
 		return ExitError
 	}
 	return ExitOK
+}
+
+// oneParagraph drops the C++ stack trace DuckDB appends to its internal errors and joins the
+// remaining lines, so that a failure is one readable log line.
+func oneParagraph(msg string) string {
+	if i := strings.Index(msg, "Stack Trace:"); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 // Serve opens the data directory, builds the HTTP server and serves on ln until ctx ends.

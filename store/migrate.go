@@ -133,7 +133,7 @@ func (s *Store) applyMigration(ctx context.Context, m migration) error {
 			}
 			for i, stmt := range m.stmts {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("store: migration %s, statement %d: %w", m.name, i+1, err)
+					return &lineError{msg: fmt.Sprintf("store: migration %s, statement %d: %s", m.name, i+1, firstLine(err)), cause: err}
 				}
 			}
 			if _, err := tx.ExecContext(ctx,

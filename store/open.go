@@ -206,6 +206,15 @@ type openError struct {
 func (e *openError) Error() string   { return e.msg }
 func (e *openError) Unwrap() []error { return []error{ErrUnopenable, e.cause} }
 
+// lineError prints as msg, one line, while errors.Is and errors.As still reach cause.
+type lineError struct {
+	msg   string
+	cause error
+}
+
+func (e *lineError) Error() string { return e.msg }
+func (e *lineError) Unwrap() error { return e.cause }
+
 func unopenable(path string, err error) error {
 	dir := filepath.Dir(path)
 	backup := dir + ".backup-" + time.Now().UTC().Format("20060102-150405")
