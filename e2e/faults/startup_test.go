@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -69,12 +70,19 @@ func startMoments(t *testing.T) []killMoment {
 			in.StartReady()
 			in.Kill()
 		}})
-	var all []killMoment
-	for r := 1; r <= rounds(); r++ {
-		for _, m := range ms {
-			if r > 1 {
-				m.name = fmt.Sprintf("%s, round %d", m.name, r)
-			}
+	all := ms
+	// Later rounds shift the timed kills by up to a tenth of the time to migrate.
+	for r := 2; r <= rounds(); r++ {
+		for _, f := range startFractions {
+			d := time.Duration(f*float64(base)) + rand.N(base/10+1)
+			all = append(all, killMoment{fmt.Sprintf("at %s, round %d", d.Round(time.Millisecond), r), func(t *testing.T, in *Instance) {
+				in.Start()
+				time.Sleep(d)
+				in.Kill()
+			}})
+		}
+		for _, m := range ms[len(startFractions):] {
+			m.name = fmt.Sprintf("%s, round %d", m.name, r)
 			all = append(all, m)
 		}
 	}
