@@ -338,11 +338,9 @@ func (s *Server) submitLogin(c echo.Context) error {
 		d.Error = lf.msg
 		return render(c, lf.status, views.Login(d))
 	}
-	if err := s.sessions.RenewToken(ctx); err != nil {
+	if err := s.signInSession(ctx, u); err != nil {
 		return err
 	}
-	s.sessions.Put(ctx, sessionUserKey, u.ID)
-	s.sessions.Remove(ctx, sessionCSRFKey) // a new token for the signed-in session
 	if next == "" {
 		next = "/dashboard"
 	}

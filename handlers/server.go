@@ -67,6 +67,8 @@ type Server struct {
 	publisher *engine.Publisher
 	syncer    *engine.Syncer
 	scheduler RegistryScheduler
+	// principals caches resolved callers, invalidated by the store's auth generation.
+	principals *auth.Principals
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -102,7 +104,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
-		syncer: d.Syncer, scheduler: d.Scheduler}
+		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store)}
 
 	e := echo.New()
 	e.HideBanner = true

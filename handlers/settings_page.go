@@ -115,6 +115,10 @@ func (s *Server) changePassword(c echo.Context) error {
 	if err := s.store.SetUserPassword(ctx, u.ID, hash); err != nil {
 		return err
 	}
+	// The change ended every session and token of the account; this session carries on.
+	if err := s.keepSession(ctx); err != nil {
+		return err
+	}
 	s.audit(c, auditPasswordChange, u.ID, auditResultOK, map[string]any{"via": "settings"})
 	return s.flashRedirect(c, "/settings", "Password changed")
 }

@@ -155,7 +155,7 @@ func (s *Store) DenyAccessRequest(ctx context.Context, id, reviewer string) (*Ac
 func (s *Store) reviewAccessRequest(ctx context.Context, id, reviewer, status string) (*AccessRequest, error) {
 	now := nowUTC()
 	var out *AccessRequest
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		a, err := scanAccessRequest(tx.QueryRowContext(ctx, `SELECT `+accessRequestColumns+` FROM access_requests WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: access request %q", ErrNotFound, id)

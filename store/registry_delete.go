@@ -22,7 +22,7 @@ type Unregistered struct {
 func (s *Store) UnregisterTable(ctx context.Context, id string) (*Unregistered, error) {
 	id = strings.ToLower(strings.TrimSpace(id))
 	out := &Unregistered{}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM table_registry WHERE lower(id) = ?`, id)
 		if err != nil {
 			return err

@@ -170,7 +170,7 @@ func (s *Store) ListPersonalTokens(ctx context.Context, userID string) ([]Person
 // RevokePersonalToken revokes the user's token id. Another user's token, an unknown id and
 // an already revoked token all give ErrNotFound, so ids of others' tokens cannot be probed.
 func (s *Store) RevokePersonalToken(ctx context.Context, userID, id string) error {
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE personal_access_tokens SET revoked_at = ?
 			WHERE id = ? AND user_id = ? AND revoked_at IS NULL`, nowUTC(), id, userID)
 		if err != nil {
