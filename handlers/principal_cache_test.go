@@ -22,8 +22,10 @@ func TestCachedPrincipalNeverOutlivesAChange(t *testing.T) {
 		want   int
 	}{
 		{
-			name:  "demotion",
-			probe: func(_ *testEnv, cred string) request { return request{method: "POST", path: "/api/query", token: cred, body: sqlBody("SELECT 1")} },
+			name: "demotion",
+			probe: func(_ *testEnv, cred string) request {
+				return request{method: "POST", path: "/api/query", token: cred, body: sqlBody("SELECT 1")}
+			},
 			change: func(t *testing.T, env *testEnv, u *store.User, _ string) {
 				expectCode(t, env.do(request{method: "PATCH", path: "/api/users/" + u.ID, token: env.tokens[auth.RoleAdmin], body: `{"role":"viewer"}`}).Code, 200)
 			},
