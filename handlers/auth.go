@@ -53,7 +53,7 @@ func (s *Server) checkPassword(ctx context.Context, email, password, addr string
 	u, err = s.store.GetUserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
 		auth.BurnPasswordCheck(password)
-		s.limiter.Failed(email)
+		s.limiter.Failed(email, addr)
 		return nil, &loginFailure{status: http.StatusUnauthorized, msg: errBadCredentials.Error()}
 	}
 	if err != nil {
@@ -61,11 +61,11 @@ func (s *Server) checkPassword(ctx context.Context, email, password, addr string
 	}
 	if u.PasswordHash == "" {
 		auth.BurnPasswordCheck(password)
-		s.limiter.Failed(email)
+		s.limiter.Failed(email, addr)
 		return nil, &loginFailure{status: http.StatusUnauthorized, msg: "No password is set for this account; use the set-up link from your administrator"}
 	}
 	if err := auth.VerifyPassword(u.PasswordHash, password); err != nil {
-		s.limiter.Failed(email)
+		s.limiter.Failed(email, addr)
 		if !errors.Is(err, auth.ErrPasswordMismatch) {
 			s.log.Error("stored password hash is unusable", "user", u.Email, "error", err)
 		}
@@ -74,7 +74,7 @@ func (s *Server) checkPassword(ctx context.Context, email, password, addr string
 	if !u.Active {
 		return nil, &loginFailure{status: http.StatusUnauthorized, msg: "This account is deactivated"}
 	}
-	s.limiter.Succeeded(email)
+	s.limiter.Succeeded(email, addr)
 	return u, nil
 }
 

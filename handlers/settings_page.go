@@ -94,10 +94,10 @@ func (s *Server) changePassword(c echo.Context) error {
 		} else if ok, wait := s.limiter.Allow(u.Email, c.RealIP()); !ok {
 			errs["current_password"] = "Too many attempts; try again in " + waitText(wait)
 		} else if auth.VerifyPassword(u.PasswordHash, current) != nil {
-			s.limiter.Failed(u.Email)
+			s.limiter.Failed(u.Email, c.RealIP())
 			errs["current_password"] = "The current password is not correct"
 		} else {
-			s.limiter.Succeeded(u.Email)
+			s.limiter.Succeeded(u.Email, c.RealIP())
 		}
 	}
 	if err := auth.ValidatePassword(next); err != nil {
