@@ -46,7 +46,11 @@ func (f *loginFailure) Error() string { return f.msg }
 // checkPassword verifies a sign-in attempt, applying rate limits; it is shared by the token
 // API and the browser form.
 func (s *Server) checkPassword(ctx context.Context, email, password, addr string) (u *store.User, err error) {
-	defer func() { s.auditLogin(ctx, email, addr, u, err) }()
+	defer func() {
+		if aerr := s.auditLogin(ctx, email, addr, u, err); aerr != nil {
+			u, err = nil, aerr
+		}
+	}()
 	if ok, wait := s.limiter.Allow(email, addr); !ok {
 		return nil, &loginFailure{status: http.StatusTooManyRequests, msg: "Too many sign-in attempts; try again later", retryAfter: wait}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/a-h/templ"
@@ -69,6 +70,9 @@ type Server struct {
 	scheduler RegistryScheduler
 	// principals caches resolved callers, invalidated by the store's auth generation.
 	principals *auth.Principals
+	// auditLost counts audit entries of requests that changed nothing in the system
+	// database and could not be written after the answer was sent.
+	auditLost atomic.Uint64
 }
 
 // NewSessionManager configures browser sessions stored by st.

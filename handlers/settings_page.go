@@ -73,11 +73,11 @@ func (s *Server) updateProfile(c echo.Context) error {
 	if msg != "" {
 		return s.settingsRefused(c, func(d *views.SettingsData) { d.Name, d.ProfileErrors["name"] = name, msg })
 	}
-	u, err := s.store.PatchUser(c.Request().Context(), currentUser(c).ID, store.UserPatch{Name: &name})
+	me := currentUser(c).ID
+	_, err := s.store.PatchUser(s.auditing(c, auditUserUpdate, me, map[string]any{"name": name, "via": "settings"}), me, store.UserPatch{Name: &name})
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditUserUpdate, u.ID, auditResultOK, map[string]any{"name": name, "via": "settings"})
 	return s.flashRedirect(c, "/settings", "Profile saved")
 }
 
@@ -112,14 +112,13 @@ func (s *Server) changePassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetUserPassword(ctx, u.ID, hash); err != nil {
+	if err := s.store.SetUserPassword(s.auditing(c, auditPasswordChange, u.ID, map[string]any{"via": "settings"}), u.ID, hash); err != nil {
 		return err
 	}
 	// The change ended every session and token of the account; this session carries on.
 	if err := s.keepSession(ctx); err != nil {
 		return err
 	}
-	s.audit(c, auditPasswordChange, u.ID, auditResultOK, map[string]any{"via": "settings"})
 	return s.flashRedirect(c, "/settings", "Password changed")
 }
 
@@ -154,11 +153,11 @@ func (s *Server) createTokenPage(c echo.Context) error {
 	if c.FormValue("read_only") != "" {
 		scope = store.ScopeRead
 	}
-	t, plain, err := s.store.CreatePersonalToken(c.Request().Context(), currentUser(c).ID, name, scope, expires)
+	ctx := s.auditing(c, auditTokenCreate, "", map[string]any{"name": name, "scope": scope, "via": "settings"})
+	t, plain, err := s.store.CreatePersonalToken(ctx, currentUser(c).ID, name, scope, expires)
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditTokenCreate, t.ID, auditResultOK, map[string]any{"name": t.Name, "scope": t.Scope, "prefix": t.Prefix, "via": "settings"})
 	d, err := s.settingsData(c)
 	if err != nil {
 		return err
@@ -171,13 +170,12 @@ func (s *Server) createTokenPage(c echo.Context) error {
 // revokeTokenPage handles POST /settings/tokens/:id/revoke (viewer+, own tokens only).
 func (s *Server) revokeTokenPage(c echo.Context) error {
 	id := c.Param("id")
-	err := s.store.RevokePersonalToken(c.Request().Context(), currentUser(c).ID, id)
+	err := s.store.RevokePersonalToken(s.auditing(c, auditTokenRevoke, id, map[string]any{"via": "settings"}), currentUser(c).ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return apiError(http.StatusNotFound, "Token not found")
 	}
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditTokenRevoke, id, auditResultOK, map[string]any{"via": "settings"})
 	return s.flashRedirect(c, "/settings", "Token revoked")
 }

@@ -44,7 +44,13 @@ func (s *Store) UnregisterTable(ctx context.Context, id string) (*Unregistered, 
 		if err := count(`DELETE FROM user_sync_settings WHERE lower(dataset) = ?`, &out.Subscriptions); err != nil {
 			return err
 		}
-		return count(`DELETE FROM table_profiles WHERE lower(table_id) = ?`, &out.Profiles)
+		if err := count(`DELETE FROM table_profiles WHERE lower(table_id) = ?`, &out.Profiles); err != nil {
+			return err
+		}
+		NoteAudit(ctx, "permissions_removed", out.Permissions)
+		NoteAudit(ctx, "subscriptions_removed", out.Subscriptions)
+		NoteAudit(ctx, "profiles_removed", out.Profiles)
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {

@@ -66,6 +66,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 		role = DefaultRole
 	}
 	now := nowUTC()
+	auditResource(ctx, id)
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := emailFree(ctx, tx, email, ""); err != nil {
 			return err
