@@ -32,7 +32,10 @@ func TestAuditFailureRollsBackTheChange(t *testing.T) {
 		{"grant (handler entry)", request{method: "POST", path: "/api/admin/permissions", token: admin, body: `{"user_id":"` + viewer.ID + `","dataset":"orders"}`},
 			func() bool { ps, _ := env.store.ListPermissions(ctx, viewer.ID); return len(ps) > 0 }},
 		{"revoke token (handler entry)", request{method: "DELETE", path: "/api/tokens/" + pat.ID, token: analyst},
-			func() bool { _, _, err := auth.AuthenticatePAT(ctx, env.store, plain, pat.CreatedAt); return errors.Is(err, auth.ErrPATRevoked) }},
+			func() bool {
+				_, _, err := auth.AuthenticatePAT(ctx, env.store, plain, pat.CreatedAt)
+				return errors.Is(err, auth.ErrPATRevoked)
+			}},
 		{"save query (request entry)", request{method: "POST", path: "/api/queries/saved", token: analyst, body: `{"name":"q1","sql":"SELECT 1"}`},
 			func() bool { qs, _ := env.store.ListSavedQueries(ctx, an.ID); return len(qs) > 0 }},
 	}
