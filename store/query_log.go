@@ -155,17 +155,21 @@ func (l *QueryLog) run() {
 			total := l.lost.Add(n)
 			err = fmt.Errorf("store: query log: %d records of %d queries lost (%d since start): %w", n, len(batch), total, err)
 		}
-		l.cmu.Lock()
-		l.committed = batch[len(batch)-1].seq
-		onError := l.onError
-		l.cond.Broadcast()
-		l.cmu.Unlock()
 		if err != nil {
+			// Reported before waiters are released: Sync returns once the records are
+			// written or reported lost.
+			l.cmu.Lock()
+			onError := l.onError
+			l.cmu.Unlock()
 			if onError == nil {
 				onError = func(err error) { slog.Error("recording queries failed", "error", err) }
 			}
 			onError(err)
 		}
+		l.cmu.Lock()
+		l.committed = batch[len(batch)-1].seq
+		l.cond.Broadcast()
+		l.cmu.Unlock()
 	}
 }
 
