@@ -16,7 +16,22 @@ const TokenTTL = 24 * time.Hour
 type Claims struct {
 	Email string `json:"email"`
 	Role  string `json:"role"`
+	// IssuedAtMicros is iat to the microsecond: iat alone (whole seconds) cannot tell a token
+	// issued just before a password change from one issued just after it.
+	IssuedAtMicros int64 `json:"iat_us,omitempty"`
 	jwt.RegisteredClaims
+}
+
+// Issued is when the token was issued, to the microsecond when it says so. A token without
+// iat counts as issued at the start of time, so any valid-after time ends it.
+func (c *Claims) Issued() time.Time {
+	if c.IssuedAtMicros > 0 {
+		return time.UnixMicro(c.IssuedAtMicros).UTC()
+	}
+	if c.IssuedAt == nil {
+		return time.Time{}
+	}
+	return c.IssuedAt.UTC()
 }
 
 // Issuer signs and verifies HS256 JWTs with one secret.
@@ -39,10 +54,12 @@ func (i *Issuer) Issue(userID, email string, role Role) (string, *Claims, error)
 	if _, err := rand.Read(jti); err != nil {
 		return "", nil, err
 	}
-	now := i.now().UTC().Truncate(time.Second)
+	precise := i.now().UTC().Truncate(time.Microsecond)
+	now := precise.Truncate(time.Second)
 	c := &Claims{
-		Email: email,
-		Role:  string(role),
+		Email:          email,
+		Role:           string(role),
+		IssuedAtMicros: precise.UnixMicro(),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   userID,
 			IssuedAt:  jwt.NewNumericDate(now),

@@ -17,6 +17,7 @@ var (
 	ErrPATExpired  = newPATError("auth: personal access token has expired")
 	ErrPATNoUser   = newPATError("auth: owner of the personal access token no longer exists")
 	ErrPATInactive = newPATError("auth: owner of the personal access token is deactivated")
+	ErrPATStale    = newPATError("auth: personal access token predates the owner's last password or status change")
 )
 
 // patError is a specific reason that also matches ErrInvalidToken.
@@ -31,7 +32,8 @@ func newPATError(msg string) error { return &patError{msg: msg} }
 func IsPAT(token string) bool { return strings.HasPrefix(token, store.PATPrefix) }
 
 // AuthenticatePAT resolves a personal access token to its active owner. Unknown, revoked
-// and expired tokens and tokens of deleted or deactivated users fail with one of the ErrPAT*
+// and expired tokens, tokens of deleted or deactivated users and tokens created before the
+// owner's valid-after time fail with one of the ErrPAT*
 // errors (all match ErrInvalidToken). A successful use updates last_used_at, at most once per
 // store.PATTouchInterval; a failure to record it does not fail the request.
 func AuthenticatePAT(ctx context.Context, st *store.Store, token string, now time.Time) (*store.User, *store.PersonalToken, error) {
@@ -42,24 +44,32 @@ func AuthenticatePAT(ctx context.Context, st *store.Store, token string, now tim
 	if err != nil {
 		return nil, nil, err
 	}
-	if t.RevokedAt != nil {
-		return nil, nil, ErrPATRevoked
-	}
-	if !t.Usable(now) {
-		return nil, nil, ErrPATExpired
-	}
 	u, err := st.GetUserByID(ctx, t.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, ErrPATNoUser
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, err
 	}
-	if !u.Active {
-		return nil, nil, ErrPATInactive
+	if err := checkPAT(t, u, now); err != nil {
+		return nil, nil, err
 	}
 	_, _ = st.TouchPersonalToken(ctx, t, now)
 	return u, t, nil
+}
+
+// checkPAT decides whether token t of user u (nil when deleted) authenticates at now.
+func checkPAT(t *store.PersonalToken, u *store.User, now time.Time) error {
+	switch {
+	case t.RevokedAt != nil:
+		return ErrPATRevoked
+	case !t.Usable(now):
+		return ErrPATExpired
+	case u == nil:
+		return ErrPATNoUser
+	case !u.Active:
+		return ErrPATInactive
+	case u.IssuedBeforeValidAfter(t.CreatedAt):
+		return ErrPATStale
+	}
+	return nil
 }
 
 // PATAllows reports whether a token of this scope may make the request. A full token may do

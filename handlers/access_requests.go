@@ -94,12 +94,11 @@ func (s *Server) createAccessRequest(c echo.Context) error {
 		return apiError(http.StatusConflict, "You already have access to this table")
 	}
 	r := &store.AccessRequest{UserID: u.ID, UserEmail: u.Email, TableID: t.ID, Reason: reason}
-	if err := s.store.CreateAccessRequest(ctx, r); errors.Is(err, store.ErrConflict) {
+	if err := s.store.CreateAccessRequest(s.auditing(c, auditRequestCreate, "", map[string]any{"table_id": r.TableID}), r); errors.Is(err, store.ErrConflict) {
 		return apiError(http.StatusConflict, "You already have a pending request for this table")
 	} else if err != nil {
 		return err
 	}
-	s.audit(c, auditRequestCreate, r.ID, auditResultOK, map[string]any{"table_id": r.TableID})
 	return c.JSON(http.StatusCreated, map[string]string{"id": r.ID, "status": r.Status, "table_id": r.TableID})
 }
 
@@ -140,7 +139,7 @@ func (s *Server) reviewAccessRequest(c echo.Context, approve bool) error {
 	if approve {
 		review, action = s.store.ApproveAccessRequest, auditRequestApprove
 	}
-	r, err := review(c.Request().Context(), id, reviewer)
+	r, err := review(s.auditing(c, action, id, nil), id, reviewer)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return apiError(http.StatusNotFound, "Access request not found")
@@ -149,6 +148,5 @@ func (s *Server) reviewAccessRequest(c echo.Context, approve bool) error {
 	case err != nil:
 		return err
 	}
-	s.audit(c, action, r.ID, auditResultOK, map[string]any{"table_id": r.TableID, "user_id": r.UserID})
 	return c.JSON(http.StatusOK, map[string]string{"status": r.Status, "id": r.ID, "table_id": r.TableID, "user_id": r.UserID})
 }

@@ -131,14 +131,13 @@ func (s *Server) submitAccessRequest(c echo.Context) error {
 	}
 	if len(f.Errors) == 0 {
 		r := &store.AccessRequest{UserID: u.ID, UserEmail: u.Email, TableID: t.ID, Reason: f.Reason}
-		err := s.store.CreateAccessRequest(ctx, r)
+		err := s.store.CreateAccessRequest(s.auditing(c, auditRequestCreate, "", map[string]any{"table_id": r.TableID, "via": "page"}), r)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			f.Errors["table_id"] = "You already have a pending request for " + t.ID
 		case err != nil:
 			return err
 		default:
-			s.audit(c, auditRequestCreate, r.ID, auditResultOK, map[string]any{"table_id": r.TableID, "via": "page"})
 			msg := "Request for " + r.TableID + " sent; an admin will review it"
 			if inDialog {
 				return render(c, http.StatusOK, views.RequestDialog(permTable(t), f, s.csrfToken(c), msg))
@@ -171,7 +170,7 @@ func (s *Server) reviewRequestPage(c echo.Context, approve bool) error {
 	if approve {
 		review, action, verb = s.store.ApproveAccessRequest, auditRequestApprove, "Approved: "
 	}
-	r, err := review(ctx, id, currentUser(c).Email)
+	r, err := review(s.auditing(c, action, id, map[string]any{"via": "page"}), id, currentUser(c).Email)
 	var msg string
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -185,7 +184,6 @@ func (s *Server) reviewRequestPage(c echo.Context, approve bool) error {
 	case err != nil:
 		return err
 	default:
-		s.audit(c, action, r.ID, auditResultOK, map[string]any{"table_id": r.TableID, "user_id": r.UserID, "via": "page"})
 		if approve {
 			msg = verb + r.UserEmail + " can now read " + r.TableID
 		} else {

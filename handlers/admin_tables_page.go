@@ -162,7 +162,7 @@ func formInput(c echo.Context, editing bool) (*tableInput, views.TableForm) {
 // with inline errors (422) otherwise.
 func (s *Server) submitRegisterTable(c echo.Context) error {
 	in, form := formInput(c, false)
-	t, errs, err := s.registerNew(c.Request().Context(), in, currentUser(c).Email)
+	t, errs, err := s.registerNew(s.auditing(c, auditTableRegister, "", map[string]any{"via": "page"}), in, currentUser(c).Email)
 	var he *echo.HTTPError
 	if errors.As(err, &he) && he.Code == http.StatusConflict {
 		form.Errors["name"] = he.Message.(string)
@@ -175,8 +175,6 @@ func (s *Server) submitRegisterTable(c echo.Context) error {
 		form.Errors = errs
 		return s.renderAdminTables(c, http.StatusUnprocessableEntity, form)
 	}
-	s.audit(c, auditTableRegister, t.ID, auditResultOK, map[string]any{"source_type": t.SourceType,
-		"sync_schedule": t.SyncSchedule, "is_public": t.IsPublic})
 	return s.flashRedirect(c, "/admin/tables", "Registered "+t.Name+". Press Sync now to publish it.")
 }
 
@@ -188,16 +186,13 @@ func (s *Server) submitEditTable(c echo.Context) error {
 	}
 	in, form := formInput(c, true)
 	form.Editing, form.Name, form.SourceType = t.ID, t.Name, t.SourceType
-	errs, changed, err := s.updateTable(c.Request().Context(), t, in)
+	errs, _, err := s.updateTable(c, t, in)
 	if err != nil {
 		return err
 	}
 	if len(errs) > 0 {
 		form.Errors = errs
 		return s.renderAdminTables(c, http.StatusUnprocessableEntity, form)
-	}
-	if len(changed) > 0 {
-		s.audit(c, auditTableUpdate, t.ID, auditResultOK, map[string]any{"updated": changed})
 	}
 	return s.flashRedirect(c, "/admin/tables", "Saved "+t.Name+".")
 }

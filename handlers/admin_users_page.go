@@ -110,8 +110,9 @@ func (s *Server) inviteUser(c echo.Context) error {
 	if len(f.Errors) > 0 {
 		return s.renderInvite(c, http.StatusUnprocessableEntity, f, nil)
 	}
-	ctx := c.Request().Context()
 	u := &store.User{Email: email, Name: f.Name, Role: string(role)}
+	ctx := s.auditing(c, auditUserCreate, "", map[string]any{"email": store.NormalizeEmail(email), "role": auditRole(u.Role),
+		"with_password": password != "", "via": "page"})
 	var res *views.InviteResult
 	tok, err := s.addUser(ctx, u, password)
 	if tok != "" {
@@ -132,8 +133,6 @@ func (s *Server) inviteUser(c echo.Context) error {
 			res.Emailed = true
 		}
 	}
-	s.audit(c, auditUserCreate, u.ID, auditResultOK, map[string]any{"email": u.Email, "role": u.Role,
-		"with_password": password != "", "via": "page"})
 	if res == nil {
 		return s.flashRedirect(c, "/admin/users", u.Email+" was added")
 	}
@@ -185,7 +184,8 @@ func (s *Server) setUserActive(c echo.Context) error {
 }
 
 func (s *Server) patchUserRow(c echo.Context, p store.UserPatch, changes map[string]any) error {
-	u, err := s.store.PatchUser(c.Request().Context(), c.Param("id"), p)
+	changes["via"] = "page"
+	u, err := s.store.PatchUser(s.auditing(c, auditUserUpdate, c.Param("id"), changes), c.Param("id"), p)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return userNotFound()
@@ -194,8 +194,6 @@ func (s *Server) patchUserRow(c echo.Context, p store.UserPatch, changes map[str
 	case err != nil:
 		return err
 	}
-	changes["via"] = "page"
-	s.audit(c, auditUserUpdate, u.ID, auditResultOK, changes)
 	return s.userRowDone(c, u)
 }
 

@@ -45,22 +45,39 @@ func naiveUTCPtr(t *time.Time) *string {
 	return &s
 }
 
-// audit records an action by the current user. The action has already happened, so a
-// failure to record it is logged rather than returned.
-func (s *Server) audit(c echo.Context, action, resource, result string, params map[string]any) {
+// auditing names the audit entry of the change the handler is about to make and returns
+// the request's context carrying it. Pass that context to the store call making the change:
+// the entry is inserted in the change's own transaction, so the change never commits without
+// its entry, and an entry that cannot be written rolls the change back (the request fails).
+// An empty resource is filled with the id of the row the change creates.
+func (s *Server) auditing(c echo.Context, action, resource string, params map[string]any) context.Context {
 	userID := ""
 	if u := currentUser(c); u != nil {
 		userID = u.ID
 	}
-	s.auditAs(c, userID, action, resource, result, params)
+	return s.auditingAs(c, userID, action, resource, params)
 }
 
-// auditAs is audit for a known user id (e.g. a sign-in, before any user is on the request).
-func (s *Server) auditAs(c echo.Context, userID, action, resource, result string, params map[string]any) {
-	e := &store.AuditEntry{UserID: userID, Action: action, Resource: resource, Result: result, Params: params}
-	if err := s.store.LogAudit(c.Request().Context(), e); err != nil {
-		s.log.Error("audit log write failed", "action", action, "resource", resource, "error", err)
+// auditingAs is auditing for a known user id (a password set-up, before any user is on the
+// request).
+func (s *Server) auditingAs(c echo.Context, userID, action, resource string, params map[string]any) context.Context {
+	return store.WithAuditEntry(c.Request().Context(), &store.AuditEntry{UserID: userID, Action: action,
+		Resource: resource, Result: auditResultOK, Params: params})
+}
+
+// audit records, in its own transaction, an action that is not a change of the system
+// database (starting a sync) or a summary of changes already audited one by one. The
+// handler has not answered yet: when the entry cannot be written the request fails.
+func (s *Server) audit(c echo.Context, action, resource, result string, params map[string]any) error {
+	e := &store.AuditEntry{Action: action, Resource: resource, Result: result, Params: params}
+	if u := currentUser(c); u != nil {
+		e.UserID = u.ID
 	}
+	if err := s.store.LogAudit(c.Request().Context(), e); err != nil {
+		s.log.Error("audit log write failed; the request fails", "action", action, "resource", resource, "error", err)
+		return err
+	}
+	return nil
 }
 
 // auditRow is one element of GET /api/audit.
@@ -171,14 +188,16 @@ func auditRows(entries []store.AuditEntry) []auditRow {
 
 // auditLogin records a password sign-in attempt (never the password): login_success with
 // the user, or login_failure with the refusal as result and the user when the e-mail exists.
-func (s *Server) auditLogin(ctx context.Context, email, addr string, u *store.User, err error) {
+// A sign-in that cannot be recorded does not succeed: the error is returned. A refusal that
+// cannot be recorded is logged; it changed nothing.
+func (s *Server) auditLogin(ctx context.Context, email, addr string, u *store.User, err error) error {
 	email = store.NormalizeEmail(email)
 	e := &store.AuditEntry{Action: auditLoginSuccess, Resource: email, Result: auditResultOK,
 		Params: map[string]any{"email": email, "ip": addr, "method": "password"}}
 	if err != nil {
 		var lf *loginFailure
 		if !errors.As(err, &lf) {
-			return // a server error, not a refusal
+			return nil // a server error, not a refusal
 		}
 		e.Action, e.Result = auditLoginFailure, lf.msg
 		if known, gerr := s.store.GetUserByEmail(ctx, email); gerr == nil {
@@ -190,5 +209,9 @@ func (s *Server) auditLogin(ctx context.Context, email, addr string, u *store.Us
 	}
 	if werr := s.store.LogAudit(ctx, e); werr != nil {
 		s.log.Error("audit log write failed", "action", e.Action, "error", werr)
+		if err == nil {
+			return werr
+		}
 	}
+	return nil
 }

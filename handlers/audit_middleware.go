@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -15,16 +14,14 @@ import (
 	"da/store"
 )
 
-// auditMark follows one state-changing request: when it started, from where, and whether a
-// handler already wrote an audit entry for it.
+// auditMark follows one state-changing request: when it started and from where.
 type auditMark struct {
-	start   time.Time
-	ip      string
-	audited atomic.Bool
+	start time.Time
+	ip    string
 }
 
 // fill is the store.WithAuditHook hook: every entry written while serving the request gets
-// the client address and the time taken so far, and the request counts as audited.
+// the client address and the time taken so far.
 func (m *auditMark) fill(e *store.AuditEntry) {
 	if e.ClientIP == "" {
 		e.ClientIP = m.ip
@@ -32,7 +29,6 @@ func (m *auditMark) fill(e *store.AuditEntry) {
 	if e.DurationMS <= 0 {
 		e.DurationMS = elapsedMS(m.start)
 	}
-	m.audited.Store(true)
 }
 
 // elapsedMS is the time since start in whole milliseconds, rounded up so that a recorded
@@ -43,8 +39,13 @@ func elapsedMS(start time.Time) int {
 
 // auditRequests records every unsafe-method request (POST, PUT, PATCH, DELETE) that its
 // handler did not audit itself: action "<METHOD> <route path>", the route parameters as
-// resource, the status class as result, duration and client address. Bodies are never
-// recorded: they may hold passwords.
+// resource, duration and client address. Bodies are never recorded: they may hold passwords.
+//
+// A request that changes the system database gets its entry in the same transaction as the
+// change (store.WithAuditScope; result "ok"), so the change never commits unrecorded. A
+// request that changed nothing there (refused, or not a database change) is recorded after
+// the handler, with the status class as result; when that write fails and the answer has not
+// been sent yet, the request fails instead.
 func (s *Server) auditRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -52,23 +53,33 @@ func (s *Server) auditRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		m := &auditMark{start: time.Now(), ip: c.RealIP()}
+		generic := func(result string, params map[string]any) *store.AuditEntry {
+			e := &store.AuditEntry{Action: req.Method + " " + c.Path(), Resource: routeParams(c), Result: result, Params: params}
+			if u := currentUser(c); u != nil {
+				e.UserID = u.ID
+			}
+			return e
+		}
 		ctx := store.WithAuditHook(req.Context(), m.fill)
+		ctx, scope := store.WithAuditScope(ctx, func() *store.AuditEntry {
+			return generic(auditResultOK, map[string]any{"method": req.Method, "path": req.URL.Path})
+		})
 		c.SetRequest(req.WithContext(ctx))
 		err := next(c)
-		if m.audited.Load() {
+		if scope.Recorded() {
 			return err
 		}
 		status := responseStatus(c, err)
-		e := &store.AuditEntry{Action: req.Method + " " + c.Path(), Resource: routeParams(c),
-			Result: fmt.Sprintf("%dxx", status/100),
-			Params: map[string]any{"method": req.Method, "path": req.URL.Path, "status": status}}
-		if u := currentUser(c); u != nil {
-			e.UserID = u.ID
-		}
+		e := generic(fmt.Sprintf("%dxx", status/100), map[string]any{"method": req.Method, "path": req.URL.Path, "status": status})
 		// The request's own context may be cancelled by now (the client left); the entry is
 		// written all the same.
 		if werr := s.store.LogAudit(context.WithoutCancel(ctx), e); werr != nil {
-			s.log.Error("audit log write failed", "action", e.Action, "error", werr)
+			s.auditLost.Add(1)
+			s.log.Error("audit log write failed", "action", e.Action, "status", status,
+				"lost_since_start", s.auditLost.Load(), "error", werr)
+			if !c.Response().Committed {
+				return werr
+			}
 		}
 		return err
 	}

@@ -46,14 +46,18 @@ func (f *loginFailure) Error() string { return f.msg }
 // checkPassword verifies a sign-in attempt, applying rate limits; it is shared by the token
 // API and the browser form.
 func (s *Server) checkPassword(ctx context.Context, email, password, addr string) (u *store.User, err error) {
-	defer func() { s.auditLogin(ctx, email, addr, u, err) }()
+	defer func() {
+		if aerr := s.auditLogin(ctx, email, addr, u, err); aerr != nil {
+			u, err = nil, aerr
+		}
+	}()
 	if ok, wait := s.limiter.Allow(email, addr); !ok {
 		return nil, &loginFailure{status: http.StatusTooManyRequests, msg: "Too many sign-in attempts; try again later", retryAfter: wait}
 	}
 	u, err = s.store.GetUserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
 		auth.BurnPasswordCheck(password)
-		s.limiter.Failed(email)
+		s.limiter.Failed(email, addr)
 		return nil, &loginFailure{status: http.StatusUnauthorized, msg: errBadCredentials.Error()}
 	}
 	if err != nil {
@@ -61,11 +65,11 @@ func (s *Server) checkPassword(ctx context.Context, email, password, addr string
 	}
 	if u.PasswordHash == "" {
 		auth.BurnPasswordCheck(password)
-		s.limiter.Failed(email)
+		s.limiter.Failed(email, addr)
 		return nil, &loginFailure{status: http.StatusUnauthorized, msg: "No password is set for this account; use the set-up link from your administrator"}
 	}
 	if err := auth.VerifyPassword(u.PasswordHash, password); err != nil {
-		s.limiter.Failed(email)
+		s.limiter.Failed(email, addr)
 		if !errors.Is(err, auth.ErrPasswordMismatch) {
 			s.log.Error("stored password hash is unusable", "user", u.Email, "error", err)
 		}
@@ -74,7 +78,7 @@ func (s *Server) checkPassword(ctx context.Context, email, password, addr string
 	if !u.Active {
 		return nil, &loginFailure{status: http.StatusUnauthorized, msg: "This account is deactivated"}
 	}
-	s.limiter.Succeeded(email)
+	s.limiter.Succeeded(email, addr)
 	return u, nil
 }
 
@@ -338,11 +342,9 @@ func (s *Server) submitLogin(c echo.Context) error {
 		d.Error = lf.msg
 		return render(c, lf.status, views.Login(d))
 	}
-	if err := s.sessions.RenewToken(ctx); err != nil {
+	if err := s.signInSession(ctx, u); err != nil {
 		return err
 	}
-	s.sessions.Put(ctx, sessionUserKey, u.ID)
-	s.sessions.Remove(ctx, sessionCSRFKey) // a new token for the signed-in session
 	if next == "" {
 		next = "/dashboard"
 	}

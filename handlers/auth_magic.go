@@ -106,12 +106,9 @@ func (s *Server) csrfFailedPage(c echo.Context) error {
 // startSession signs the browser in as u: a fresh session id (no fixation), a fresh CSRF
 // token, then a 303 to next or the dashboard.
 func (s *Server) startSession(c echo.Context, u *store.User, next string) error {
-	ctx := c.Request().Context()
-	if err := s.sessions.RenewToken(ctx); err != nil {
+	if err := s.signInSession(c.Request().Context(), u); err != nil {
 		return err
 	}
-	s.sessions.Put(ctx, sessionUserKey, u.ID)
-	s.sessions.Remove(ctx, sessionCSRFKey)
 	if next = safeNext(next); next == "" {
 		next = "/dashboard"
 	}

@@ -151,7 +151,7 @@ func (s *Server) submitPasswordForm(c echo.Context, l passwordLink) error {
 	if err != nil {
 		return s.refusedLink(c, l, err)
 	}
-	s.limiter.Succeeded(u.Email) // a new password clears earlier failed sign-ins
+	s.limiter.ClearAccount(u.Email) // a new password clears earlier failed sign-ins
 	s.log.Info("password set", "user", u.Email, "via", string(l.purpose))
 	return s.startSession(c, u, "")
 }

@@ -197,7 +197,7 @@ func TestDeletedOrDeactivatedUserTokenIs401(t *testing.T) {
 	}
 }
 
-// TestLoginRateLimit locks an account after ten wrong passwords.
+// TestLoginRateLimit refuses an address after ten wrong passwords for one account.
 func TestLoginRateLimit(t *testing.T) {
 	env := newTestEnv(t)
 	body := `{"email":"viewer@example.com","password":"wrong-password"}`
@@ -213,6 +213,11 @@ func TestLoginRateLimit(t *testing.T) {
 	// Another account from the same address is not affected.
 	if rec := env.do(request{method: "POST", path: "/auth/token", body: `{"email":"analyst@example.com","password":"` + testPassword + `"}`}); rec.Code != 200 {
 		t.Errorf("other account: %d", rec.Code)
+	}
+	// The guesses locked out their own address only: the owner signs in from another one.
+	if rec := env.do(request{method: "POST", path: "/auth/token", addr: "203.0.113.5:4000",
+		body: `{"email":"viewer@example.com","password":"` + testPassword + `"}`}); rec.Code != 200 {
+		t.Errorf("the owner, from another address, is locked out by someone else's guesses: %d", rec.Code)
 	}
 }
 

@@ -263,10 +263,9 @@ func (s *Server) createMemory(c echo.Context) error {
 	if f.Tags != nil {
 		k.Tags = *f.Tags
 	}
-	if err := s.store.CreateKnowledge(c.Request().Context(), k); err != nil {
+	if err := s.store.CreateKnowledge(s.auditing(c, auditMemoryCreate, "", map[string]any{"title": k.Title}), k); err != nil {
 		return err
 	}
-	s.audit(c, auditMemoryCreate, k.ID, auditResultOK, map[string]any{"title": k.Title})
 	return c.JSON(http.StatusCreated, map[string]string{"id": k.ID, "status": k.Status})
 }
 
@@ -467,7 +466,9 @@ func (s *Server) batchMemory(c echo.Context) error {
 			success = append(success, id)
 		}
 	}
-	s.audit(c, auditMemoryBatch, "", auditResultOK, map[string]any{"action": action, "success": success, "not_found": notFound})
+	if err := s.audit(c, auditMemoryBatch, "", auditResultOK, map[string]any{"action": action, "success": success, "not_found": notFound}); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, map[string]any{"success": success, "not_found": notFound})
 }
 

@@ -122,9 +122,6 @@ func (s *Server) applyMemoryAction(c echo.Context, itemID, action, reason, audie
 		a := strings.TrimSpace(audience)
 		aud = &a
 	}
-	if err := s.store.SetKnowledgeStatus(c.Request().Context(), itemID, status, aud); err != nil {
-		return err
-	}
 	params := map[string]any{}
 	if reason = strings.TrimSpace(reason); reason != "" {
 		params["reason"] = reason
@@ -138,8 +135,7 @@ func (s *Server) applyMemoryAction(c echo.Context, itemID, action, reason, audie
 	if len(params) == 0 {
 		params = nil
 	}
-	s.audit(c, "km_"+action, itemID, auditResultOK, params)
-	return nil
+	return s.store.SetKnowledgeStatus(s.auditing(c, "km_"+action, itemID, params), itemID, status, aud)
 }
 
 // errInvalidAction is an unknown governance action.
@@ -148,16 +144,12 @@ var errInvalidAction = errors.New("invalid action")
 // editMemoryItem applies validated fields to an item and audits km_edit with the names of
 // the changed fields. store.ErrNotFound for an unknown item.
 func (s *Server) editMemoryItem(c echo.Context, itemID string, f memoryFields) ([]string, error) {
-	changed, err := s.store.EditKnowledge(c.Request().Context(), itemID, store.KnowledgeEdit{
+	// The store adds the changed fields to the entry.
+	changed, err := s.store.EditKnowledge(s.auditing(c, "km_edit", itemID, nil), itemID, store.KnowledgeEdit{
 		Title: f.Title, Content: f.Content, Category: f.Category, Tags: f.Tags})
 	if err != nil {
 		return nil, err
 	}
-	var params map[string]any
-	if len(changed) > 0 {
-		params = map[string]any{"fields": changed}
-	}
-	s.audit(c, "km_edit", itemID, auditResultOK, params)
 	return changed, nil
 }
 

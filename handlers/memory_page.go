@@ -237,10 +237,9 @@ func (s *Server) memoryContribute(c echo.Context) error {
 	if fields.Tags != nil {
 		k.Tags = *fields.Tags
 	}
-	if err := s.store.CreateKnowledge(c.Request().Context(), k); err != nil {
+	if err := s.store.CreateKnowledge(s.auditing(c, "km_create", "", map[string]any{"title": k.Title, "via": "page"}), k); err != nil {
 		return err
 	}
-	s.audit(c, "km_create", k.ID, auditResultOK, map[string]any{"title": k.Title, "via": "page"})
 	return s.flashRedirect(c, "/corporate-memory", "Thanks! “"+k.Title+"” is waiting for review by a knowledge admin.")
 }
 

@@ -38,6 +38,9 @@ const (
 const (
 	sessionUserKey = "user_id"
 	sessionCSRFKey = "csrf"
+	// sessionAuthAtKey is when the session signed in (Unix microseconds): a session older
+	// than its user's valid-after time (a password change, a deactivation) has ended.
+	sessionAuthAtKey = "auth_at"
 )
 
 // currentUser is the authenticated user of the request, or nil.
@@ -176,8 +179,8 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if id := s.sessions.GetString(ctx, sessionUserKey); id != "" {
-			u, err := s.store.GetUserByID(ctx, id)
-			if err == nil && u.Active {
+			u, err := s.principals.User(ctx, id)
+			if err == nil && u.Active && !u.IssuedBeforeValidAfter(time.UnixMicro(s.sessions.GetInt64(ctx, sessionAuthAtKey))) {
 				c.Set(ctxUser, u)
 				c.Set(ctxAuthVia, viaSession)
 				return next(c)
@@ -185,7 +188,8 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			// The user was deleted or deactivated: end the session.
+			// The user was deleted or deactivated, or changed their password in another
+			// session: end this one.
 			_ = s.sessions.Destroy(ctx)
 		}
 		if ck, err := req.Cookie("access_token"); err == nil && ck.Value != "" {
@@ -202,8 +206,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 // are 401; a read-scope token used for anything but reading is 403. Either way the error is
 // kept for protected routes, as for a bad JWT.
 func (s *Server) authenticatePAT(c echo.Context, token string) echo.Context {
-	u, t, err := auth.AuthenticatePAT(c.Request().Context(), s.store, token, time.Now())
+	u, t, err := s.principals.AuthenticatePAT(c.Request().Context(), token, time.Now())
 	switch {
+	case errors.Is(err, auth.ErrPATStale):
+		c.Set(ctxAuthErr, apiError(http.StatusUnauthorized, "Personal access token was created before the account's password or status last changed; create a new one"))
 	case errors.Is(err, auth.ErrPATRevoked):
 		c.Set(ctxAuthErr, apiError(http.StatusUnauthorized, "Personal access token was revoked"))
 	case errors.Is(err, auth.ErrPATExpired):
@@ -228,21 +234,42 @@ func (s *Server) authenticatePAT(c echo.Context, token string) echo.Context {
 
 // userFromToken verifies a JWT and loads its user; every failure is a 401.
 func (s *Server) userFromToken(ctx context.Context, token string) (*store.User, error) {
-	claims, err := s.issuer.Parse(token)
-	if err != nil {
+	u, err := s.principals.ParseJWT(ctx, s.issuer, token)
+	switch {
+	case err == nil:
+		return u, nil
+	case errors.Is(err, auth.ErrInvalidToken):
 		return nil, apiError(http.StatusUnauthorized, "Invalid or expired token")
-	}
-	u, err := s.store.GetUserByID(ctx, claims.Subject)
-	if errors.Is(err, store.ErrNotFound) {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, apiError(http.StatusUnauthorized, "User not found")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !u.Active {
+	case errors.Is(err, auth.ErrAccountInactive):
 		return nil, apiError(http.StatusUnauthorized, "Account is deactivated")
+	case errors.Is(err, auth.ErrTokenStale):
+		return nil, apiError(http.StatusUnauthorized, "Token is no longer valid: the account's password or status changed since it was issued; sign in again")
 	}
-	return u, nil
+	return nil, err
+}
+
+// signInSession stamps the browser session as signed in as u now, under a fresh session
+// token: sessions of u stamped before its valid-after time are over, this one is not.
+func (s *Server) signInSession(ctx context.Context, u *store.User) error {
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	s.sessions.Put(ctx, sessionUserKey, u.ID)
+	s.sessions.Put(ctx, sessionAuthAtKey, time.Now().UnixMicro())
+	s.sessions.Remove(ctx, sessionCSRFKey) // a new token for the signed-in session
+	return nil
+}
+
+// keepSession re-stamps the current browser session after a change that ended the user's
+// other sessions (a password change), under a fresh session token.
+func (s *Server) keepSession(ctx context.Context) error {
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	s.sessions.Put(ctx, sessionAuthAtKey, time.Now().UnixMicro())
+	return nil
 }
 
 // csrfToken returns the session's CSRF token, creating one when needed.

@@ -83,11 +83,10 @@ func (s *Server) grantPermission(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	p, err := s.store.Grant(ctx, userID, dataset, access)
+	p, err := s.store.Grant(s.auditing(c, auditPermGrant, dataset, map[string]any{"user_id": userID, "access": access}), userID, dataset, access)
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditPermGrant, p.Dataset, auditResultOK, map[string]any{"user_id": p.UserID, "access": p.Access})
 	return c.JSON(http.StatusCreated, permissionRow{UserID: p.UserID, Dataset: p.Dataset, Access: p.Access})
 }
 
@@ -98,14 +97,13 @@ func (s *Server) revokePermission(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = s.store.Revoke(c.Request().Context(), userID, dataset)
+	err = s.store.Revoke(s.auditing(c, auditPermRevoke, dataset, map[string]any{"user_id": userID}), userID, dataset)
 	if errors.Is(err, store.ErrNotFound) {
 		return apiError(http.StatusNotFound, "Permission not found: this user has no grant for "+dataset)
 	}
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditPermRevoke, dataset, auditResultOK, map[string]any{"user_id": userID})
 	return c.JSON(http.StatusOK, map[string]any{"revoked": true, "user_id": userID, "dataset": dataset})
 }
 

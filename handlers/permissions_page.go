@@ -200,11 +200,10 @@ func (s *Server) grantPermissionPage(c echo.Context) error {
 		emails = append(emails, u.Email)
 	}
 	for _, id := range userIDs {
-		p, err := s.store.Grant(ctx, id, dataset, store.AccessRead)
-		if err != nil {
+		actx := s.auditing(c, auditPermGrant, dataset, map[string]any{"user_id": id, "access": store.AccessRead, "via": "page"})
+		if _, err := s.store.Grant(actx, id, dataset, store.AccessRead); err != nil {
 			return err
 		}
-		s.audit(c, auditPermGrant, p.Dataset, auditResultOK, map[string]any{"user_id": p.UserID, "access": p.Access, "via": "page"})
 	}
 	msg := "Granted " + dataset + " to " + strings.Join(emails, ", ")
 	return s.flashRedirect(c, permissionsBack(back, userIDs[0], dataset), msg)
@@ -217,14 +216,13 @@ func (s *Server) revokePermissionPage(c echo.Context) error {
 	if userID == "" || dataset == "" {
 		return fieldInvalid("dataset", "user_id and dataset are required")
 	}
-	err := s.store.Revoke(c.Request().Context(), userID, dataset)
+	err := s.store.Revoke(s.auditing(c, auditPermRevoke, dataset, map[string]any{"user_id": userID, "via": "page"}), userID, dataset)
 	if errors.Is(err, store.ErrNotFound) {
 		return apiError(http.StatusNotFound, "Permission not found: this user has no grant for "+dataset)
 	}
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditPermRevoke, dataset, auditResultOK, map[string]any{"user_id": userID, "via": "page"})
 	target := dataset
 	if back == "table" {
 		target = c.FormValue("table")
@@ -256,11 +254,10 @@ func (s *Server) setTablePublicPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err = s.setTablePublic(c.Request().Context(), t.ID, public)
+	t, err = s.setTablePublic(s.auditing(c, auditTablePublic, t.ID, map[string]any{"public": public, "via": "page"}), t.ID, public)
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditTablePublic, t.ID, auditResultOK, map[string]any{"public": public, "via": "page"})
 	state := "private"
 	if public {
 		state = "public"

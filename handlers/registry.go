@@ -322,6 +322,9 @@ func (s *Server) registerNew(ctx context.Context, in *tableInput, registeredBy s
 				fmt.Sprintf("Table '%s' is already published by source %q; choose another name", t.ID, info.Source))
 		}
 	}
+	store.NoteAudit(ctx, "source_type", t.SourceType)
+	store.NoteAudit(ctx, "sync_schedule", t.SyncSchedule)
+	store.NoteAudit(ctx, "is_public", t.IsPublic)
 	if err := s.store.RegisterTable(ctx, t); err != nil {
 		return nil, nil, err
 	}
@@ -336,7 +339,7 @@ func (s *Server) registerTable(c echo.Context) error {
 		return err
 	}
 	u := currentUser(c)
-	t, errs, err := s.registerNew(c.Request().Context(), &in, u.Email)
+	t, errs, err := s.registerNew(s.auditing(c, auditTableRegister, "", nil), &in, u.Email)
 	if err != nil {
 		return err
 	}
@@ -346,8 +349,6 @@ func (s *Server) registerTable(c echo.Context) error {
 		}
 		return validationFrom(errs)
 	}
-	s.audit(c, auditTableRegister, t.ID, auditResultOK, map[string]any{"source_type": t.SourceType,
-		"sync_schedule": t.SyncSchedule, "is_public": t.IsPublic})
 	return c.JSON(http.StatusCreated, map[string]any{"id": t.ID, "name": t.Name, "status": "registered"})
 }
 
@@ -364,9 +365,9 @@ func (s *Server) registryParam(c echo.Context) (*store.Table, error) {
 	return t, err
 }
 
-// updateTable validates in against the stored row and saves it; registered_at and
-// registered_by are kept.
-func (s *Server) updateTable(ctx context.Context, t *store.Table, in *tableInput) (map[string]string, []string, error) {
+// updateTable validates in against the stored row and saves it with its table_update audit
+// entry; registered_at and registered_by are kept.
+func (s *Server) updateTable(c echo.Context, t *store.Table, in *tableInput) (map[string]string, []string, error) {
 	errs, changed := s.applyTableInput(in, t, false)
 	if len(errs) > 0 {
 		return errs, nil, nil
@@ -374,6 +375,7 @@ func (s *Server) updateTable(ctx context.Context, t *store.Table, in *tableInput
 	if len(changed) == 0 {
 		return nil, []string{}, nil
 	}
+	ctx := s.auditing(c, auditTableUpdate, t.ID, map[string]any{"updated": changed})
 	if err := s.store.RegisterTable(ctx, t); err != nil {
 		return nil, nil, err
 	}
@@ -391,15 +393,12 @@ func (s *Server) updateRegistryTable(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	errs, changed, err := s.updateTable(c.Request().Context(), t, &in)
+	errs, changed, err := s.updateTable(c, t, &in)
 	if err != nil {
 		return err
 	}
 	if len(errs) > 0 {
 		return validationFrom(errs)
-	}
-	if len(changed) > 0 {
-		s.audit(c, auditTableUpdate, t.ID, auditResultOK, map[string]any{"updated": changed})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"id": t.ID, "updated": changed})
 }
@@ -409,7 +408,8 @@ func (s *Server) unregister(c echo.Context, id string) error {
 	if s.syncer == nil {
 		return apiError(http.StatusServiceUnavailable, "The sync service is not running")
 	}
-	out, err := s.syncer.Unregister(c.Request().Context(), id)
+	// The store adds what it removed besides the registry row to the entry.
+	_, err := s.syncer.Unregister(s.auditing(c, auditTableDelete, id, nil), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return apiError(http.StatusNotFound, "Table not found")
 	}
@@ -417,8 +417,6 @@ func (s *Server) unregister(c echo.Context, id string) error {
 		return err
 	}
 	s.registryChanged(c.Request().Context())
-	s.audit(c, auditTableDelete, id, auditResultOK, map[string]any{"permissions_removed": out.Permissions,
-		"subscriptions_removed": out.Subscriptions, "profiles_removed": out.Profiles})
 	return nil
 }
 

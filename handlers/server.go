@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/a-h/templ"
@@ -67,6 +68,11 @@ type Server struct {
 	publisher *engine.Publisher
 	syncer    *engine.Syncer
 	scheduler RegistryScheduler
+	// principals caches resolved callers, invalidated by the store's auth generation.
+	principals *auth.Principals
+	// auditLost counts audit entries of requests that changed nothing in the system
+	// database and could not be written after the answer was sent.
+	auditLost atomic.Uint64
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -102,7 +108,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
-		syncer: d.Syncer, scheduler: d.Scheduler}
+		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store)}
 
 	e := echo.New()
 	e.HideBanner = true

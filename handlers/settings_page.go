@@ -73,11 +73,11 @@ func (s *Server) updateProfile(c echo.Context) error {
 	if msg != "" {
 		return s.settingsRefused(c, func(d *views.SettingsData) { d.Name, d.ProfileErrors["name"] = name, msg })
 	}
-	u, err := s.store.PatchUser(c.Request().Context(), currentUser(c).ID, store.UserPatch{Name: &name})
+	me := currentUser(c).ID
+	_, err := s.store.PatchUser(s.auditing(c, auditUserUpdate, me, map[string]any{"name": name, "via": "settings"}), me, store.UserPatch{Name: &name})
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditUserUpdate, u.ID, auditResultOK, map[string]any{"name": name, "via": "settings"})
 	return s.flashRedirect(c, "/settings", "Profile saved")
 }
 
@@ -94,10 +94,10 @@ func (s *Server) changePassword(c echo.Context) error {
 		} else if ok, wait := s.limiter.Allow(u.Email, c.RealIP()); !ok {
 			errs["current_password"] = "Too many attempts; try again in " + waitText(wait)
 		} else if auth.VerifyPassword(u.PasswordHash, current) != nil {
-			s.limiter.Failed(u.Email)
+			s.limiter.Failed(u.Email, c.RealIP())
 			errs["current_password"] = "The current password is not correct"
 		} else {
-			s.limiter.Succeeded(u.Email)
+			s.limiter.Succeeded(u.Email, c.RealIP())
 		}
 	}
 	if err := auth.ValidatePassword(next); err != nil {
@@ -112,10 +112,13 @@ func (s *Server) changePassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetUserPassword(ctx, u.ID, hash); err != nil {
+	if err := s.store.SetUserPassword(s.auditing(c, auditPasswordChange, u.ID, map[string]any{"via": "settings"}), u.ID, hash); err != nil {
 		return err
 	}
-	s.audit(c, auditPasswordChange, u.ID, auditResultOK, map[string]any{"via": "settings"})
+	// The change ended every session and token of the account; this session carries on.
+	if err := s.keepSession(ctx); err != nil {
+		return err
+	}
 	return s.flashRedirect(c, "/settings", "Password changed")
 }
 
@@ -150,11 +153,11 @@ func (s *Server) createTokenPage(c echo.Context) error {
 	if c.FormValue("read_only") != "" {
 		scope = store.ScopeRead
 	}
-	t, plain, err := s.store.CreatePersonalToken(c.Request().Context(), currentUser(c).ID, name, scope, expires)
+	ctx := s.auditing(c, auditTokenCreate, "", map[string]any{"name": name, "scope": scope, "via": "settings"})
+	t, plain, err := s.store.CreatePersonalToken(ctx, currentUser(c).ID, name, scope, expires)
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditTokenCreate, t.ID, auditResultOK, map[string]any{"name": t.Name, "scope": t.Scope, "prefix": t.Prefix, "via": "settings"})
 	d, err := s.settingsData(c)
 	if err != nil {
 		return err
@@ -167,13 +170,12 @@ func (s *Server) createTokenPage(c echo.Context) error {
 // revokeTokenPage handles POST /settings/tokens/:id/revoke (viewer+, own tokens only).
 func (s *Server) revokeTokenPage(c echo.Context) error {
 	id := c.Param("id")
-	err := s.store.RevokePersonalToken(c.Request().Context(), currentUser(c).ID, id)
+	err := s.store.RevokePersonalToken(s.auditing(c, auditTokenRevoke, id, map[string]any{"via": "settings"}), currentUser(c).ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return apiError(http.StatusNotFound, "Token not found")
 	}
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditTokenRevoke, id, auditResultOK, map[string]any{"via": "settings"})
 	return s.flashRedirect(c, "/settings", "Token revoked")
 }

@@ -81,7 +81,9 @@ func (s *Server) startSync(c echo.Context, req engine.SyncRequest) (*engine.Sync
 	case err != nil:
 		return nil, err
 	}
-	s.audit(c, auditSyncTrigger, job.ID, auditResultOK, map[string]any{"tables": job.SortedIDs(), "trigger": job.Trigger})
+	if err := s.audit(c, auditSyncTrigger, job.ID, auditResultOK, map[string]any{"tables": job.SortedIDs(), "trigger": job.Trigger}); err != nil {
+		return nil, err
+	}
 	return job, nil
 }
 

@@ -94,6 +94,7 @@ type request struct {
 	token   string // bearer token
 	headers map[string]string
 	cookies []*http.Cookie
+	addr    string // client address (host:port); httptest's default when empty
 }
 
 func (env *testEnv) do(r request) *httptest.ResponseRecorder {
@@ -118,6 +119,9 @@ func (env *testEnv) do(r request) *httptest.ResponseRecorder {
 	}
 	for _, c := range r.cookies {
 		req.AddCookie(c)
+	}
+	if r.addr != "" {
+		req.RemoteAddr = r.addr
 	}
 	rec := httptest.NewRecorder()
 	env.e.ServeHTTP(rec, req)

@@ -79,11 +79,11 @@ func (s *Server) createToken(c echo.Context) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	t, plain, err := s.store.CreatePersonalToken(c.Request().Context(), currentUser(c).ID, name, scope, expires)
+	ctx := s.auditing(c, auditTokenCreate, "", map[string]any{"name": strings.TrimSpace(name), "scope": scope})
+	t, plain, err := s.store.CreatePersonalToken(ctx, currentUser(c).ID, name, scope, expires)
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditTokenCreate, t.ID, auditResultOK, map[string]any{"name": t.Name, "scope": t.Scope, "prefix": t.Prefix})
 	return c.JSON(http.StatusCreated, createdToken{tokenRow: newTokenRow(t), Token: plain})
 }
 
@@ -104,13 +104,12 @@ func (s *Server) listTokens(c echo.Context) error {
 // user's token id answers 404 as if it did not exist.
 func (s *Server) revokeToken(c echo.Context) error {
 	id := c.Param("id")
-	err := s.store.RevokePersonalToken(c.Request().Context(), currentUser(c).ID, id)
+	err := s.store.RevokePersonalToken(s.auditing(c, auditTokenRevoke, id, nil), currentUser(c).ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return apiError(http.StatusNotFound, "Token not found")
 	}
 	if err != nil {
 		return err
 	}
-	s.audit(c, auditTokenRevoke, id, auditResultOK, nil)
 	return c.NoContent(http.StatusNoContent)
 }

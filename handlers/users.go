@@ -118,7 +118,9 @@ func (s *Server) createUser(c echo.Context) error {
 	if req.Password != nil {
 		password = *req.Password
 	}
-	tok, err := s.addUser(c.Request().Context(), u, password)
+	ctx := s.auditing(c, auditUserCreate, "", map[string]any{"email": store.NormalizeEmail(u.Email), "role": auditRole(u.Role),
+		"with_password": req.Password != nil})
+	tok, err := s.addUser(ctx, u, password)
 	if tok != "" {
 		out.SetupToken = tok
 		out.SetupURL = strings.TrimRight(s.cfg.ServerURL, "/") + "/auth/password/setup?token=" + url.QueryEscape(tok)
@@ -130,8 +132,6 @@ func (s *Server) createUser(c echo.Context) error {
 		return err
 	}
 	out.userDetail = newUserDetail(u)
-	s.audit(c, auditUserCreate, u.ID, auditResultOK, map[string]any{"email": u.Email, "role": u.Role,
-		"with_password": req.Password != nil})
 	return c.JSON(http.StatusCreated, out)
 }
 
@@ -198,7 +198,7 @@ func (s *Server) updateUser(c echo.Context) error {
 	if req.Active != nil && !*req.Active && id == currentUser(c).ID {
 		return apiError(http.StatusConflict, "You cannot deactivate your own account")
 	}
-	u, err := s.store.PatchUser(c.Request().Context(), id, patch)
+	u, err := s.store.PatchUser(s.auditing(c, auditUserUpdate, id, changes), id, patch)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return userNotFound()
@@ -207,7 +207,6 @@ func (s *Server) updateUser(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	s.audit(c, auditUserUpdate, u.ID, auditResultOK, changes)
 	return c.JSON(http.StatusOK, newUserDetail(u))
 }
 
@@ -251,17 +250,16 @@ func (s *Server) removeUser(c echo.Context, auditExtra map[string]any) (*store.U
 	if err != nil {
 		return nil, err
 	}
-	switch err := s.store.DeleteUserAndGrants(ctx, id); {
+	params := map[string]any{"email": u.Email, "role": u.Role}
+	for k, v := range auditExtra {
+		params[k] = v
+	}
+	switch err := s.store.DeleteUserAndGrants(s.auditing(c, auditUserDelete, id, params), id); {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, userNotFound()
 	case err != nil:
 		return nil, err
 	}
-	params := map[string]any{"email": u.Email, "role": u.Role}
-	for k, v := range auditExtra {
-		params[k] = v
-	}
-	s.audit(c, auditUserDelete, id, auditResultOK, params)
 	return u, nil
 }
 
@@ -324,11 +322,11 @@ func (s *Server) setupPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err = s.store.ConsumeLinkToken(ctx, store.LinkSetup, hash, auth.SetupLinkTTL, pwHash)
+	actx := s.auditingAs(c, u.ID, auditPasswordSetup, u.ID, map[string]any{"email": u.Email, "via": "api"})
+	u, err = s.store.ConsumeLinkToken(actx, store.LinkSetup, hash, auth.SetupLinkTTL, pwHash)
 	if err != nil {
 		return refuse(err)
 	}
-	s.auditAs(c, u.ID, auditPasswordSetup, u.ID, auditResultOK, map[string]any{"email": u.Email, "via": "api"})
 	tok, _, err := s.issuer.Issue(u.ID, u.Email, auth.Role(u.Role))
 	if err != nil {
 		return err
@@ -343,4 +341,12 @@ func (s *Server) showPasswordSetupLink(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
 	return c.Redirect(http.StatusSeeOther, "/password/setup?"+url.Values{"token": {c.QueryParam("token")}}.Encode())
+}
+
+// auditRole is the role a new user gets: the one asked for, or the store's default.
+func auditRole(r string) string {
+	if r == "" {
+		return store.DefaultRole
+	}
+	return r
 }

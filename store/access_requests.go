@@ -57,6 +57,7 @@ func (s *Store) CreateAccessRequest(ctx context.Context, r *AccessRequest) error
 		return errors.New("store: create access request: user id, user email and table id are required")
 	}
 	id, now := uuid.NewString(), nowUTC()
+	auditResource(ctx, id)
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		pending, err := hasPending(ctx, tx, r.UserID, r.TableID)
 		if err != nil {
@@ -155,7 +156,7 @@ func (s *Store) DenyAccessRequest(ctx context.Context, id, reviewer string) (*Ac
 func (s *Store) reviewAccessRequest(ctx context.Context, id, reviewer, status string) (*AccessRequest, error) {
 	now := nowUTC()
 	var out *AccessRequest
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		a, err := scanAccessRequest(tx.QueryRowContext(ctx, `SELECT `+accessRequestColumns+` FROM access_requests WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: access request %q", ErrNotFound, id)
@@ -176,6 +177,8 @@ func (s *Store) reviewAccessRequest(ctx context.Context, id, reviewer, status st
 			}
 		}
 		a.Status, a.ReviewedBy, a.ReviewedAt = status, reviewer, &now
+		NoteAudit(ctx, "table_id", a.TableID)
+		NoteAudit(ctx, "user_id", a.UserID)
 		out = a
 		return nil
 	})

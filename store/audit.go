@@ -71,17 +71,16 @@ func (s *Store) LogAudit(ctx context.Context, e *AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return row.insert(ctx, tx) }); err != nil {
+	if err := s.writeTxUnaudited(ctx, func(tx *sql.Tx) error { return row.insert(ctx, tx) }); err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
+	markRecorded(ctx)
 	return nil
 }
 
 // auditRow is an entry ready to insert.
 type auditRow struct {
-	e      *AuditEntry
-	params any
-	dur    any
+	e *AuditEntry
 }
 
 // prepareAudit validates e, fills its id and time, runs the context's hook and drops secret
@@ -99,32 +98,46 @@ func prepareAudit(ctx context.Context, e *AuditEntry) (*auditRow, error) {
 	if fn, ok := ctx.Value(auditHookKey{}).(func(*AuditEntry)); ok && fn != nil {
 		fn(e)
 	}
-	row := &auditRow{e: e}
-	if len(e.Params) > 0 {
-		clean := make(map[string]any, len(e.Params))
-		for k, v := range e.Params {
-			if !secretKey(k) {
-				clean[k] = v
-			}
-		}
-		b, err := json.Marshal(clean)
-		if err != nil {
-			return nil, fmt.Errorf("store: audit: params: %w", err)
-		}
-		row.params = string(b)
-		e.Params = clean
+	if _, err := auditParams(e); err != nil {
+		return nil, err
 	}
-	if e.DurationMS > 0 {
-		row.dur = e.DurationMS
-	}
-	return row, nil
+	return &auditRow{e: e}, nil
 }
 
+// auditParams drops secret parameters from e and returns the rest as JSON (nil for none).
+func auditParams(e *AuditEntry) (any, error) {
+	if len(e.Params) == 0 {
+		return nil, nil
+	}
+	clean := make(map[string]any, len(e.Params))
+	for k, v := range e.Params {
+		if !secretKey(k) {
+			clean[k] = v
+		}
+	}
+	e.Params = clean
+	b, err := json.Marshal(clean)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit: params: %w", err)
+	}
+	return string(b), nil
+}
+
+// insert writes the entry; its parameters are read now, so a change's transaction may
+// still add details it learns while it runs (NoteAudit).
 func (r *auditRow) insert(ctx context.Context, tx *sql.Tx) error {
 	e := r.e
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, timestamp, user_id, action, resource, params, result, duration_ms, client_ip)
+	params, err := auditParams(e)
+	if err != nil {
+		return err
+	}
+	var dur any
+	if e.DurationMS > 0 {
+		dur = e.DurationMS
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (id, timestamp, user_id, action, resource, params, result, duration_ms, client_ip)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Timestamp.UTC(), nullString(e.UserID), e.Action,
-		nullString(e.Resource), r.params, nullString(e.Result), r.dur, nullString(e.ClientIP))
+		nullString(e.Resource), params, nullString(e.Result), dur, nullString(e.ClientIP))
 	return err
 }
 

@@ -232,6 +232,7 @@ func (s *Store) CreateKnowledge(ctx context.Context, k *KnowledgeItem) error {
 		return fmt.Errorf("store: create knowledge: invalid status %q", k.Status)
 	}
 	id, now := uuid.NewString(), nowUTC()
+	auditResource(ctx, id)
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO knowledge_items (id, title, content, category, tags, status, contributors,
 			source_user, audience, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -435,6 +436,7 @@ func (s *Store) EditKnowledge(ctx context.Context, id string, e KnowledgeEdit) (
 	}
 	sets = append(sets, "updated_at = ?")
 	args = append(args, nowUTC(), id)
+	NoteAudit(ctx, "fields", fields)
 	n, err := s.execAffected(ctx, `UPDATE knowledge_items SET `+strings.Join(sets, ", ")+` WHERE id = ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: edit knowledge: %w", err)
@@ -454,8 +456,20 @@ func (s *Store) execAffected(ctx context.Context, q string, args ...any) (int64,
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if n == 0 {
+			// Nothing changed: roll back, so that no audit entry records a change.
+			return errNothingChanged
+		}
+		return nil
 	})
+	if errors.Is(err, errNothingChanged) {
+		return 0, nil
+	}
 	return n, err
 }
+
+// errNothingChanged rolls back a write transaction whose statement matched no row.
+var errNothingChanged = errors.New("store: nothing changed")

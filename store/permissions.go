@@ -36,7 +36,7 @@ func (s *Store) Grant(ctx context.Context, userID, dataset, access string) (*Per
 	if err != nil {
 		return nil, err
 	}
-	err = s.writeTx(ctx, func(tx *sql.Tx) error { return grantTx(ctx, tx, p) })
+	err = s.authWriteTx(ctx, func(tx *sql.Tx) error { return grantTx(ctx, tx, p) })
 	if err != nil {
 		return nil, fmt.Errorf("store: grant %q to %q: %w", p.Dataset, userID, err)
 	}
@@ -70,7 +70,7 @@ func grantTx(ctx context.Context, tx *sql.Tx, p *Permission) error {
 // there is none.
 func (s *Store) Revoke(ctx context.Context, userID, dataset string) error {
 	dataset = NormalizeDataset(dataset)
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM dataset_permissions WHERE user_id = ? AND lower(dataset) = ?`,
 			userID, dataset)
 		if err != nil {

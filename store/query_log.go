@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // QueryLog records finished queries — the history row and the audit entry — off the request
@@ -27,7 +29,15 @@ type QueryLog struct {
 	committed uint64
 	cond      *sync.Cond
 	onError   func(error)
+
+	// lost counts records (history rows and audit entries) whose batch failed to commit.
+	lost atomic.Uint64
 }
+
+// Lost returns how many records were lost to failed batch writes since the store opened.
+// Queries change no state, so a failed write does not fail them; it is counted here and
+// reported to the error handler instead of vanishing.
+func (l *QueryLog) Lost() uint64 { return l.lost.Load() }
 
 type queryRecord struct {
 	seq   uint64
@@ -86,6 +96,9 @@ func (l *QueryLog) Record(ctx context.Context, run *QueryRun, audit *AuditEntry)
 	l.seq++
 	rec.seq = l.seq
 	l.ch <- rec
+	if audit != nil {
+		markRecorded(ctx)
+	}
 	return nil
 }
 
@@ -129,20 +142,40 @@ func (l *QueryLog) run() {
 			}
 		}
 		err := l.write(batch)
-		l.cmu.Lock()
-		l.committed = batch[len(batch)-1].seq
-		onError := l.onError
-		l.cond.Broadcast()
-		l.cmu.Unlock()
-		if err != nil && onError != nil {
+		if err != nil {
+			var n uint64
+			for _, r := range batch {
+				if r.run != nil {
+					n++
+				}
+				if r.audit != nil {
+					n++
+				}
+			}
+			total := l.lost.Add(n)
+			err = fmt.Errorf("store: query log: %d records of %d queries lost (%d since start): %w", n, len(batch), total, err)
+		}
+		if err != nil {
+			// Reported before waiters are released: Sync returns once the records are
+			// written or reported lost.
+			l.cmu.Lock()
+			onError := l.onError
+			l.cmu.Unlock()
+			if onError == nil {
+				onError = func(err error) { slog.Error("recording queries failed", "error", err) }
+			}
 			onError(err)
 		}
+		l.cmu.Lock()
+		l.committed = batch[len(batch)-1].seq
+		l.cond.Broadcast()
+		l.cmu.Unlock()
 	}
 }
 
 func (l *QueryLog) write(batch []*queryRecord) error {
 	ctx := context.Background()
-	return l.s.writeTx(ctx, func(tx *sql.Tx) error {
+	return l.s.writeTxUnaudited(ctx, func(tx *sql.Tx) error {
 		for _, rec := range batch {
 			if rec.run != nil {
 				if err := insertQueryRun(ctx, tx, rec.run); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -84,5 +85,26 @@ func TestQueryLogGroupCommit(t *testing.T) {
 	}
 	if len(failed) > 0 {
 		t.Fatalf("batch writes failed: %v", failed)
+	}
+}
+
+// TestQueryLogCountsLostRecords makes the batch write fail: the records are not silently
+// dropped but counted and reported to the error handler.
+func TestQueryLogCountsLostRecords(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	ctx := context.Background()
+	l := s.QueryLog()
+	var reported atomic.Int32
+	l.SetErrorHandler(func(error) { reported.Add(1) })
+	if _, err := s.DB.ExecContext(ctx, `ALTER TABLE audit_log RENAME TO audit_log_away`); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Record(ctx, &QueryRun{UserID: "u", SQL: "SELECT 1", Status: QueryOK}, &AuditEntry{Action: "query"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Sync()
+	if l.Lost() != 2 || reported.Load() != 1 {
+		t.Fatalf("lost %d records, %d reports; want 2 and 1", l.Lost(), reported.Load())
 	}
 }

@@ -59,6 +59,7 @@ func (s *Store) RegisterTable(ctx context.Context, t *Table) error {
 	if t.QueryMode == "" {
 		t.QueryMode = "local"
 	}
+	auditResource(ctx, t.ID)
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO table_registry (id, name, source_type, bucket, source_table,
 			sync_strategy, query_mode, sync_schedule, profile_after_sync, primary_key, folder, description,

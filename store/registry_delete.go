@@ -22,7 +22,7 @@ type Unregistered struct {
 func (s *Store) UnregisterTable(ctx context.Context, id string) (*Unregistered, error) {
 	id = strings.ToLower(strings.TrimSpace(id))
 	out := &Unregistered{}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM table_registry WHERE lower(id) = ?`, id)
 		if err != nil {
 			return err
@@ -44,7 +44,13 @@ func (s *Store) UnregisterTable(ctx context.Context, id string) (*Unregistered, 
 		if err := count(`DELETE FROM user_sync_settings WHERE lower(dataset) = ?`, &out.Subscriptions); err != nil {
 			return err
 		}
-		return count(`DELETE FROM table_profiles WHERE lower(table_id) = ?`, &out.Profiles)
+		if err := count(`DELETE FROM table_profiles WHERE lower(table_id) = ?`, &out.Profiles); err != nil {
+			return err
+		}
+		NoteAudit(ctx, "permissions_removed", out.Permissions)
+		NoteAudit(ctx, "subscriptions_removed", out.Subscriptions)
+		NoteAudit(ctx, "profiles_removed", out.Profiles)
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {

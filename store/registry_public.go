@@ -10,7 +10,7 @@ import (
 // SetTablePublic makes the registered table id public or private and returns the updated
 // row; ErrNotFound when there is no such table. Only is_public changes.
 func (s *Store) SetTablePublic(ctx context.Context, id string, public bool) (*Table, error) {
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE table_registry SET is_public = ? WHERE id = ?`, public, id)
 		if err != nil {
 			return err

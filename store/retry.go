@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -32,6 +33,9 @@ const (
 // writeTx runs fn in a transaction and commits it, one writer at a time,
 // retrying on write-write conflicts. fn must be safe to run more than once,
 // must not keep tx and must not call writeTx (it would deadlock).
+//
+// The audit entry that ctx carries (audit_tx.go) is inserted in the same
+// transaction after fn; if that insert fails, nothing of fn commits.
 func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	select {
 	case s.writeSem <- struct{}{}:
@@ -39,7 +43,35 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return ctx.Err()
 	}
 	defer func() { <-s.writeSem }()
-	return retryConflicts(ctx, func() error { return runTx(ctx, s.DB, fn) })
+	rows, committed, err := auditForTx(ctx)
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return retryConflicts(ctx, func() error { return runTx(ctx, s.DB, fn) })
+	}
+	err = retryConflicts(ctx, func() error {
+		return runTx(ctx, s.DB, func(tx *sql.Tx) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if err := r.insert(ctx, tx); err != nil {
+					return fmt.Errorf("store: audit: %w", err)
+				}
+			}
+			return nil
+		})
+	})
+	if err == nil {
+		committed()
+	}
+	return err
+}
+
+// writeTxUnaudited is writeTx for the audit log's own writes.
+func (s *Store) writeTxUnaudited(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.writeTx(WithoutAudit(ctx), fn)
 }
 
 // retryConflicts calls attempt until it succeeds, fails with a non-conflict

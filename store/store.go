@@ -51,6 +51,8 @@ type Store struct {
 	// qlog records queries off the request path (query_log.go).
 	qlogOnce sync.Once
 	qlog     atomic.Pointer[QueryLog]
+	// authGen moves on after changes that can withdraw rights (user_valid_after.go).
+	authGen atomic.Uint64
 }
 
 // Open opens (creating if needed) the DuckDB file at path and migrates it to

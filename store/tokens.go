@@ -117,6 +117,8 @@ func (s *Store) CreatePersonalToken(ctx context.Context, userID, name, scope str
 		e := expiresAt.UTC().Truncate(time.Microsecond)
 		t.ExpiresAt = &e
 	}
+	auditResource(ctx, t.ID)
+	NoteAudit(ctx, "prefix", t.Prefix)
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO personal_access_tokens (id, user_id, name, prefix, token_hash, scope, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.ID, t.UserID, t.Name, t.Prefix, HashToken(plain), t.Scope, t.CreatedAt, nullTime(t.ExpiresAt))
@@ -170,7 +172,7 @@ func (s *Store) ListPersonalTokens(ctx context.Context, userID string) ([]Person
 // RevokePersonalToken revokes the user's token id. Another user's token, an unknown id and
 // an already revoked token all give ErrNotFound, so ids of others' tokens cannot be probed.
 func (s *Store) RevokePersonalToken(ctx context.Context, userID, id string) error {
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE personal_access_tokens SET revoked_at = ?
 			WHERE id = ? AND user_id = ? AND revoked_at IS NULL`, nowUTC(), id, userID)
 		if err != nil {
@@ -192,7 +194,8 @@ func (s *Store) TouchPersonalToken(ctx context.Context, t *PersonalToken, now ti
 		return false, nil
 	}
 	var n int64
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	// Bookkeeping, not the change a request makes: it carries no audit entry.
+	err := s.writeTx(WithoutAudit(ctx), func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE personal_access_tokens SET last_used_at = ?
 			WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`, now, t.ID, now.Add(-PATTouchInterval))
 		if err != nil {

@@ -33,7 +33,7 @@ func otherActiveAdmins(ctx context.Context, tx *sql.Tx, id string) (int, error) 
 // deactivate the last active admin. Role validation is the caller's job.
 func (s *Store) PatchUser(ctx context.Context, id string, p UserPatch) (*User, error) {
 	var out *User
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: user %q", ErrNotFound, id)
@@ -42,6 +42,7 @@ func (s *Store) PatchUser(ctx context.Context, id string, p UserPatch) (*User, e
 			return err
 		}
 		wasAdmin := u.Role == adminRole && u.Active
+		wasActive := u.Active
 		if p.Name != nil {
 			u.Name = *p.Name
 		}
@@ -65,6 +66,13 @@ func (s *Store) PatchUser(ctx context.Context, id string, p UserPatch) (*User, e
 			nullString(u.Name), nullString(u.Role), u.Active, u.UpdatedAt, id); err != nil {
 			return err
 		}
+		if wasActive != u.Active {
+			// Deactivation ends every credential; reactivation must not revive them.
+			if err := bumpValidAfter(ctx, tx, id, u.UpdatedAt); err != nil {
+				return err
+			}
+			u.ValidAfter = &u.UpdatedAt
+		}
 		out = u
 		return nil
 	})
@@ -81,7 +89,7 @@ func (s *Store) PatchUser(ctx context.Context, id string, p UserPatch) (*User, e
 // access tokens, in one transaction. Access requests and audit rows stay as history. It
 // returns ErrNotFound for an unknown id and ErrLastAdmin for the last active admin.
 func (s *Store) DeleteUserAndGrants(ctx context.Context, id string) error {
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		var role sql.NullString
 		var active bool
 		err := tx.QueryRowContext(ctx, `SELECT role, coalesce(active, true) FROM users WHERE id = ?`, id).Scan(&role, &active)
@@ -104,6 +112,7 @@ func (s *Store) DeleteUserAndGrants(ctx context.Context, id string) error {
 			`DELETE FROM dataset_permissions WHERE user_id = ?`,
 			`DELETE FROM personal_access_tokens WHERE user_id = ?`,
 			`DELETE FROM knowledge_votes WHERE user_id = ?`,
+			`DELETE FROM user_valid_after WHERE user_id = ?`,
 			`DELETE FROM users WHERE id = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {

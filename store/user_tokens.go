@@ -51,7 +51,7 @@ func (s *Store) SetLinkToken(ctx context.Context, userID string, p LinkPurpose, 
 	}
 	now := nowUTC()
 	notFound := fmt.Errorf("%w: user %q", ErrNotFound, userID)
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE users SET "+col+" = ?, "+created+" = ?, updated_at = ? WHERE id = ?",
 			p.stored(hash), now, now, userID)
 		if err != nil {
@@ -95,7 +95,7 @@ func (s *Store) ConsumeLinkToken(ctx context.Context, p LinkPurpose, hash string
 	}
 	var user *User
 	expired := false
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		u, at, err := findLinkUser(ctx, tx, col, created, p.stored(hash))
 		if err != nil {
 			return err
@@ -115,6 +115,12 @@ func (s *Store) ConsumeLinkToken(ctx context.Context, p LinkPurpose, hash string
 		}
 		if err := mustAffect(res, fmt.Errorf("%w: link already used", ErrNotFound)); err != nil {
 			return err
+		}
+		if passwordHash != "" && !expired {
+			if err := bumpValidAfter(ctx, tx, u.ID, now); err != nil {
+				return err
+			}
+			u.ValidAfter = &now
 		}
 		u.UpdatedAt = now
 		user = u

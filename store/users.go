@@ -31,13 +31,17 @@ type User struct {
 	Active    bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// ValidAfter, when set, is the time before which the user's tokens, personal access
+	// tokens and sessions were issued in vain (user_valid_after.go).
+	ValidAfter *time.Time
 }
 
 // active is NULL only if something wrote NULL explicitly; treat that like the
 // column default rather than locking the user out.
 const userColumns = `id, email, name, role, password_hash,
 	setup_token, setup_token_created, reset_token, reset_token_created,
-	COALESCE(active, true), created_at, updated_at`
+	COALESCE(active, true), created_at, updated_at,
+	(SELECT v.valid_after FROM user_valid_after v WHERE v.user_id = users.id)`
 
 // NormalizeEmail is how emails are stored and compared: trimmed, lower-case.
 func NormalizeEmail(email string) string {
@@ -62,6 +66,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 		role = DefaultRole
 	}
 	now := nowUTC()
+	auditResource(ctx, id)
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := emailFree(ctx, tx, email, ""); err != nil {
 			return err
@@ -179,9 +184,12 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 	}
 	now := nowUTC()
 	notFound := fmt.Errorf("%w: user %q", ErrNotFound, u.ID)
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		var current string
-		err := tx.QueryRowContext(ctx, "SELECT email FROM users WHERE id = ?", u.ID).Scan(&current)
+		var oldHash sql.NullString
+		var wasActive bool
+		err := tx.QueryRowContext(ctx, "SELECT email, password_hash, coalesce(active, true) FROM users WHERE id = ?",
+			u.ID).Scan(&current, &oldHash, &wasActive)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound
 		}
@@ -209,7 +217,16 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 		if err != nil {
 			return err
 		}
-		return mustAffect(res, notFound)
+		if err := mustAffect(res, notFound); err != nil {
+			return err
+		}
+		if oldHash.String != u.PasswordHash || wasActive != u.Active {
+			if err := bumpValidAfter(ctx, tx, u.ID, now); err != nil {
+				return err
+			}
+			u.ValidAfter = &now
+		}
+		return nil
 	})
 	if err != nil {
 		if isDuplicateKey(err) {
@@ -227,12 +244,16 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 // DeleteUser deletes the user with that id, or returns ErrNotFound. Rows in
 // other tables that name the user are left alone (there are no foreign keys).
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id)
 		if err != nil {
 			return err
 		}
-		return mustAffect(res, fmt.Errorf("%w: user %q", ErrNotFound, id))
+		if err := mustAffect(res, fmt.Errorf("%w: user %q", ErrNotFound, id)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM user_valid_after WHERE user_id = ?", id)
+		return err
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: delete user: %w", err)
@@ -266,16 +287,18 @@ func scanUser(r rowScanner) (*User, error) {
 		u                                       User
 		name, role, hash, setupToken, resetTok  sql.NullString
 		setupCreated, resetCreated, crt, updted sql.NullTime
+		validAfter                              sql.NullTime
 	)
 	err := r.Scan(&u.ID, &u.Email, &name, &role, &hash,
 		&setupToken, &setupCreated, &resetTok, &resetCreated,
-		&u.Active, &crt, &updted)
+		&u.Active, &crt, &updted, &validAfter)
 	if err != nil {
 		return nil, err
 	}
 	u.Name, u.Role, u.PasswordHash = name.String, role.String, hash.String
 	u.SetupToken, u.ResetToken = setupToken.String, resetTok.String
 	u.SetupTokenCreated, u.ResetTokenCreated = timePtr(setupCreated), timePtr(resetCreated)
+	u.ValidAfter = timePtr(validAfter)
 	if crt.Valid {
 		u.CreatedAt = crt.Time.UTC()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -43,7 +44,7 @@ func TestCreateUserDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *u {
+	if !reflect.DeepEqual(got, u) {
 		t.Errorf("read back\n %+v\nwant\n %+v", got, u)
 	}
 	// Empty optional fields are NULL in the database, as the original wrote them.
@@ -212,7 +213,7 @@ func TestUpdateUser(t *testing.T) {
 			got.Name != "A" || got.SetupToken != "tok" || !got.CreatedAt.Equal(created) || got.UpdatedAt.Before(prev) {
 			t.Errorf("after update %d: %+v", i, got)
 		}
-		if *got != *u {
+		if !reflect.DeepEqual(got, u) {
 			t.Errorf("after update %d the struct and the row differ:\n %+v\n %+v", i, u, got)
 		}
 	}

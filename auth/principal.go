@@ -1,0 +1,157 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"da/store"
+)
+
+// PrincipalTTL bounds how long a resolved caller is reused. Invalidation does not wait for
+// it: every entry also carries the store's auth generation, and any change that can withdraw
+// rights (role, deactivation, deletion, password, token revocation, permissions) moves the
+// generation on, so the next request reads the database again.
+const PrincipalTTL = 30 * time.Second
+
+// principalCacheMax bounds each map; past it the cache starts over.
+const principalCacheMax = 10000
+
+// Principals resolves callers — a user by id, a personal access token — through a short-lived
+// cache, so that an authenticated request does not pay for database reads that a request
+// moments earlier already made.
+type Principals struct {
+	st   *store.Store
+	now  func() time.Time
+	mu   sync.Mutex
+	user map[string]cachedUser
+	pat  map[string]cachedPAT // by store.HashToken of the token
+}
+
+type cachedUser struct {
+	u     store.User
+	gen   uint64
+	until time.Time
+}
+
+type cachedPAT struct {
+	t     store.PersonalToken
+	gen   uint64
+	until time.Time
+}
+
+// NewPrincipals returns an empty cache over st.
+func NewPrincipals(st *store.Store) *Principals {
+	return &Principals{st: st, now: time.Now, user: map[string]cachedUser{}, pat: map[string]cachedPAT{}}
+}
+
+// User returns the user with that id (store.ErrNotFound when there is none). The caller gets
+// its own copy.
+func (p *Principals) User(ctx context.Context, id string) (*store.User, error) {
+	// The generation is read before the database: a change that commits after the read
+	// moves it on, so what is cached below can only be as new as the generation it carries.
+	gen := p.st.AuthGeneration()
+	now := p.now()
+	p.mu.Lock()
+	e, ok := p.user[id]
+	p.mu.Unlock()
+	if ok && e.gen == gen && now.Before(e.until) {
+		u := e.u
+		return &u, nil
+	}
+	u, err := p.st.GetUserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if len(p.user) >= principalCacheMax {
+		clear(p.user)
+	}
+	p.user[id] = cachedUser{u: *u, gen: gen, until: now.Add(PrincipalTTL)}
+	p.mu.Unlock()
+	return u, nil
+}
+
+// findPAT returns the token row for token, from the cache when it is fresh.
+func (p *Principals) findPAT(ctx context.Context, token string) (*store.PersonalToken, string, error) {
+	key := store.HashToken(token)
+	gen := p.st.AuthGeneration()
+	now := p.now()
+	p.mu.Lock()
+	e, ok := p.pat[key]
+	p.mu.Unlock()
+	if ok && e.gen == gen && now.Before(e.until) {
+		t := e.t
+		return &t, key, nil
+	}
+	t, err := p.st.FindPersonalToken(ctx, token)
+	if err != nil {
+		return nil, key, err
+	}
+	p.mu.Lock()
+	if len(p.pat) >= principalCacheMax {
+		clear(p.pat)
+	}
+	p.pat[key] = cachedPAT{t: *t, gen: gen, until: now.Add(PrincipalTTL)}
+	p.mu.Unlock()
+	return t, key, nil
+}
+
+// touched records in the cache that the token's last use was written.
+func (p *Principals) touched(key string, t *store.PersonalToken) {
+	p.mu.Lock()
+	if e, ok := p.pat[key]; ok && e.t.ID == t.ID {
+		e.t.LastUsedAt = t.LastUsedAt
+		p.pat[key] = e
+	}
+	p.mu.Unlock()
+}
+
+// AuthenticatePAT is the package's AuthenticatePAT through the cache.
+func (p *Principals) AuthenticatePAT(ctx context.Context, token string, now time.Time) (*store.User, *store.PersonalToken, error) {
+	t, key, err := p.findPAT(ctx, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, ErrPATUnknown
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := p.User(ctx, t.UserID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, err
+	}
+	if err := checkPAT(t, u, now); err != nil {
+		return nil, nil, err
+	}
+	if wrote, _ := p.st.TouchPersonalToken(ctx, t, now); wrote {
+		p.touched(key, t)
+	}
+	return u, t, nil
+}
+
+// ParseJWT verifies a JWT with issuer and returns its user, who must exist, be active and
+// not have invalidated the token since it was issued (ErrTokenStale).
+func (p *Principals) ParseJWT(ctx context.Context, issuer *Issuer, token string) (*store.User, error) {
+	claims, err := issuer.Parse(token)
+	if err != nil {
+		return nil, err
+	}
+	u, err := p.User(ctx, claims.Subject)
+	if err != nil {
+		return nil, err
+	}
+	if !u.Active {
+		return nil, ErrAccountInactive
+	}
+	if u.IssuedBeforeValidAfter(claims.Issued()) {
+		return nil, ErrTokenStale
+	}
+	return u, nil
+}
+
+// Reasons a JWT of an existing user does not authenticate.
+var (
+	ErrAccountInactive = errors.New("auth: account is deactivated")
+	ErrTokenStale      = errors.New("auth: token was issued before the account's password or status changed")
+)

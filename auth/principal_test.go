@@ -1,0 +1,89 @@
+package auth
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"da/store"
+)
+
+// TestPrincipalsCacheAndGeneration shows that resolved callers are reused (a change that
+// bypasses the store is not seen) and that every store write path that withdraws rights
+// drops them at once.
+func TestPrincipalsCacheAndGeneration(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, err := store.Open(filepath.Join(t.TempDir(), "system.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u := &store.User{Email: "a@example.com", Role: "analyst"}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	p := NewPrincipals(st)
+	role := func() string {
+		t.Helper()
+		got, err := p.User(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Role
+	}
+	if r := role(); r != "analyst" {
+		t.Fatalf("role %q", r)
+	}
+	// Written behind the store's back: the cached principal is served.
+	if _, err := st.DB.ExecContext(ctx, `UPDATE users SET role = 'viewer' WHERE id = ?`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := role(); r != "analyst" {
+		t.Fatalf("the cache was not used: role %q", r)
+	}
+	// Any store change to the user is seen on the next call.
+	km := "km_admin"
+	if _, err := st.PatchUser(ctx, u.ID, store.UserPatch{Role: &km}); err != nil {
+		t.Fatal(err)
+	}
+	if r := role(); r != km {
+		t.Fatalf("after PatchUser: role %q", r)
+	}
+	// The TTL bounds an entry even without a change.
+	if _, err := st.DB.ExecContext(ctx, `UPDATE users SET role = 'viewer' WHERE id = ?`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	p.now = func() time.Time { return time.Now().Add(PrincipalTTL + time.Second) }
+	if r := role(); r != "viewer" {
+		t.Fatalf("past the TTL: role %q", r)
+	}
+	p.now = time.Now
+
+	// Personal access tokens: cached, and revocation is seen at once.
+	tok, plain, err := st.CreatePersonalToken(ctx, u.ID, "cli", store.ScopeFull, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, _, err := p.AuthenticatePAT(ctx, plain, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RevokePersonalToken(ctx, u.ID, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.AuthenticatePAT(ctx, plain, now); !errors.Is(err, ErrPATRevoked) {
+		t.Fatalf("revoked token: %v", err)
+	}
+	// Deletion.
+	if _, err := p.User(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteUserAndGrants(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.User(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted user: %v", err)
+	}
+}
