@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -328,6 +329,8 @@ func TestFailedMigrationLeavesDatabaseAsItWas(t *testing.T) {
 		}
 		good[e.Name()] = string(b)
 	}
+	// The broken step comes after every real one, whatever the latest version is.
+	next := fmt.Sprintf("%04d_broken.sql", LatestVersion+1)
 	const broken = `CREATE TABLE half_done (x INTEGER);
 		ALTER TABLE users ADD COLUMN zzz INTEGER;
 		INSERT INTO users (id, email) VALUES ('x', 'x@example.com');
@@ -339,14 +342,14 @@ func TestFailedMigrationLeavesDatabaseAsItWas(t *testing.T) {
 		files   map[string]string // overrides of good
 		wantErr string
 	}{
-		{"fresh, failing new step", "", map[string]string{"0007_broken.sql": broken}, "migration 0007_broken.sql, statement 4"},
+		{"fresh, failing new step", "", map[string]string{next: broken}, "migration " + next + ", statement 4"},
 		{"fresh, failing first step", "", map[string]string{
 			"0003_original_schema.sql": good["0003_original_schema.sql"] + "\nSELECT * FROM no_such_table;",
 		}, "migration 0003_original_schema.sql, statement"},
 		{"original v3, failing step 4", "v3", map[string]string{
 			"0004_accounts_sessions_history.sql": good["0004_accounts_sessions_history.sql"] + "\n" + broken,
 		}, "migration 0004_accounts_sessions_history.sql, statement"},
-		{"latest, failing new step", "latest", map[string]string{"0007_broken.sql": broken}, "migration 0007_broken.sql, statement 4"},
+		{"latest, failing new step", "latest", map[string]string{next: broken}, "migration " + next + ", statement 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
