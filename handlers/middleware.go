@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -54,8 +55,8 @@ func userRole(c echo.Context) auth.Role {
 	return ""
 }
 
-// rejectBadPaths refuses paths with traversal, encoded separators, backslashes or NUL
-// before routing, so that they can never be cleaned into another route or redirected.
+// rejectBadPaths refuses paths with traversal, encoded separators, backslashes, NUL or
+// invalid UTF-8 before routing, so that they can never be cleaned into another route or redirected.
 func rejectBadPaths(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		raw := c.Request().URL.EscapedPath()
@@ -72,6 +73,11 @@ func rejectBadPaths(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if bad {
 			return apiError(http.StatusBadRequest, "Invalid path: separators, '..' and NUL are not allowed in path segments")
+		}
+		// Every id, table name and key taken from the path is text; bytes that are not UTF-8
+		// would only fail later, deep in a store or the engine.
+		if !utf8.ValidString(c.Request().URL.Path) {
+			return apiError(http.StatusBadRequest, "Invalid path: it must be valid UTF-8 once percent-decoded")
 		}
 		return next(c)
 	}
@@ -117,8 +123,11 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// securityHeaders sets the headers every response carries.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// securityHeaders sets the headers every response carries. HSTS goes out on TLS and also
+// when SERVER_URL is https://, which is how a server behind a TLS-terminating proxy knows
+// its clients use HTTPS. JSON answers (tokens, set-up links, user data) are never stored by
+// a cache unless a handler says otherwise (downloads revalidate with their ETag).
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -127,8 +136,11 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-		if c.Request().TLS != nil {
+		if c.Request().TLS != nil || (s.cfg != nil && strings.HasPrefix(s.cfg.ServerURL, "https://")) {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if isAPIPath(c.Request().URL.Path) {
+			h.Set("Cache-Control", "no-store")
 		}
 		return next(c)
 	}

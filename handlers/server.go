@@ -115,7 +115,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	e.Use(middleware.RequestID())
 	e.Use(s.accessLog)
 	e.Use(s.recoverPanics)
-	e.Use(securityHeaders)
+	e.Use(s.securityHeaders)
 
 	staticHandler := echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(http.FS(static.FS))))
 	e.GET("/static/*", func(c echo.Context) error {
