@@ -110,6 +110,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = echo.ExtractIPDirect()
 
+	e.Pre(s.deadlines)
 	e.Pre(rejectBadPaths)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{}))
 	e.Use(middleware.RequestID())
@@ -128,6 +129,9 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 		mw := []echo.MiddlewareFunc{s.auditRequests, s.requireAccess(r)}
 		if r.BodyLimit > 0 {
 			mw = append(mw, limitBody(r.BodyLimit))
+		}
+		if r.StreamBody {
+			mw = append(mw, s.streamBody)
 		}
 		g.Add(r.Method, r.Path, r.Handler, mw...)
 	}
