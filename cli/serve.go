@@ -115,6 +115,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		return err
 	}
 	defer st.Close()
+	// This process now holds the system database, so no other da serves this DATA_DIR: the
+	// spools and staging directories there were left by a crash.
+	engine.SweepTemp(cfg.DataDir, log)
 
 	if err := seedAdmin(ctx, cfg, st, log); err != nil {
 		return err

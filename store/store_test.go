@@ -289,7 +289,7 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"empty path", "", "store: empty database path"},
 		{"parent is a file", filepath.Join(notDir, "system.duckdb"), "store: create directory"},
-		{"not a duckdb file", notDir, "store: open"},
+		{"not a duckdb file", notDir, "store: cannot open the database " + notDir},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
