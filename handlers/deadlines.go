@@ -18,9 +18,9 @@ import (
 // goroutine for long:
 //   - headers: http.Server.ReadHeaderTimeout (NewHTTPServer);
 //   - bodies: a form or JSON body must arrive whole within BodyTimeout; a route that takes
-//     a file (Route.StreamBody) instead needs MinRate bytes/s, measured over RateWindow;
-//   - responses: every response must be read at MinRate over RateWindow too, from its first
-//     byte, so a download or export that nobody reads is cut off.
+//     a file (Route.StreamBody) instead must keep up MinRate bytes/s over RateWindow;
+//   - responses: every response must be taken at MinRate over RateWindow too, from its first
+//     byte, so a download or export that nobody reads is cut off (see clock).
 //
 // The deadlines are the connection's, set through http.ResponseController and extended as
 // bytes flow. A read deadline is set only while a body remains: net/http clears it when the
@@ -75,7 +75,7 @@ func (s *Server) deadlines(next echo.HandlerFunc) echo.HandlerFunc {
 		if req := c.Request(); hasBody(req) && s.cfg.HTTP.BodyTimeout > 0 {
 			_ = rc.SetReadDeadline(time.Now().Add(s.cfg.HTTP.BodyTimeout))
 		}
-		rw := &rateWriter{ResponseWriter: res.Writer, rc: rc, rate: s.transferRate()}
+		rw := newRateWriter(res.Writer, rc, s.transferRate())
 		res.Writer = rw
 		defer rw.finish()
 		return next(c)
@@ -87,86 +87,122 @@ func (s *Server) streamBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		if hasBody(req) {
-			rc := http.NewResponseController(c.Response().Writer)
-			r := &rateReader{ReadCloser: req.Body, rc: rc, rate: s.transferRate()}
-			r.extend()
-			req.Body = r
+			req.Body = newRateReader(req.Body, http.NewResponseController(c.Response().Writer), s.transferRate())
 		}
 		return next(c)
 	}
 }
 
-// rateReader extends the connection's read deadline by one window for every chunk read.
-type rateReader struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	rate rate
-	got  int64
+// clock measures how long a transfer waits on the client: the connection's deadline is one
+// window ahead after every chunk moved, and moves later by the time spent between calls
+// (the server reading a file, a query producing rows), which is not the client's doing. So a
+// transfer is cut off when it waits on the client for a whole window without a chunk moving.
+type clock struct {
+	rate     rate
+	set      func(time.Time) // the connection's read or write deadline
+	started  bool
+	deadline time.Time
+	lastEnd  time.Time     // when the last call returned
+	idle     time.Duration // time between calls not yet added to the deadline
+	since    int64         // bytes moved since the deadline was last reset
 }
 
-func (r *rateReader) extend() { _ = r.rc.SetReadDeadline(time.Now().Add(r.rate.window)) }
+// before runs ahead of every read or write of at most room() bytes.
+func (k *clock) before() {
+	now := time.Now()
+	switch {
+	case !k.started || k.since >= k.rate.chunk:
+		k.started, k.since, k.idle, k.lastEnd = true, 0, 0, now
+		k.reset(now.Add(k.rate.window))
+	default:
+		k.idle += now.Sub(k.lastEnd)
+		// Small gaps are collected, to move the deadline once rather than on every call.
+		if k.idle >= k.rate.window/100 {
+			k.reset(k.deadline.Add(k.idle))
+			k.idle = 0
+		}
+	}
+}
+
+func (k *clock) reset(d time.Time) {
+	k.deadline = d
+	k.set(d)
+}
+
+// after records n bytes moved by the call that just returned.
+func (k *clock) after(n int64) {
+	k.since += n
+	k.lastEnd = time.Now()
+}
+
+// room is how many bytes the next call may move; before must have run.
+func (k *clock) room() int64 { return k.rate.chunk - k.since }
+
+// rateReader holds a request body to the minimum rate.
+type rateReader struct {
+	io.ReadCloser
+	clock
+	eof bool
+}
+
+func newRateReader(body io.ReadCloser, rc *http.ResponseController, r rate) *rateReader {
+	rr := &rateReader{ReadCloser: body}
+	rr.clock = clock{rate: r, set: func(t time.Time) { _ = rc.SetReadDeadline(t) }}
+	rr.before()
+	return rr
+}
 
 func (r *rateReader) Read(p []byte) (int, error) {
-	n, err := r.ReadCloser.Read(p)
 	// After the body's end net/http owns the deadline (its background read needs none).
-	if err == nil {
-		r.got += int64(n)
-		if r.got >= r.rate.chunk {
-			r.got = 0
-			r.extend()
-		}
+	if r.eof {
+		return r.ReadCloser.Read(p)
+	}
+	r.before()
+	if room := r.room(); int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := r.ReadCloser.Read(p)
+	r.after(int64(n))
+	if err != nil {
+		r.eof = true
 	}
 	return n, err
 }
 
-// rateWriter sets the connection's write deadline one window ahead at the first byte and
-// again after every chunk written, so a response read slower than the rate is cut off.
+// rateWriter holds a response to the minimum rate from its first byte.
 type rateWriter struct {
 	http.ResponseWriter
-	rc      *http.ResponseController
-	rate    rate
-	started bool
-	since   int64 // bytes since the deadline was last extended
+	clock
+	rc *http.ResponseController
 }
 
-func (w *rateWriter) extend() {
-	w.since = 0
-	_ = w.rc.SetWriteDeadline(time.Now().Add(w.rate.window))
-}
-
-func (w *rateWriter) start() {
-	if !w.started {
-		w.started = true
-		w.extend()
-	}
-}
-
-// room is how many bytes may be written before the deadline must move.
-func (w *rateWriter) room() int64 {
-	if w.since >= w.rate.chunk {
-		w.extend()
-	}
-	return w.rate.chunk - w.since
+func newRateWriter(w http.ResponseWriter, rc *http.ResponseController, r rate) *rateWriter {
+	rw := &rateWriter{ResponseWriter: w, rc: rc}
+	rw.clock = clock{rate: r, set: func(t time.Time) { _ = rc.SetWriteDeadline(t) }}
+	return rw
 }
 
 // WriteHeader starts the clock: headers are the first bytes the client must take.
 func (w *rateWriter) WriteHeader(code int) {
-	w.start()
+	if !w.started {
+		w.before()
+		w.after(0)
+	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 // Write writes p in pieces of at most one chunk, so one large write cannot outlive a window.
 func (w *rateWriter) Write(p []byte) (int, error) {
-	w.start()
 	written := 0
 	for len(p) > 0 {
+		w.before()
 		n := int64(len(p))
 		if room := w.room(); n > room {
 			n = room
 		}
 		m, err := w.ResponseWriter.Write(p[:n])
+		w.after(int64(m))
 		written += m
-		w.since += int64(m)
 		if err != nil {
 			return written, err
 		}
@@ -178,7 +214,6 @@ func (w *rateWriter) Write(p []byte) (int, error) {
 // ReadFrom keeps net/http's sendfile path for file downloads, a chunk at a time. A limited
 // source (a byte range) is unwrapped, since sendfile sees through one io.LimitedReader only.
 func (w *rateWriter) ReadFrom(src io.Reader) (int64, error) {
-	w.start()
 	rf, ok := w.ResponseWriter.(io.ReaderFrom)
 	if !ok {
 		return io.Copy(struct{ io.Writer }{w}, src)
@@ -189,6 +224,7 @@ func (w *rateWriter) ReadFrom(src io.Reader) (int64, error) {
 	}
 	var total int64
 	for {
+		w.before()
 		want := w.room()
 		if outer != nil && outer.N < want {
 			want = outer.N
@@ -197,8 +233,8 @@ func (w *rateWriter) ReadFrom(src io.Reader) (int64, error) {
 			return total, nil
 		}
 		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: want})
+		w.after(n)
 		total += n
-		w.since += n
 		if outer != nil {
 			outer.N -= n
 		}

@@ -10,12 +10,15 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"da/auth"
 )
@@ -268,5 +271,64 @@ func TestConnectionCapPerAddress(t *testing.T) {
 			t.Fatalf("no room after closing a connection: %s", got)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSlowServerIsNotCutOff: only time spent waiting on the client counts against the rate.
+// A response produced slowly (rows of a long query, say) and a body consumed slowly, each
+// taking several windows, reach a client that keeps up.
+func TestSlowServerIsNotCutOff(t *testing.T) {
+	env := newTestEnv(t)
+	h := &env.srv.cfg.HTTP
+	h.BodyTimeout, h.MinRate, h.RateWindow = time.Second, 64<<10, time.Second
+	e := echo.New()
+	e.Pre(env.srv.deadlines)
+	e.GET("/produce", func(c echo.Context) error {
+		c.Response().WriteHeader(http.StatusOK)
+		for i := 0; i < 30; i++ {
+			if _, err := c.Response().Write(bytes.Repeat([]byte{'x'}, 100)); err != nil {
+				return err
+			}
+			c.Response().Flush()
+			time.Sleep(100 * time.Millisecond)
+		}
+		return nil
+	})
+	e.POST("/consume", env.srv.streamBody(func(c echo.Context) error {
+		buf := make([]byte, 1024)
+		var n int
+		for {
+			m, err := c.Request().Body.Read(buf)
+			n += m
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return c.String(http.StatusOK, fmt.Sprint(n))
+	}))
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/produce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || len(b) != 3000 {
+		t.Fatalf("slowly produced response: %d of 3000 bytes, %v", len(b), err)
+	}
+	resp, err = http.Post(srv.URL+"/consume", "application/octet-stream", bytes.NewReader(make([]byte, 30<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(b) != fmt.Sprint(30<<10) {
+		t.Fatalf("slowly consumed body: %d %s", resp.StatusCode, b)
 	}
 }
