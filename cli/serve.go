@@ -97,6 +97,7 @@ func (e *env) serve(args []string) int {
 		log.Error("server stopped with an error", "error", err)
 		return ExitError
 	}
+	log.Info("databases closed; exiting")
 	return ExitOK
 }
 
@@ -186,9 +187,14 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	return nil
 }
 
-// cancelGrace is how long cancelled requests get to clean up (spools, sandboxes) before the
-// stores close. With the default drain of 5s a stop takes under 10s, Docker's default grace.
-const cancelGrace = 3 * time.Second
+// answerGrace is how long cancelled requests get to send their answer before every
+// connection is closed; cancelGrace is how long they then get to clean up (spools,
+// sandboxes) before the stores close. With the default drain of 5s a stop takes well under
+// 10s, Docker's default grace.
+const (
+	answerGrace = time.Second
+	cancelGrace = 2 * time.Second
+)
 
 // shutdown stops accepting connections, lets running requests finish for drain, then
 // cancels the rest (their contexts, which interrupts queries, and their connections, which
@@ -204,6 +210,9 @@ func shutdown(srv *http.Server, cancelRequests context.CancelFunc, inflight *req
 	}
 	log.Warn("requests still running after the drain: cancelling them", "running", inflight.n.Load())
 	cancelRequests()
+	// A cancelled query answers at once; an upload still being received only ends when its
+	// connection closes.
+	inflight.wait(answerGrace)
 	_ = srv.Close()
 	if !inflight.wait(cancelGrace) {
 		log.Warn("requests did not end after cancelling; stopping anyway", "running", inflight.n.Load())
