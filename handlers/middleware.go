@@ -56,7 +56,7 @@ func userRole(c echo.Context) auth.Role {
 }
 
 // rejectBadPaths refuses paths with traversal, encoded separators, backslashes, NUL or
-// invalid UTF-8 before routing, so that they can never be cleaned into another route or redirected.
+// invalid UTF-8 (in the path or the query string) before routing, so that they can never be cleaned into another route or redirected.
 func rejectBadPaths(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		raw := c.Request().URL.EscapedPath()
@@ -79,8 +79,25 @@ func rejectBadPaths(next echo.HandlerFunc) echo.HandlerFunc {
 		if !utf8.ValidString(c.Request().URL.Path) {
 			return apiError(http.StatusBadRequest, "Invalid path: it must be valid UTF-8 once percent-decoded")
 		}
+		if raw := c.Request().URL.RawQuery; raw != "" {
+			q, _ := url.ParseQuery(raw)
+			for k, vs := range q {
+				if !utf8.ValidString(k) || !allValidUTF8(vs) {
+					return apiError(http.StatusBadRequest, "Invalid query string: parameters must be valid UTF-8 once percent-decoded")
+				}
+			}
+		}
 		return next(c)
 	}
+}
+
+func allValidUTF8(vs []string) bool {
+	for _, v := range vs {
+		if !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // accessLog writes one slog line per request.

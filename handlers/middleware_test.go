@@ -101,3 +101,31 @@ func TestHSTSBehindTLSProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidUTF8QueryParams: a query string whose values are not valid UTF-8 is a 400 on
+// every GET route, never a 500.
+func TestInvalidUTF8QueryParams(t *testing.T) {
+	env := newTestEnv(t)
+	env.queryFixtures()
+	q := "?q=%ff&search=%ff&table=%ff&user_id=%ff&next=%ff&source=%ff&status=%ff&id=%ff&category=%ff&type=%ff&limit=%ff"
+	n := 0
+	for _, r := range env.srv.routes() {
+		if r.Method != "GET" {
+			continue
+		}
+		path := strings.TrimSuffix(pathParam.ReplaceAllString(r.Path, "sales"), "*")
+		rec := env.do(request{method: r.Method, path: path + q, token: env.tokens[auth.RoleAdmin],
+			headers: map[string]string{"Accept": "application/json"}})
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "UTF-8") {
+			t.Errorf("GET %s%s: %d %.200s, want 400", path, q, rec.Code, rec.Body.String())
+		}
+		n++
+	}
+	if n < 40 {
+		t.Fatalf("only %d GET routes tried", n)
+	}
+	// Valid UTF-8 passes.
+	if rec := env.do(request{method: "GET", path: "/api/memory?q=%C3%A9t%C3%A9", token: env.tokens[auth.RoleAdmin]}); rec.Code != http.StatusOK {
+		t.Fatalf("GET /api/memory?q=été: %d %s", rec.Code, rec.Body.String())
+	}
+}
