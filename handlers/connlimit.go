@@ -22,14 +22,19 @@ func LimitConnsPerAddr(ln net.Listener, max int) net.Listener {
 	if max <= 0 {
 		return ln
 	}
-	return &connLimiter{Listener: ln, max: max, open: map[string]int{}}
+	return &connLimiter{Listener: ln, max: max, open: map[string]int{}, refusing: make(chan struct{}, maxRefusing)}
 }
+
+// maxRefusing bounds the 429 answers being written at once; past it, connections over the
+// cap are closed without one.
+const maxRefusing = 64
 
 type connLimiter struct {
 	net.Listener
-	max  int
-	mu   sync.Mutex
-	open map[string]int
+	max      int
+	mu       sync.Mutex
+	open     map[string]int
+	refusing chan struct{}
 }
 
 // Accept returns the next connection within the cap, answering the others itself.
@@ -43,7 +48,15 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		if l.open[addr] >= l.max {
 			l.mu.Unlock()
-			go refuse(c)
+			select {
+			case l.refusing <- struct{}{}:
+				go func() {
+					refuse(c)
+					<-l.refusing
+				}()
+			default:
+				_ = c.Close()
+			}
 			continue
 		}
 		l.open[addr]++
