@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -96,6 +97,7 @@ func (e *env) serve(args []string) int {
 		log.Error("server stopped with an error", "error", oneParagraph(err.Error()))
 		return ExitError
 	}
+	log.Info("databases closed; exiting")
 	return ExitOK
 }
 
@@ -175,29 +177,81 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
 		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
 	})
-	srv := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           e,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	// Every request's context derives from reqCtx, so that a shutdown can cancel the queries
+	// and uploads still running once the drain is over.
+	reqCtx, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
+	inflight := &requestCounter{}
+	srv := handlers.NewHTTPServer(cfg, inflight.wrap(e), log)
+	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
 	log.Info("da serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version, "env", cfg.Env)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(handlers.LimitConnsPerAddr(ln, cfg.HTTP.MaxConnsPerAddr)) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	log.Info("stopped cleanly")
+	shutdown(srv, cancelRequests, inflight, cfg.HTTP.ShutdownDrain, log)
 	return nil
+}
+
+// answerGrace is how long cancelled requests get to send their answer before every
+// connection is closed; cancelGrace is how long they then get to clean up (spools,
+// sandboxes) before the stores close. With the default drain of 5s a stop takes well under
+// 10s, Docker's default grace.
+const (
+	answerGrace = time.Second
+	cancelGrace = 2 * time.Second
+)
+
+// shutdown stops accepting connections, lets running requests finish for drain, then
+// cancels the rest (their contexts, which interrupts queries, and their connections, which
+// ends uploads still being received) and waits briefly for their clean-up.
+func shutdown(srv *http.Server, cancelRequests context.CancelFunc, inflight *requestCounter, drain time.Duration, log *slog.Logger) {
+	log.Info("shutting down: draining requests", "drain", drain.String(), "running", inflight.n.Load())
+	dctx, cancel := context.WithTimeout(context.Background(), drain)
+	err := srv.Shutdown(dctx)
+	cancel()
+	if err == nil && inflight.n.Load() == 0 {
+		log.Info("stopped cleanly")
+		return
+	}
+	log.Warn("requests still running after the drain: cancelling them", "running", inflight.n.Load())
+	cancelRequests()
+	// A cancelled query answers at once; an upload still being received only ends when its
+	// connection closes.
+	inflight.wait(answerGrace)
+	_ = srv.Close()
+	if !inflight.wait(cancelGrace) {
+		log.Warn("requests did not end after cancelling; stopping anyway", "running", inflight.n.Load())
+		return
+	}
+	log.Info("stopped: running requests were cancelled")
+}
+
+// requestCounter counts the requests whose handlers are running, which http.Server.Close
+// does not wait for.
+type requestCounter struct{ n atomic.Int64 }
+
+func (rc *requestCounter) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc.n.Add(1)
+		defer rc.n.Add(-1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// wait polls until no handler runs, for at most d; it reports whether they all ended.
+func (rc *requestCounter) wait(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for rc.n.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
 
 // openEngine builds the data engine and publishes what DATA_DIR/extracts holds. A failed first

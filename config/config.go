@@ -120,6 +120,8 @@ type Config struct {
 	Query QueryConfig
 	// MaxJSONBodyBytes caps JSON request bodies (413 above it).
 	MaxJSONBodyBytes int64
+	// HTTP bounds what slow or stuck clients and a shutdown may hold.
+	HTTP HTTPConfig
 	// SyncHistoryRetentionDays is how long sync history rows are kept.
 	SyncHistoryRetentionDays int
 	// Profiler holds the column profiler's settings.
@@ -221,6 +223,22 @@ type DesktopConfig struct {
 type UploadConfig struct {
 	MaxBytes         int64 // DA_UPLOAD_MAX_BYTES / upload.max_bytes: table uploads (413 above it)
 	ArtifactMaxBytes int64 // DA_UPLOAD_ARTIFACT_MAX_BYTES / upload.artifact_max_bytes: artifacts and sessions
+}
+
+// HTTPConfig bounds slow clients and the shutdown (DA_HTTP_* variables, server.* keys).
+type HTTPConfig struct {
+	// HeaderTimeout is the time a client has to send a request's headers.
+	HeaderTimeout time.Duration // DA_HTTP_HEADER_TIMEOUT / server.header_timeout, default 10s
+	// BodyTimeout is the time a client has to send a whole form or JSON body.
+	BodyTimeout time.Duration // DA_HTTP_BODY_TIMEOUT / server.body_timeout, default 10s
+	// MinRate (bytes/s) and RateWindow: an upload or a response that moves fewer than
+	// MinRate*RateWindow bytes in any window of RateWindow is cut off.
+	MinRate    int64         // DA_HTTP_MIN_RATE / server.min_transfer_rate, default 4096
+	RateWindow time.Duration // DA_HTTP_RATE_WINDOW / server.transfer_window, default 30s
+	// MaxConnsPerAddr caps open connections per client IP address; 0 means no cap.
+	MaxConnsPerAddr int // DA_HTTP_MAX_CONNS_PER_ADDR / server.max_conns_per_addr, default 128
+	// ShutdownDrain is how long a stopping server lets requests finish before it cancels them.
+	ShutdownDrain time.Duration // DA_SHUTDOWN_DRAIN / server.shutdown_drain, default 5s
 }
 
 // QueryConfig limits what one query may do.
@@ -353,7 +371,9 @@ func defaults() *Config {
 			MemoryLimit:    "1GB",
 			Threads:        2,
 		},
-		MaxJSONBodyBytes:         1 << 20,
+		MaxJSONBodyBytes: 1 << 20,
+		HTTP: HTTPConfig{HeaderTimeout: 10 * time.Second, BodyTimeout: 10 * time.Second, MinRate: 4096,
+			RateWindow: 30 * time.Second, MaxConnsPerAddr: 128, ShutdownDrain: 5 * time.Second},
 		SyncHistoryRetentionDays: 90,
 		Profiler: ProfilerConfig{
 			SampleSize:             500_000,

@@ -468,6 +468,14 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 	l.integer(&q.Threads, "query.threads", env("DA_QUERY_THREADS", y("query.threads", fq.Threads)))
 	l.int64(&c.MaxJSONBodyBytes, "server.max_json_body_bytes",
 		env("DA_MAX_JSON_BODY_BYTES", y("server.max_json_body_bytes", f.Server.MaxJSONBodyBytes)))
+	h, fs := &c.HTTP, &f.Server
+	l.duration(&h.HeaderTimeout, "server.header_timeout", env("DA_HTTP_HEADER_TIMEOUT", y("server.header_timeout", fs.HeaderTimeout)))
+	l.duration(&h.BodyTimeout, "server.body_timeout", env("DA_HTTP_BODY_TIMEOUT", y("server.body_timeout", fs.BodyTimeout)))
+	l.int64(&h.MinRate, "server.min_transfer_rate", env("DA_HTTP_MIN_RATE", y("server.min_transfer_rate", fs.MinTransferRate)))
+	l.duration(&h.RateWindow, "server.transfer_window", env("DA_HTTP_RATE_WINDOW", y("server.transfer_window", fs.TransferWindow)))
+	l.integer(&h.MaxConnsPerAddr, "server.max_conns_per_addr",
+		env("DA_HTTP_MAX_CONNS_PER_ADDR", y("server.max_conns_per_addr", fs.MaxConnsPerAddr)))
+	l.duration(&h.ShutdownDrain, "server.shutdown_drain", env("DA_SHUTDOWN_DRAIN", y("server.shutdown_drain", fs.ShutdownDrain)))
 	l.integer(&c.SyncHistoryRetentionDays, "sync.history_retention_days",
 		env("DA_SYNC_HISTORY_RETENTION_DAYS", y("sync.history_retention_days", f.Sync.HistoryRetentionDays)))
 

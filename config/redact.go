@@ -116,6 +116,12 @@ func (c *Config) Redacted() map[string]any {
 			"query_memory_limit":          c.Query.MemoryLimit,
 			"query_threads":               c.Query.Threads,
 			"max_json_body_bytes":         c.MaxJSONBodyBytes,
+			"http_header_timeout":         c.HTTP.HeaderTimeout.String(),
+			"http_body_timeout":           c.HTTP.BodyTimeout.String(),
+			"http_min_rate":               c.HTTP.MinRate,
+			"http_rate_window":            c.HTTP.RateWindow.String(),
+			"http_max_conns_per_addr":     c.HTTP.MaxConnsPerAddr,
+			"shutdown_drain":              c.HTTP.ShutdownDrain.String(),
 			"sync_history_retention_days": c.SyncHistoryRetentionDays,
 		},
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -199,6 +200,20 @@ func (l *loader) validate(f *fileConfig) {
 	l.positive("query.threads", int64(c.Query.Threads))
 	l.memoryLimit("query.memory_limit", c.Query.MemoryLimit)
 	l.positive("server.max_json_body_bytes", c.MaxJSONBodyBytes)
+	h := c.HTTP
+	for _, d := range []struct {
+		id string
+		v  time.Duration
+	}{{"server.header_timeout", h.HeaderTimeout}, {"server.body_timeout", h.BodyTimeout},
+		{"server.transfer_window", h.RateWindow}, {"server.shutdown_drain", h.ShutdownDrain}} {
+		if d.v <= 0 {
+			l.problem("%s must be positive (got %s)", l.label(d.id), d.v)
+		}
+	}
+	l.positive("server.min_transfer_rate", h.MinRate)
+	if h.MaxConnsPerAddr < 0 {
+		l.problem("%s must be 0 (no cap) or more (got %d)", l.label("server.max_conns_per_addr"), h.MaxConnsPerAddr)
+	}
 	l.positive("sync.history_retention_days", int64(c.SyncHistoryRetentionDays))
 	p := c.Profiler
 	l.positive("profiler.sample_size", int64(p.SampleSize))

@@ -62,6 +62,12 @@ type fileServer struct {
 	SSHKey           *string `yaml:"ssh_key"`
 	ProjectDir       *string `yaml:"project_dir"`
 	MaxJSONBodyBytes *string `yaml:"max_json_body_bytes"`
+	HeaderTimeout    *string `yaml:"header_timeout"`
+	BodyTimeout      *string `yaml:"body_timeout"`
+	MinTransferRate  *string `yaml:"min_transfer_rate"`
+	TransferWindow   *string `yaml:"transfer_window"`
+	MaxConnsPerAddr  *string `yaml:"max_conns_per_addr"`
+	ShutdownDrain    *string `yaml:"shutdown_drain"`
 }
 
 type fileAdmin struct {

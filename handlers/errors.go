@@ -155,11 +155,7 @@ func errorText(status int, detail any) (string, string) {
 func readBody(c echo.Context) ([]byte, error) {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, apiError(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body too large (limit %d bytes)", mbe.Limit))
-		}
-		return nil, apiError(http.StatusBadRequest, "Could not read request body")
+		return nil, bodyReadError(err)
 	}
 	return body, nil
 }

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -57,8 +58,8 @@ func userRole(c echo.Context) auth.Role {
 	return ""
 }
 
-// rejectBadPaths refuses paths with traversal, encoded separators, backslashes or NUL
-// before routing, so that they can never be cleaned into another route or redirected.
+// rejectBadPaths refuses paths with traversal, encoded separators, backslashes, NUL or
+// invalid UTF-8 (in the path or the query string) before routing, so that they can never be cleaned into another route or redirected.
 func rejectBadPaths(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		raw := c.Request().URL.EscapedPath()
@@ -76,8 +77,30 @@ func rejectBadPaths(next echo.HandlerFunc) echo.HandlerFunc {
 		if bad {
 			return apiError(http.StatusBadRequest, "Invalid path: separators, '..' and NUL are not allowed in path segments")
 		}
+		// Every id, table name and key taken from the path is text; bytes that are not UTF-8
+		// would only fail later, deep in a store or the engine.
+		if !utf8.ValidString(c.Request().URL.Path) {
+			return apiError(http.StatusBadRequest, "Invalid path: it must be valid UTF-8 once percent-decoded")
+		}
+		if raw := c.Request().URL.RawQuery; raw != "" {
+			q, _ := url.ParseQuery(raw)
+			for k, vs := range q {
+				if !utf8.ValidString(k) || !allValidUTF8(vs) {
+					return apiError(http.StatusBadRequest, "Invalid query string: parameters must be valid UTF-8 once percent-decoded")
+				}
+			}
+		}
 		return next(c)
 	}
+}
+
+func allValidUTF8(vs []string) bool {
+	for _, v := range vs {
+		if !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // accessLog writes one slog line per request.
@@ -120,8 +143,11 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// securityHeaders sets the headers every response carries.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// securityHeaders sets the headers every response carries. HSTS goes out on TLS and also
+// when SERVER_URL is https://, which is how a server behind a TLS-terminating proxy knows
+// its clients use HTTPS. JSON answers (tokens, set-up links, user data) are never stored by
+// a cache unless a handler says otherwise (downloads revalidate with their ETag).
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -130,8 +156,11 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-		if c.Request().TLS != nil {
+		if c.Request().TLS != nil || (s.cfg != nil && strings.HasPrefix(s.cfg.ServerURL, "https://")) {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if isAPIPath(c.Request().URL.Path) {
+			h.Set("Cache-Control", "no-store")
 		}
 		return next(c)
 	}

@@ -15,6 +15,9 @@ type Route struct {
 	Min       auth.Role
 	Handler   echo.HandlerFunc
 	BodyLimit int64 // bytes; 0 means no limit beyond the server's
+	// StreamBody marks a route that takes a file: its body must keep up the minimum transfer
+	// rate instead of arriving whole within the body deadline (deadlines.go).
+	StreamBody bool
 }
 
 // routes is the single route table of the server.
@@ -166,10 +169,10 @@ func (s *Server) routes() []Route {
 		// Pages.
 		{Method: "GET", Path: "/dashboard", Min: viewer, Handler: s.showDashboard},
 		{Method: "GET", Path: "/upload", Min: analyst, Handler: s.showUpload},
-		{Method: "POST", Path: "/upload", Min: analyst, Handler: s.submitUpload},
+		{Method: "POST", Path: "/upload", Min: analyst, Handler: s.submitUpload, StreamBody: true},
 
 		// Uploads: a file becomes a table (size capped while streaming, not by BodyLimit).
-		{Method: "POST", Path: "/api/upload/table", Min: analyst, Handler: s.uploadTable},
+		{Method: "POST", Path: "/api/upload/table", Min: analyst, Handler: s.uploadTable, StreamBody: true},
 		{Method: "GET", Path: "/corporate-memory", Min: viewer, Handler: s.memoryPage},
 		{Method: "POST", Path: "/corporate-memory", Min: analyst, Handler: s.memoryContribute, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/corporate-memory/:item_id/vote", Min: analyst, Handler: s.memoryVoteForm, BodyLimit: jsonLimit},

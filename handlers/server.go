@@ -116,12 +116,13 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = echo.ExtractIPDirect()
 
+	e.Pre(s.deadlines)
 	e.Pre(rejectBadPaths)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{}))
 	e.Use(middleware.RequestID())
 	e.Use(s.accessLog)
 	e.Use(s.recoverPanics)
-	e.Use(securityHeaders)
+	e.Use(s.securityHeaders)
 
 	staticHandler := echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(http.FS(static.FS))))
 	e.GET("/static/*", func(c echo.Context) error {
@@ -134,6 +135,9 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 		mw := []echo.MiddlewareFunc{s.auditRequests, s.requireAccess(r)}
 		if r.BodyLimit > 0 {
 			mw = append(mw, limitBody(r.BodyLimit))
+		}
+		if r.StreamBody {
+			mw = append(mw, s.streamBody)
 		}
 		g.Add(r.Method, r.Path, r.Handler, mw...)
 	}

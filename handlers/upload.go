@@ -154,6 +154,9 @@ func multipartError(err error, maxBytes int64) error {
 	if errors.As(err, &mbe) {
 		return tooLarge(maxBytes)
 	}
+	if isTimeout(err) {
+		return bodyReadError(err)
+	}
 	return apiError(http.StatusBadRequest, "Malformed multipart body: "+err.Error())
 }
 

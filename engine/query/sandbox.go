@@ -2,8 +2,10 @@ package query
 
 import (
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,9 +24,9 @@ import (
 // sandbox is one in-memory DuckDB instance that sees exactly one set of tables.
 //
 // Each table is a view over read_parquet of symlinks in a private directory
-// (<dir>/<table>_<n>.parquet), so view definitions (duckdb_views(), information_schema.views,
-// sqlite_master, error messages) show only that private directory, never the server's data
-// layout. allowed_paths lists exactly those files; after the views exist external access is
+// (<dir>/<table>_<n>.parquet). The view reads its file list from a connection variable, so
+// view definitions (duckdb_views(), information_schema.views, sqlite_master) show no path,
+// and error messages are scrubbed of the private directory and the real files. allowed_paths lists exactly those files; after the views exist external access is
 // switched off and the configuration locked, so nothing else is reachable and nothing can
 // be changed. Settings, which DuckDB resolves to the real paths, are refused by the gate.
 type sandbox struct {
@@ -130,7 +132,8 @@ func buildSandbox(opt Options, key string, tables []Table, exportFile string) (s
 	var pairs []string
 	var allowed []string
 	var views []string
-	for _, t := range tables {
+	var vars []string // per-connection variables that hold each view's file list
+	for ti, t := range tables {
 		var lits []string
 		for i, f := range t.Files {
 			link := filepath.Join(dir, t.Name+"_"+strconv.Itoa(i)+".parquet")
@@ -144,8 +147,10 @@ func buildSandbox(opt Options, key string, tables []Table, exportFile string) (s
 				pairs = append(pairs, real, "<"+t.Name+" file>")
 			}
 		}
-		views = append(views, fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet([%s], union_by_name=true)",
-			quoteIdent(t.Name), strings.Join(lits, ", ")))
+		v := "da_files_" + strconv.Itoa(ti)
+		vars = append(vars, fmt.Sprintf("SET VARIABLE %s = [%s]", v, strings.Join(lits, ", ")))
+		views = append(views, fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(getvariable(%s), union_by_name=true)",
+			quoteIdent(t.Name), quoteLiteral(v)))
 	}
 	var exportSetup []string
 	if exportFile != "" {
@@ -165,7 +170,17 @@ func buildSandbox(opt Options, key string, tables []Table, exportFile string) (s
 	}
 	s.scrb = newScrubber(pairs)
 
-	c, err := duckdb.NewConnector("", nil)
+	// Views read their files through variables set on every connection, so a view's text
+	// (duckdb_views(), information_schema.views, sqlite_master) names no path at all; the
+	// gate refuses getvariable and duckdb_variables.
+	c, err := duckdb.NewConnector("", func(ex driver.ExecerContext) error {
+		for _, st := range vars {
+			if _, err := ex.ExecContext(context.Background(), st, nil); err != nil {
+				return fmt.Errorf("query: sandbox setup: %s", s.scrub(cleanEngineMessage(err.Error())))
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("query: sandbox open: %w", err)
 	}

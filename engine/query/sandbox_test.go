@@ -65,7 +65,9 @@ func fileHash(t *testing.T, p string) string {
 // path.
 func TestEscapeAttempts(t *testing.T) {
 	e := newEscapeEnv(t)
-	r := newTestRunner(t, Options{Timeout: time.Second, MemoryLimit: "512MB", Threads: 2})
+	// As in the server, the sandboxes live under the data directory, whose path must not show.
+	r := newTestRunner(t, Options{Timeout: time.Second, MemoryLimit: "512MB", Threads: 2,
+		TempDir: filepath.Join(e.dataDir, "tmp")})
 	before := map[string]string{}
 	for _, f := range []string{e.ordersFile, e.privateFile, e.secretTxt, e.secretCSV} {
 		before[f] = fileHash(t, f)
