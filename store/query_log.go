@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // QueryLog records finished queries — the history row and the audit entry — off the request
@@ -27,6 +29,10 @@ type QueryLog struct {
 	committed uint64
 	cond      *sync.Cond
 	onError   func(error)
+
+	// A reader waiting in Sync asks for its records now instead of after the linger.
+	wantFlush atomic.Uint64 // highest seq a reader waits for
+	flush     chan struct{} // wakes a lingering writer; capacity 1
 }
 
 type queryRecord struct {
@@ -42,6 +48,11 @@ const queryLogQueue = 1024
 // maxQueryBatch bounds how many records one transaction writes.
 const maxQueryBatch = 256
 
+// queryLogLinger is how long the writer waits for more records before it commits a batch:
+// a commit of system.duckdb costs milliseconds of CPU, which a server answering one query
+// after another would otherwise pay for every query. Readers (Sync) do not wait for it.
+const queryLogLinger = 50 * time.Millisecond
+
 // ErrQueryLogClosed is returned by Record after the store was closed.
 var ErrQueryLogClosed = errors.New("store: query log is closed")
 
@@ -49,7 +60,8 @@ var ErrQueryLogClosed = errors.New("store: query log is closed")
 // set on first use, hears about failed batch writes.
 func (s *Store) QueryLog() *QueryLog {
 	s.qlogOnce.Do(func() {
-		l := &QueryLog{s: s, ch: make(chan *queryRecord, queryLogQueue), stopped: make(chan struct{})}
+		l := &QueryLog{s: s, ch: make(chan *queryRecord, queryLogQueue), stopped: make(chan struct{}),
+			flush: make(chan struct{}, 1)}
 		l.cond = sync.NewCond(&l.cmu)
 		go l.run()
 		s.qlog.Store(l)
@@ -94,6 +106,16 @@ func (l *QueryLog) Sync() {
 	l.mu.Lock()
 	target := l.seq
 	l.mu.Unlock()
+	for {
+		cur := l.wantFlush.Load()
+		if cur >= target || l.wantFlush.CompareAndSwap(cur, target) {
+			break
+		}
+	}
+	select {
+	case l.flush <- struct{}{}:
+	default:
+	}
 	l.cmu.Lock()
 	for l.committed < target {
 		l.cond.Wait()
@@ -114,18 +136,36 @@ func (l *QueryLog) close() {
 
 func (l *QueryLog) run() {
 	defer close(l.stopped)
+	linger := time.NewTimer(queryLogLinger)
+	defer linger.Stop()
 	for rec := range l.ch {
 		batch := []*queryRecord{rec}
+		linger.Reset(queryLogLinger)
+		lingering := l.wantFlush.Load() < rec.seq
 	collect:
 		for len(batch) < maxQueryBatch {
+			if !lingering {
+				select {
+				case more, ok := <-l.ch:
+					if !ok {
+						break collect
+					}
+					batch = append(batch, more)
+					continue
+				default:
+					break collect
+				}
+			}
 			select {
 			case more, ok := <-l.ch:
 				if !ok {
 					break collect
 				}
 				batch = append(batch, more)
-			default:
-				break collect
+			case <-l.flush:
+				lingering = false
+			case <-linger.C:
+				lingering = false
 			}
 		}
 		err := l.write(batch)
