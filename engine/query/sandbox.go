@@ -176,7 +176,7 @@ func buildSandbox(opt Options, key string, tables []Table, exportFile string) (s
 	}
 	s.db = sql.OpenDB(c)
 	s.db.SetMaxOpenConns(sandboxConns)
-	s.db.SetMaxIdleConns(2)
+	s.db.SetMaxIdleConns(sandboxConns)
 
 	stmts := []string{
 		"SET autoload_known_extensions=false",
