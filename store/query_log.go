@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,21 +183,74 @@ func (l *QueryLog) run() {
 
 func (l *QueryLog) write(batch []*queryRecord) error {
 	ctx := context.Background()
+	var runs []*QueryRun
+	var audits []*auditRow
+	for _, rec := range batch {
+		if rec.run != nil {
+			runs = append(runs, rec.run)
+		}
+		if rec.audit != nil {
+			audits = append(audits, rec.audit)
+		}
+	}
 	return l.s.writeTx(ctx, func(tx *sql.Tx) error {
-		for _, rec := range batch {
-			if rec.run != nil {
-				if err := insertQueryRun(ctx, tx, rec.run); err != nil {
-					return err
-				}
-			}
-			if rec.audit != nil {
-				if err := rec.audit.insert(ctx, tx); err != nil {
-					return fmt.Errorf("store: audit: %w", err)
-				}
-			}
+		if err := insertQueryRuns(ctx, tx, runs); err != nil {
+			return err
+		}
+		if err := insertAuditRows(ctx, tx, audits); err != nil {
+			return fmt.Errorf("store: audit: %w", err)
 		}
 		return nil
 	})
+}
+
+// rowsPerInsert bounds the rows of one multi-row INSERT of the query log: one statement
+// per batch costs DuckDB one parse, plan and conflict check instead of one per row.
+const rowsPerInsert = 64
+
+// insertQueryRuns adds runs (prepared by prepareQueryRun) to query_history, as
+// insertQueryRun does for one.
+func insertQueryRuns(ctx context.Context, tx *sql.Tx, runs []*QueryRun) error {
+	for len(runs) > 0 {
+		chunk := runs[:min(len(runs), rowsPerInsert)]
+		runs = runs[len(chunk):]
+		args := make([]any, 0, 8*len(chunk))
+		for _, q := range chunk {
+			args = append(args, q.ID, q.UserID, q.SQL, q.StartedAt.UTC(), q.ElapsedMS, q.RowCount, q.Status, nullString(q.Error))
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO query_history (id, user_id, sql, started_at, elapsed_ms, row_count, status, error)
+		VALUES `+valueTuples(len(chunk), 8)+` ON CONFLICT (id) DO NOTHING`, args...)
+		if err != nil {
+			return fmt.Errorf("store: add query run: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertAuditRows adds audit rows, as auditRow.insert does for one.
+func insertAuditRows(ctx context.Context, tx *sql.Tx, rows []*auditRow) error {
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), rowsPerInsert)]
+		rows = rows[len(chunk):]
+		args := make([]any, 0, 9*len(chunk))
+		for _, r := range chunk {
+			e := r.e
+			args = append(args, e.ID, e.Timestamp.UTC(), nullString(e.UserID), e.Action, nullString(e.Resource), r.params,
+				nullString(e.Result), r.dur, nullString(e.ClientIP))
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, timestamp, user_id, action, resource, params, result, duration_ms, client_ip)
+		VALUES `+valueTuples(len(chunk), 9), args...)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// valueTuples is "(?, ?), (?, ?)" for rows tuples of cols placeholders.
+func valueTuples(rows, cols int) string {
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(tuple+", ", rows), ", ")
 }
 
 // syncQueryLog gives reads of history and audit the records queued before them.
