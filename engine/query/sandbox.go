@@ -33,6 +33,11 @@ type sandbox struct {
 	dir  string
 	scrb *strings.Replacer // hides file paths in engine messages
 
+	// turns admits queries in arrival order, sandboxConns at a time. database/sql hands a
+	// freed connection to a random waiter, which under load leaves some requests waiting
+	// round after round; a channel's blocked senders are served first come, first served.
+	turns chan struct{}
+
 	// guarded by cache.mu
 	refs    int
 	evicted bool
@@ -258,7 +263,7 @@ func (c *cache) acquire(tables []Table) (*sandbox, error) {
 		}
 		return s, nil
 	}
-	s := &sandbox{key: key, refs: 1, ready: make(chan struct{})}
+	s := &sandbox{key: key, refs: 1, ready: make(chan struct{}), turns: make(chan struct{}, sandboxConns)}
 	s.elem = c.lru.PushFront(s)
 	c.byKey[key] = s
 	victims := c.evictLocked()
