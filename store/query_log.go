@@ -52,7 +52,7 @@ const maxQueryBatch = 256
 // queryLogLinger is how long the writer waits for more records before it commits a batch:
 // a commit of system.duckdb costs milliseconds of CPU, which a server answering one query
 // after another would otherwise pay for every query. Readers (Sync) do not wait for it.
-const queryLogLinger = 50 * time.Millisecond
+const queryLogLinger = 100 * time.Millisecond
 
 // ErrQueryLogClosed is returned by Record after the store was closed.
 var ErrQueryLogClosed = errors.New("store: query log is closed")
