@@ -197,15 +197,17 @@ func (l *QueryLog) write(batch []*queryRecord) error {
 		if err := insertQueryRuns(ctx, tx, runs); err != nil {
 			return err
 		}
-		if err := insertAuditRows(ctx, tx, audits); err != nil {
-			return fmt.Errorf("store: audit: %w", err)
+		for _, a := range audits {
+			if err := a.insert(ctx, tx); err != nil {
+				return fmt.Errorf("store: audit: %w", err)
+			}
 		}
 		return nil
 	})
 }
 
-// rowsPerInsert bounds the rows of one multi-row INSERT of the query log: one statement
-// per batch costs DuckDB one parse, plan and conflict check instead of one per row.
+// rowsPerInsert bounds the rows of one multi-row INSERT of query history: one statement per
+// batch costs DuckDB one parse, plan and conflict check instead of one per row.
 const rowsPerInsert = 64
 
 // insertQueryRuns adds runs (prepared by prepareQueryRun) to query_history, as
@@ -222,26 +224,6 @@ func insertQueryRuns(ctx context.Context, tx *sql.Tx, runs []*QueryRun) error {
 		VALUES `+valueTuples(len(chunk), 8)+` ON CONFLICT (id) DO NOTHING`, args...)
 		if err != nil {
 			return fmt.Errorf("store: add query run: %w", err)
-		}
-	}
-	return nil
-}
-
-// insertAuditRows adds audit rows, as auditRow.insert does for one.
-func insertAuditRows(ctx context.Context, tx *sql.Tx, rows []*auditRow) error {
-	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), rowsPerInsert)]
-		rows = rows[len(chunk):]
-		args := make([]any, 0, 9*len(chunk))
-		for _, r := range chunk {
-			e := r.e
-			args = append(args, e.ID, e.Timestamp.UTC(), nullString(e.UserID), e.Action, nullString(e.Resource), r.params,
-				nullString(e.Result), r.dur, nullString(e.ClientIP))
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, timestamp, user_id, action, resource, params, result, duration_ms, client_ip)
-		VALUES `+valueTuples(len(chunk), 9), args...)
-		if err != nil {
-			return err
 		}
 	}
 	return nil
