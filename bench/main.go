@@ -54,6 +54,7 @@ type options struct {
 	keep       bool
 	profileDir string
 	profileFor time.Duration
+	bin        string
 }
 
 func main() {
@@ -67,6 +68,7 @@ func main() {
 	flag.StringVar(&o.workDir, "dir", "", "work directory (default: a new temporary directory)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	flag.StringVar(&o.profileDir, "profile", "", "after measuring, write CPU, allocation and block profiles and a trace of each path from the server into this directory")
+	flag.StringVar(&o.bin, "bin", "", "measure this da binary instead of building one from the current directory (e.g. to compare two builds)")
 	flag.DurationVar(&o.profileFor, "profile-for", 10*time.Second, "how long each path is profiled")
 	flag.Parse()
 	if *serveFile != "" {
@@ -137,11 +139,14 @@ func run(o options) error {
 	}
 
 	// Server.
-	bin := filepath.Join(dir, "da")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build: %w", err)
+	bin := o.bin
+	if bin == "" {
+		bin = filepath.Join(dir, "da")
+		build := exec.Command("go", "build", "-o", bin, ".")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build: %w", err)
+		}
 	}
 	srv, err := startServer(bin, filepath.Join(dir, "datadir"), o.profileDir != "")
 	if err != nil {
