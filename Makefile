@@ -1,5 +1,5 @@
 # Common tasks. `make test` is the one command that sets up and runs every test.
-.PHONY: test build run generate css setup vet bench
+.PHONY: test build run generate css setup vet bench bench-micro
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -23,5 +23,11 @@ generate: setup
 vet:
 	go vet ./...
 
+# The real server as a separate process over HTTP, next to DuckDB and ServeFile, in one run
+# (README "Performance"). BENCH_FLAGS=-quick for a short run while iterating.
 bench:
+	go run ./bench $(BENCH_FLAGS)
+
+# The in-process micro-benchmarks (testing.B).
+bench-micro:
 	go test -run '^$$' -bench . -benchmem ./...

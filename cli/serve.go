@@ -93,6 +93,12 @@ func (e *env) serve(args []string) int {
 		log.Error("cannot listen", "addr", cfg.Addr, "error", err)
 		return ExitError
 	}
+	stopPprof, err := startPprof(e.getenv("DA_PPROF_ADDR"), log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "da serve: %v\n", err)
+		return ExitUsage
+	}
+	defer stopPprof()
 	if err := Serve(ctx, cfg, log, e.version, f.demo, ln); err != nil {
 		log.Error("server stopped with an error", "error", oneParagraph(err.Error()))
 		return ExitError

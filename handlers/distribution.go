@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -18,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"da/auth"
+	"da/engine"
 	"da/store"
 )
 
@@ -126,14 +128,11 @@ func (s *Server) downloadTable(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// Unknown tables are 404 for everyone; known ones the caller may not read are 403 (the
-	// catalog shows their names anyway).
-	e, err := s.readableEntry(c.Request().Context(), currentUser(c), id)
+	info, err := s.downloadableTable(c.Request().Context(), currentUser(c), id)
 	if err != nil {
 		return err
 	}
-	info := e.Info
-	if info == nil || !info.Available() || len(info.Files) == 0 {
+	if !info.Available() || len(info.Files) == 0 {
 		return apiError(http.StatusNotFound, "Table '"+id+"' not found")
 	}
 	if len(info.Files) > 1 {
@@ -165,6 +164,30 @@ func (s *Server) downloadTable(c echo.Context) error {
 	h.Set("Cache-Control", "private, no-cache")
 	http.ServeContent(sendfileWriter{c.Response()}, c.Request(), "", fi.ModTime(), f)
 	return nil
+}
+
+// downloadableTable is the served table id for a download by u. It asks the store only what
+// the answer needs: the access check, plus, for a table that is not served, whether the
+// registry knows it. Unknown tables are 404 for everyone; known ones the caller may not read
+// are 403 (the catalog shows their names anyway), as readableEntry answers.
+func (s *Server) downloadableTable(ctx context.Context, u *store.User, id string) (*engine.TableInfo, error) {
+	ok, err := auth.CanAccessTable(ctx, s.store, u, id)
+	if err != nil {
+		return nil, err
+	}
+	info, served := s.engine.Catalog().Table(id)
+	if !served {
+		if _, err := s.store.GetTable(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		} else if err == nil && !ok {
+			return nil, apiError(http.StatusForbidden, "Access denied to this table")
+		}
+		return nil, apiError(http.StatusNotFound, "Table '"+id+"' not found")
+	}
+	if !ok {
+		return nil, apiError(http.StatusForbidden, "Access denied to this table")
+	}
+	return info, nil
 }
 
 // downloadETag is the strong ETag of a table file: its content hash, or, for a table whose

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"da/store"
 )
 
 func TestDistributionScenarios(t *testing.T) {
@@ -125,4 +128,20 @@ func TestDownloadConditionalAndRange(t *testing.T) {
 	if rec := env.do(request{method: "GET", path: "/api/data/sales/download", token: tok, headers: map[string]string{"If-None-Match": etag}}); rec.Code != 304 {
 		t.Errorf("unchanged table after rebuild: %d", rec.Code)
 	}
+}
+
+// TestDownloadOfRegisteredTableWithoutData checks the download answers for a table the
+// registry knows but the engine does not serve (no data yet): 403 for a caller who may not
+// read it, 404 for one who may, never a file.
+func TestDownloadOfRegisteredTableWithoutData(t *testing.T) {
+	t.Parallel()
+	env, tokens := catalogEnv(t)
+	if err := env.store.RegisterTable(context.Background(), &store.Table{ID: "planned", Name: "planned", SourceType: "testsrc"}); err != nil {
+		t.Fatal(err)
+	}
+	runScenarios(t, env, tokens, []scenario{
+		{who: "ungranted", method: "GET", path: "/api/data/planned/download", status: 403, want: []string{"Access denied to this table"}, forbidden: []string{"PAR1"}},
+		{who: "admin", method: "GET", path: "/api/data/planned/download", status: 404, want: []string{"Table 'planned' not found"}, forbidden: []string{"PAR1"}},
+		{who: "admin", method: "GET", path: "/api/data/PLANNED/download", status: 404, forbidden: []string{"PAR1"}},
+	})
 }

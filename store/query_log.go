@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // QueryLog records finished queries — the history row and the audit entry — off the request
@@ -32,6 +34,9 @@ type QueryLog struct {
 
 	// lost counts records (history rows and audit entries) whose batch failed to commit.
 	lost atomic.Uint64
+	// A reader waiting in Sync asks for its records now instead of after the linger.
+	wantFlush atomic.Uint64 // highest seq a reader waits for
+	flush     chan struct{} // wakes a lingering writer; capacity 1
 }
 
 // Lost returns how many records were lost to failed batch writes since the store opened.
@@ -52,6 +57,11 @@ const queryLogQueue = 1024
 // maxQueryBatch bounds how many records one transaction writes.
 const maxQueryBatch = 256
 
+// queryLogLinger is how long the writer waits for more records before it commits a batch:
+// a commit of system.duckdb costs milliseconds of CPU, which a server answering one query
+// after another would otherwise pay for every query. Readers (Sync) do not wait for it.
+const queryLogLinger = 100 * time.Millisecond
+
 // ErrQueryLogClosed is returned by Record after the store was closed.
 var ErrQueryLogClosed = errors.New("store: query log is closed")
 
@@ -59,7 +69,8 @@ var ErrQueryLogClosed = errors.New("store: query log is closed")
 // set on first use, hears about failed batch writes.
 func (s *Store) QueryLog() *QueryLog {
 	s.qlogOnce.Do(func() {
-		l := &QueryLog{s: s, ch: make(chan *queryRecord, queryLogQueue), stopped: make(chan struct{})}
+		l := &QueryLog{s: s, ch: make(chan *queryRecord, queryLogQueue), stopped: make(chan struct{}),
+			flush: make(chan struct{}, 1)}
 		l.cond = sync.NewCond(&l.cmu)
 		go l.run()
 		s.qlog.Store(l)
@@ -107,6 +118,16 @@ func (l *QueryLog) Sync() {
 	l.mu.Lock()
 	target := l.seq
 	l.mu.Unlock()
+	for {
+		cur := l.wantFlush.Load()
+		if cur >= target || l.wantFlush.CompareAndSwap(cur, target) {
+			break
+		}
+	}
+	select {
+	case l.flush <- struct{}{}:
+	default:
+	}
 	l.cmu.Lock()
 	for l.committed < target {
 		l.cond.Wait()
@@ -127,18 +148,36 @@ func (l *QueryLog) close() {
 
 func (l *QueryLog) run() {
 	defer close(l.stopped)
+	linger := time.NewTimer(queryLogLinger)
+	defer linger.Stop()
 	for rec := range l.ch {
 		batch := []*queryRecord{rec}
+		linger.Reset(queryLogLinger)
+		lingering := l.wantFlush.Load() < rec.seq
 	collect:
 		for len(batch) < maxQueryBatch {
+			if !lingering {
+				select {
+				case more, ok := <-l.ch:
+					if !ok {
+						break collect
+					}
+					batch = append(batch, more)
+					continue
+				default:
+					break collect
+				}
+			}
 			select {
 			case more, ok := <-l.ch:
 				if !ok {
 					break collect
 				}
 				batch = append(batch, more)
-			default:
-				break collect
+			case <-l.flush:
+				lingering = false
+			case <-linger.C:
+				lingering = false
 			}
 		}
 		err := l.write(batch)
@@ -175,21 +214,56 @@ func (l *QueryLog) run() {
 
 func (l *QueryLog) write(batch []*queryRecord) error {
 	ctx := context.Background()
+	var runs []*QueryRun
+	var audits []*auditRow
+	for _, rec := range batch {
+		if rec.run != nil {
+			runs = append(runs, rec.run)
+		}
+		if rec.audit != nil {
+			audits = append(audits, rec.audit)
+		}
+	}
 	return l.s.writeTxUnaudited(ctx, func(tx *sql.Tx) error {
-		for _, rec := range batch {
-			if rec.run != nil {
-				if err := insertQueryRun(ctx, tx, rec.run); err != nil {
-					return err
-				}
-			}
-			if rec.audit != nil {
-				if err := rec.audit.insert(ctx, tx); err != nil {
-					return fmt.Errorf("store: audit: %w", err)
-				}
+		if err := insertQueryRuns(ctx, tx, runs); err != nil {
+			return err
+		}
+		for _, a := range audits {
+			if err := a.insert(ctx, tx); err != nil {
+				return fmt.Errorf("store: audit: %w", err)
 			}
 		}
 		return nil
 	})
+}
+
+// rowsPerInsert bounds the rows of one multi-row INSERT of query history: one statement per
+// batch costs DuckDB one parse, plan and conflict check instead of one per row.
+const rowsPerInsert = 64
+
+// insertQueryRuns adds runs (prepared by prepareQueryRun) to query_history, as
+// insertQueryRun does for one.
+func insertQueryRuns(ctx context.Context, tx *sql.Tx, runs []*QueryRun) error {
+	for len(runs) > 0 {
+		chunk := runs[:min(len(runs), rowsPerInsert)]
+		runs = runs[len(chunk):]
+		args := make([]any, 0, 8*len(chunk))
+		for _, q := range chunk {
+			args = append(args, q.ID, q.UserID, q.SQL, q.StartedAt.UTC(), q.ElapsedMS, q.RowCount, q.Status, nullString(q.Error))
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO query_history (id, user_id, sql, started_at, elapsed_ms, row_count, status, error)
+		VALUES `+valueTuples(len(chunk), 8)+` ON CONFLICT (id) DO NOTHING`, args...)
+		if err != nil {
+			return fmt.Errorf("store: add query run: %w", err)
+		}
+	}
+	return nil
+}
+
+// valueTuples is "(?, ?), (?, ?)" for rows tuples of cols placeholders.
+func valueTuples(rows, cols int) string {
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(tuple+", ", rows), ", ")
 }
 
 // syncQueryLog gives reads of history and audit the records queued before them.

@@ -108,3 +108,39 @@ func TestQueryLogCountsLostRecords(t *testing.T) {
 		t.Fatalf("lost %d records, %d reports; want 2 and 1", l.Lost(), reported.Load())
 	}
 }
+
+// TestQueryLogBatchKeepsFirstOfDuplicateIDs records two runs with one id (a client may reuse
+// its query_id) into one batch: the batch is written, the first run kept, and the audit
+// entries of both stored.
+func TestQueryLogBatchKeepsFirstOfDuplicateIDs(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	u := &User{Email: "dup@example.com", Role: "analyst"}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	l := s.QueryLog()
+	var mu sync.Mutex
+	var failed []error
+	l.SetErrorHandler(func(err error) { mu.Lock(); failed = append(failed, err); mu.Unlock() })
+	for _, text := range []string{"SELECT 'first'", "SELECT 'second'"} {
+		run := &QueryRun{ID: "same-id", UserID: u.ID, SQL: text, Status: QueryOK}
+		audit := &AuditEntry{UserID: u.ID, Action: "query", Resource: "same-id", Params: map[string]any{"sql": text}}
+		if err := l.Record(ctx, run, audit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := s.ListQueryRuns(ctx, u.ID, 10)
+	if err != nil || len(runs) != 1 || runs[0].SQL != "SELECT 'first'" {
+		t.Fatalf("runs = %+v, %v", runs, err)
+	}
+	entries, err := s.QueryAudit(ctx, AuditFilter{UserID: u.ID, Action: "query", Limit: 10})
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("audit rows = %d, %v", len(entries), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failed) != 0 {
+		t.Fatalf("batch write failed: %v", failed)
+	}
+}

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -14,6 +15,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -41,11 +44,12 @@ const copyBufSize = 256 << 10
 //  2. The gated statement is placed, as text, inside our own SELECT; every text that runs is
 //     parsed again and must be one statement whose subquery is exactly the caller's statement,
 //     so the caller's text cannot leave the parentheses.
-//  3. COPY (SELECT <columns> FROM (<statement>) WHERE <row counter> ...) TO '<file>' runs with
-//     the engine's full parallelism. The row counter raises a marked error as soon as more than
-//     ExportMaxRows rows arrive; only then is the export written again, in order, with
-//     LIMIT ExportMaxRows (a LIMIT makes DuckDB write single-threaded) and reported as
-//     ErrExportTruncated.
+//  3. COPY (SELECT <columns> FROM (<statement>) ...) TO '<file>' runs with the engine's full
+//     parallelism. For parquet a row counter in the WHERE clause raises a marked error as soon
+//     as more than ExportMaxRows rows arrive; for CSV a watcher counts the lines of the
+//     growing file instead (a per-row sequence would serialise the writer). Only then is the
+//     export written again, in order, with LIMIT ExportMaxRows (a LIMIT makes DuckDB write
+//     single-threaded) and reported as ErrExportTruncated when rows were left out.
 //  4. The file is streamed to w (csv: after a header row written here, with the column names as
 //     they are) and deleted with the sandbox.
 func (r *Runner) exportCopy(ctx context.Context, req Request, format string, w io.Writer) (int64, error) {
@@ -130,15 +134,35 @@ func (r *Runner) exportCopy(ctx context.Context, req Request, format string, w i
 	}
 
 	maxRows := r.opt.ExportMaxRows
-	marker := "da-export-row-limit-" + newQueryID()
-	counted, err := wrap("SELECT "+proj, fmt.Sprintf(" WHERE CASE WHEN nextval(%s) > %d THEN error(%s) ELSE true END",
-		quoteLiteral(exportSeq), maxRows, quoteLiteral(marker)))
-	if err != nil {
-		return 0, ex.fail(err)
+	var n int64
+	over, sure := false, true // over: more than maxRows rows (sure: known, not only likely)
+	if format == FormatCSV {
+		// No per-row counter for CSV: a sequence serialises the engine's parallel writer. The
+		// lines of the growing file are counted instead (see copyCountingLines).
+		plain, werr := wrap("SELECT "+proj, "")
+		if werr != nil {
+			return 0, ex.fail(werr)
+		}
+		n, over, sure, err = copyCountingLines(ex, "COPY ("+plain+") TO "+quoteLiteral(out)+opts, out, int64(maxRows))
+		if err == nil && over {
+			// The interrupted statement's connection is not reused.
+			_ = ex.conn.Close()
+			ex.conn, err = sb.db.Conn(ex.ctx)
+		}
+	} else {
+		marker := "da-export-row-limit-" + newQueryID()
+		counted, werr := wrap("SELECT "+proj, fmt.Sprintf(" WHERE CASE WHEN nextval(%s) > %d THEN error(%s) ELSE true END",
+			quoteLiteral(exportSeq), maxRows, quoteLiteral(marker)))
+		if werr != nil {
+			return 0, ex.fail(werr)
+		}
+		n, err = copyTo(counted)
+		if err != nil && strings.Contains(err.Error(), marker) && ex.ctx.Err() == nil {
+			over, err = true, nil
+		}
 	}
-	n, err := copyTo(counted)
 	var truncated error
-	if err != nil && strings.Contains(err.Error(), marker) && ex.ctx.Err() == nil {
+	if over && err == nil {
 		limited, werr := wrap("SELECT "+proj, " LIMIT "+strconv.Itoa(maxRows))
 		if werr != nil {
 			return 0, ex.fail(werr)
@@ -147,8 +171,14 @@ func (r *Runner) exportCopy(ctx context.Context, req Request, format string, w i
 			return 0, ex.fail(fmt.Errorf("query: export file: %w", rerr))
 		}
 		n, err = copyTo(limited)
-		if n == int64(maxRows) {
-			truncated = ErrExportTruncated
+		if err == nil && n == int64(maxRows) {
+			if sure {
+				truncated = ErrExportTruncated
+			} else if more, merr := moreRows(ex, wrap, maxRows); merr != nil {
+				return 0, ex.fail(merr)
+			} else if more {
+				truncated = ErrExportTruncated
+			}
 		}
 	}
 	if err != nil {
@@ -178,6 +208,91 @@ func (r *Runner) exportCopy(ctx context.Context, req Request, format string, w i
 	}
 	ex.done()
 	return n, truncated
+}
+
+// lineWatchInterval is how often copyCountingLines looks at the growing export file.
+const lineWatchInterval = 10 * time.Millisecond
+
+// copyCountingLines runs the CSV COPY statement stmt, which writes out without a row limit,
+// while counting the lines of out as it grows. over reports that the result has, or likely
+// has, more than maxRows rows; sure tells which. The COPY is interrupted as soon as the file
+// holds more than maxRows lines (likely: a line break inside a quoted value counts as a line
+// too), or its row count says so at the end (sure). Either way the caller writes the export
+// again with a LIMIT, which is exact. The file stays within maxRows lines plus what the
+// engine writes between two looks.
+func copyCountingLines(ex *execution, stmt, out string, maxRows int64) (n int64, over, sure bool, err error) {
+	cctx, stop := context.WithCancel(ex.ctx)
+	defer stop()
+	var exceeded atomic.Bool
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		if countLines(cctx, out, maxRows) {
+			exceeded.Store(true)
+			stop()
+		}
+	}()
+	res, err := ex.conn.ExecContext(cctx, stmt)
+	stop()
+	<-watched
+	if exceeded.Load() && ex.ctx.Err() == nil {
+		return 0, true, false, nil
+	}
+	if err != nil {
+		return 0, false, false, err
+	}
+	n, err = res.RowsAffected()
+	return n, err == nil && n > maxRows, true, err
+}
+
+// moreRows reports whether the caller's statement has a row after the first maxRows.
+func moreRows(ex *execution, wrap func(head, tail string) (string, error), maxRows int) (bool, error) {
+	q, err := wrap("SELECT 1", " LIMIT 1 OFFSET "+strconv.Itoa(maxRows))
+	if err != nil {
+		return false, err
+	}
+	rows, err := ex.conn.QueryContext(ex.ctx, q)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	more := rows.Next()
+	return more, rows.Err()
+}
+
+// countLines follows path as it grows until ctx ends, and reports (at once) whether it came
+// to hold more than max line breaks.
+func countLines(ctx context.Context, path string, max int64) bool {
+	t := time.NewTicker(lineWatchInterval)
+	defer t.Stop()
+	var f *os.File
+	defer func() {
+		if f != nil {
+			_ = f.Close()
+		}
+	}()
+	buf := make([]byte, copyBufSize)
+	var lines int64
+	for {
+		if f == nil {
+			f, _ = os.Open(path) // not there until the engine starts writing
+		}
+		for f != nil {
+			k, err := f.Read(buf)
+			lines += int64(bytes.Count(buf[:k], []byte{'\n'}))
+			if lines > max {
+				return true
+			}
+			if err != nil || k == 0 {
+				break // at the current end; look again later
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
 }
 
 var errExportCancelled = errors.New("query: export cancelled")

@@ -416,3 +416,51 @@ func TestExportCancelAndIsolation(t *testing.T) {
 		}
 	})
 }
+
+// TestExportCSVStopsAtRowLimit checks that a CSV export of a result far larger than the row
+// limit is stopped while the engine writes (it would otherwise run into the timeout) and
+// comes back as exactly the first ExportMaxRows rows.
+func TestExportCSVStopsAtRowLimit(t *testing.T) {
+	r := newTestRunner(t, Options{ExportMaxRows: 1000, Timeout: 2 * time.Minute})
+	w := &countingWriter{}
+	n, err := r.Export(context.Background(), Request{SQL: "SELECT range AS x, md5(range::VARCHAR) AS h FROM range(10000000000)"}, "csv", w)
+	if n != 1000 || !errors.Is(err, ErrExportTruncated) {
+		t.Fatalf("%d rows, %v", n, err)
+	}
+}
+
+// TestExportCSVQuotedLineBreaks checks that line breaks inside values, which the CSV line
+// watcher counts as lines, neither cut an export that is within the limit nor mark it as
+// truncated.
+func TestExportCSVQuotedLineBreaks(t *testing.T) {
+	const rows = 20_000
+	r := newTestRunner(t, Options{ExportMaxRows: rows})
+	for _, tt := range []struct {
+		sql       string
+		truncated bool
+	}{
+		{fmt.Sprintf("SELECT range AS x, repeat('a' || chr(10), 200) AS body FROM range(%d)", rows), false},
+		{fmt.Sprintf("SELECT range AS x, repeat('a' || chr(10), 200) AS body FROM range(%d)", rows+1), true},
+	} {
+		out := filepath.Join(t.TempDir(), "x.csv")
+		fh, err := os.Create(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := r.Export(context.Background(), Request{SQL: tt.sql}, "csv", fh)
+		fh.Close()
+		if n != rows || errors.Is(err, ErrExportTruncated) != tt.truncated || (err != nil && !errors.Is(err, ErrExportTruncated)) {
+			t.Fatalf("%s: %d rows, %v", tt.sql, n, err)
+		}
+		db, err := sql.Open("duckdb", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var count, maxX int64
+		err = db.QueryRow("SELECT count(*), max(x) FROM read_csv("+quoteLiteral(out)+", header=true)").Scan(&count, &maxX)
+		db.Close()
+		if err != nil || count != rows || maxX != rows-1 {
+			t.Fatalf("%s: file has %d rows up to %d (%v)", tt.sql, count, maxX, err)
+		}
+	}
+}

@@ -364,6 +364,12 @@ func (r *Runner) start(ctx context.Context, req Request) (*execution, error) {
 	}
 	ex.sb = sb
 	ex.cleanup = append(ex.cleanup, func() { r.cache.release(sb) })
+	select {
+	case sb.turns <- struct{}{}:
+		ex.cleanup = append(ex.cleanup, func() { <-sb.turns })
+	case <-ex.ctx.Done():
+		return nil, ex.fail(ex.ctx.Err())
+	}
 	ex.conn, err = sb.db.Conn(ex.ctx)
 	if err != nil {
 		return nil, ex.fail(err)

@@ -35,6 +35,11 @@ type sandbox struct {
 	dir  string
 	scrb *strings.Replacer // hides file paths in engine messages
 
+	// turns admits queries in arrival order, sandboxConns at a time. database/sql hands a
+	// freed connection to a random waiter, which under load leaves some requests waiting
+	// round after round; a channel's blocked senders are served first come, first served.
+	turns chan struct{}
+
 	// guarded by cache.mu
 	refs    int
 	evicted bool
@@ -147,10 +152,15 @@ func buildSandbox(opt Options, key string, tables []Table, exportFile string) (s
 				pairs = append(pairs, real, "<"+t.Name+" file>")
 			}
 		}
+		// union_by_name reconciles the schemas of several files; one file needs no such pass.
+		opts := ", union_by_name=true"
+		if len(lits) == 1 {
+			opts = ""
+		}
 		v := "da_files_" + strconv.Itoa(ti)
 		vars = append(vars, fmt.Sprintf("SET VARIABLE %s = [%s]", v, strings.Join(lits, ", ")))
-		views = append(views, fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(getvariable(%s), union_by_name=true)",
-			quoteIdent(t.Name), quoteLiteral(v)))
+		views = append(views, fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(getvariable(%s)%s)",
+			quoteIdent(t.Name), quoteLiteral(v), opts))
 	}
 	var exportSetup []string
 	if exportFile != "" {
@@ -186,13 +196,17 @@ func buildSandbox(opt Options, key string, tables []Table, exportFile string) (s
 	}
 	s.db = sql.OpenDB(c)
 	s.db.SetMaxOpenConns(sandboxConns)
-	s.db.SetMaxIdleConns(2)
+	s.db.SetMaxIdleConns(sandboxConns)
 
 	stmts := []string{
 		"SET autoload_known_extensions=false",
 		"SET autoinstall_known_extensions=false",
 		"SET allow_community_extensions=false",
 		"SET enable_progress_bar=false",
+		// A cached sandbox serves many queries over the same files: keep their footers
+		// (schema, row-group statistics) instead of reading them for every query. A changed
+		// file makes a new sandbox key anyway, and DuckDB checks the file's mtime too.
+		"SET parquet_metadata_cache=true",
 		"SET memory_limit=" + quoteLiteral(opt.MemoryLimit),
 		"SET threads=" + strconv.Itoa(opt.Threads),
 		"SET temp_directory=" + quoteLiteral(filepath.Join(dir, "tmp")),
@@ -264,7 +278,7 @@ func (c *cache) acquire(tables []Table) (*sandbox, error) {
 		}
 		return s, nil
 	}
-	s := &sandbox{key: key, refs: 1, ready: make(chan struct{})}
+	s := &sandbox{key: key, refs: 1, ready: make(chan struct{}), turns: make(chan struct{}, sandboxConns)}
 	s.elem = c.lru.PushFront(s)
 	c.byKey[key] = s
 	victims := c.evictLocked()
