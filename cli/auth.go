@@ -238,14 +238,10 @@ func describeError(err error) (int, string) {
 // parseArgs parses flags placed anywhere among positional arguments (Go's flag package
 // stops at the first positional one) and checks the positional count.
 func (e *env) parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, int, bool) {
-	fs.SetOutput(e.stderr)
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, ExitOK, false
-			}
-			return nil, ExitUsage, false
+		if code, ok := e.parseHelpful(fs, args); !ok {
+			return nil, code, false
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -264,7 +260,7 @@ func (e *env) parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]
 		} else {
 			fmt.Fprintf(e.stderr, "da %s: unexpected argument %q\n", fs.Name(), strings.Join(pos[maxPos:], " "))
 		}
-		fs.Usage()
+		printHelp(e.stderr, fs)
 		return nil, ExitUsage, false
 	}
 	return pos, 0, true
@@ -273,7 +269,7 @@ func (e *env) parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]
 // authCmd dispatches `da auth ...`.
 func (e *env) authCmd(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(e.stderr, "usage: da auth login|logout|whoami\n  login   sign in with e-mail and password, or --token to store a personal access token\n  logout  forget the saved login\n  whoami  show the signed-in user\n")
+		printGroupHelp(e.stderr, "auth")
 		return ExitUsage
 	}
 	switch args[0] {
@@ -283,8 +279,8 @@ func (e *env) authCmd(args []string) int {
 		return e.authLogout(args[1:])
 	case "whoami":
 		return e.authWhoami(args[1:])
-	case "--help", "-h", "help":
-		fmt.Fprint(e.stdout, "usage: da auth login|logout|whoami\n")
+	case "--help", "-h", "-help", "help":
+		printGroupHelp(e.stdout, "auth")
 		return ExitOK
 	}
 	fmt.Fprintf(e.stderr, "da auth: unknown command %q (try login, logout or whoami)\n", args[0])
