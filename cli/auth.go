@@ -221,7 +221,7 @@ func describeError(err error) (int, string) {
 		case ae.Status == 401:
 			return ExitAuth, ae.Detail + "\n  your login is missing, expired or revoked: run `da auth login`"
 		case ae.Status == 403:
-			return ExitNotFound, ae.Detail + "\n  you have no access: ask an admin, or run `da request-access TABLE`"
+			return ExitNotFound, ae.Detail + "\n  " + forbiddenHint(ae.Detail, "TABLE")
 		case ae.Status == 404:
 			return ExitNotFound, ae.Detail
 		case ae.Status >= 500:
@@ -233,6 +233,21 @@ func describeError(err error) (int, string) {
 		return ExitServer, "timed out waiting for the server"
 	}
 	return ExitError, err.Error()
+}
+
+// forbiddenHint says how to get past a 403, matching its cause: a role that is too low
+// (only an admin can change it), a read-only token, or a missing table grant (which
+// `da request-access` asks for).
+func forbiddenHint(detail, table string) string {
+	switch {
+	case strings.HasPrefix(detail, "Requires role"):
+		return "only an admin can change a role (`da auth whoami` shows what yours allows)"
+	case strings.Contains(detail, "read scope"):
+		return "this personal access token may only read: create a full-scope token in Settings and `da auth login --token` it"
+	case strings.Contains(detail, "CSRF"):
+		return "the request was refused; try again"
+	}
+	return "you have no access to this table: run `da request-access " + table + "`"
 }
 
 // parseArgs parses flags placed anywhere among positional arguments (Go's flag package
@@ -451,6 +466,9 @@ func (e *env) authWhoami(args []string) int {
 	switch {
 	case err == nil:
 		out["email"], out["role"], out["user_id"], out["name"], out["verified"] = me.Email, me.Role, me.ID, me.Name, true
+		if len(me.Allows) > 0 {
+			out["allows"], out["admins"] = me.Allows, me.Admins
+		}
 	case client.IsNetwork(err):
 		claims := jwtClaims(s.token)
 		em, role := s.email, s.role
@@ -473,6 +491,12 @@ func (e *env) authWhoami(args []string) int {
 	fmt.Fprintf(e.stdout, "Email:  %s\nRole:   %s\nServer: %s\n", out["email"], out["role"], s.server)
 	if out["verified"] == false {
 		fmt.Fprintln(e.stdout, "(server unreachable: shown from the saved login, not verified)")
+	}
+	if me != nil && len(me.Allows) > 0 {
+		fmt.Fprintf(e.stdout, "Your role may: %s\n", strings.Join(me.Allows, "; "))
+		if me.Role == "viewer" && len(me.Admins) > 0 {
+			fmt.Fprintf(e.stdout, "Querying and downloading need the analyst role: ask %s\n", strings.Join(me.Admins, ", "))
+		}
 	}
 	return ExitOK
 }

@@ -76,3 +76,36 @@ func (c *Client) Profile(ctx context.Context, tableID string) (*Profile, error) 
 	p.Raw = raw
 	return &p, nil
 }
+
+// SyncSettings is GET /api/sync/settings: the caller's subscriptions.
+type SyncSettings struct {
+	UserID          string   `json:"user_id"`
+	EnabledDatasets []string `json:"enabled_datasets"`
+}
+
+// SyncSettings returns the tables the caller subscribes to; none means every readable table.
+func (c *Client) SyncSettings(ctx context.Context) (*SyncSettings, error) {
+	var out SyncSettings
+	if err := c.do(ctx, http.MethodGet, "/api/sync/settings", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetSubscriptions subscribes to (true) or unsubscribes from (false) tables and returns the
+// names the server refused (tables the caller cannot read).
+func (c *Client) SetSubscriptions(ctx context.Context, tables map[string]bool) ([]string, error) {
+	var out struct {
+		Updated map[string]map[string]any `json:"updated"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/api/sync/settings", map[string]any{"datasets": tables}, &out); err != nil {
+		return nil, err
+	}
+	var refused []string
+	for name, r := range out.Updated {
+		if _, bad := r["error"]; bad {
+			refused = append(refused, name)
+		}
+	}
+	return refused, nil
+}

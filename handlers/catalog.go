@@ -149,7 +149,7 @@ func (s *Server) readableEntry(ctx context.Context, u *store.User, id string) (*
 		return nil, apiError(http.StatusNotFound, "Table '"+id+"' not found")
 	}
 	if !ok {
-		return nil, apiError(http.StatusForbidden, "Access denied to this table")
+		return nil, tableDenied(id)
 	}
 	e := &catalogEntry{Readable: true}
 	if reg != nil {
@@ -375,4 +375,15 @@ func toString(v any) string {
 		return ""
 	}
 	return strings.Trim(string(b), `"`)
+}
+
+// deniedTable marks a 403 caused by a missing table grant (not a role): the error page then
+// offers to request access to that table.
+type deniedTable struct{ id string }
+
+func (d deniedTable) Error() string { return "no grant on table " + d.id }
+
+// tableDenied is the 403 for a table the caller may not read.
+func tableDenied(id string) error {
+	return echo.NewHTTPError(http.StatusForbidden, "Access denied to this table").SetInternal(deniedTable{id: id})
 }
