@@ -145,7 +145,7 @@ func (e *env) adminSetRole(args []string) int {
 func (e *env) adminRegisterTable(args []string) int {
 	fs := flag.NewFlagSet("admin register-table", flag.ContinueOnError)
 	var t client.RegisterTable
-	fs.StringVar(&t.SourceType, "source-type", "keboola", "source type")
+	fs.StringVar(&t.SourceType, "source-type", "", "source type, e.g. upload, demo or keboola (default: the server's data source)")
 	fs.StringVar(&t.Bucket, "bucket", "", "source bucket")
 	fs.StringVar(&t.SourceTable, "source-table", "", "table name in the source (default: NAME)")
 	fs.StringVar(&t.QueryMode, "query-mode", "local", "local or remote")

@@ -92,6 +92,18 @@ func (s *Server) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	failing, err := s.store.FailingTables(ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range failing {
+		if readable.Has(f.TableID) {
+			d.Failing = append(d.Failing, f.TableID)
+		}
+	}
+	if len(d.Failing) > 0 && d.Health == "healthy" {
+		d.Health = "degraded"
+	}
 	hist, err := s.store.ListSyncHistory(ctx, "", 100)
 	if err != nil {
 		return err
