@@ -129,3 +129,30 @@ func TestHealthPrivacyAndFailingTables(t *testing.T) {
 		t.Errorf("after a good sync: %s", body)
 	}
 }
+
+// TestGrantPageChecksTheRegistry: the permissions page refuses a table or bucket this
+// instance does not have, and its placeholder shows this instance's own ids.
+func TestGrantPageChecksTheRegistry(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	registerTables(t, env, store.Table{ID: "payroll", Name: "payroll", SourceType: "keboola", Bucket: "in.c-hr"})
+	b := env.signedIn(auth.RoleAdmin)
+	viewer := env.users[auth.RoleViewer]
+	page := b.do("GET", "/admin/permissions?view=user&user="+viewer.ID, nil).Body.String()
+	if !strings.Contains(page, `placeholder="payroll or in.c-hr.*"`) {
+		t.Errorf("placeholder does not use this instance's ids")
+	}
+	for _, ds := range []string{"no.such.table", "in.c-nowhere.*"} {
+		rec := b.do("POST", "/admin/permissions/grant", map[string][]string{"_csrf": {b.csrf}, "dataset": {ds}, "user_id": {viewer.ID}})
+		if body := rec.Body.String(); rec.Code != 422 || !strings.Contains(body, "for example: payroll, in.c-hr.*") || strings.Contains(body, "Granted") {
+			t.Errorf("grant %s: %d", ds, rec.Code)
+		}
+	}
+	if ps, _ := env.store.ListPermissions(context.Background(), viewer.ID); len(ps) != 0 {
+		t.Errorf("grants stored: %v", ps)
+	}
+	rec := b.do("POST", "/admin/permissions/grant", map[string][]string{"_csrf": {b.csrf}, "dataset": {"in.c-hr.*"}, "user_id": {viewer.ID}})
+	if rec.Code != 303 {
+		t.Errorf("grant of a known bucket: %d", rec.Code)
+	}
+}
