@@ -383,7 +383,11 @@ func (s *Server) memoryGovern(action string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		switch err := s.applyMemoryAction(c, id, action, reason, audience, false); {
+		err = s.applyMemoryAction(c, id, action, reason, audience, false)
+		var te *store.TransitionError
+		switch {
+		case errors.As(err, &te):
+			return apiError(http.StatusConflict, capitalize(te.Error()))
 		case errors.Is(err, store.ErrNotFound):
 			return apiError(http.StatusNotFound, msgMemoryNotFound)
 		case errors.Is(err, errInvalidAction):
@@ -446,7 +450,11 @@ func (s *Server) batchMemory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if msg := governanceReasonProblem(action, reason); msg != "" {
+		return apiError(http.StatusUnprocessableEntity, msg)
+	}
 	success, notFound := []string{}, []string{}
+	refused := []map[string]string{}
 	seen := map[string]bool{}
 	for _, id := range *body.ItemIDs {
 		id = strings.TrimSpace(id)
@@ -458,17 +466,21 @@ func (s *Server) batchMemory(c echo.Context) error {
 			notFound = append(notFound, id)
 			continue
 		}
-		switch err := s.applyMemoryAction(c, id, action, reason, audience, true); {
+		err := s.applyMemoryAction(c, id, action, reason, audience, true)
+		var te *store.TransitionError
+		switch {
 		case errors.Is(err, store.ErrNotFound):
 			notFound = append(notFound, id)
+		case errors.As(err, &te):
+			refused = append(refused, map[string]string{"id": id, "detail": capitalize(te.Error())})
 		case err != nil:
 			return err
 		default:
 			success = append(success, id)
 		}
 	}
-	s.audit(c, auditMemoryBatch, "", auditResultOK, map[string]any{"action": action, "success": success, "not_found": notFound})
-	return c.JSON(http.StatusOK, map[string]any{"success": success, "not_found": notFound})
+	s.audit(c, auditMemoryBatch, "", auditResultOK, map[string]any{"action": action, "success": success, "not_found": notFound, "refused": len(refused)})
+	return c.JSON(http.StatusOK, map[string]any{"success": success, "not_found": notFound, "refused": refused})
 }
 
 // pendingMemory answers GET /api/memory/admin/pending (km_admin+): pending items, optionally

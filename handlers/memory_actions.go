@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -117,13 +118,16 @@ func (s *Server) applyMemoryAction(c echo.Context, itemID, action, reason, audie
 	if !ok {
 		return errInvalidAction
 	}
+	if msg := governanceReasonProblem(action, reason); msg != "" {
+		return apiError(http.StatusUnprocessableEntity, msg)
+	}
 	var aud *string
 	if action == "mandate" {
 		a := strings.TrimSpace(audience)
 		aud = &a
 	}
-	if err := s.store.SetKnowledgeStatus(c.Request().Context(), itemID, status, aud); err != nil {
-		return err
+	if err := s.store.GovernKnowledge(c.Request().Context(), itemID, status, aud); err != nil {
+		return err // a *store.TransitionError when the item's status does not allow it
 	}
 	params := map[string]any{}
 	if reason = strings.TrimSpace(reason); reason != "" {
@@ -140,6 +144,27 @@ func (s *Server) applyMemoryAction(c echo.Context, itemID, action, reason, audie
 	}
 	s.audit(c, "km_"+action, itemID, auditResultOK, params)
 	return nil
+}
+
+// governanceReasonProblem is the one reason rule of governance, for the page, the API, the
+// batch and so the CLI: making an item mandatory needs a reason; no reason is too long.
+func governanceReasonProblem(action, reason string) string {
+	reason = strings.TrimSpace(reason)
+	if utf8.RuneCountInString(reason) > memoryReasonMax {
+		return "The reason may have at most 2,000 characters"
+	}
+	if action == "mandate" && reason == "" {
+		return "Say why the item is mandatory: the reason is required"
+	}
+	return ""
+}
+
+// capitalize upper-cases the first letter of a message.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // errInvalidAction is an unknown governance action.
