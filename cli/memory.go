@@ -75,7 +75,7 @@ func (e *env) memoryList(args []string) int {
 	if total < page.Count {
 		total = page.Count // a server of the original sends no total
 	}
-	fmt.Fprintf(e.stdout, "%d of %d items\n", page.Count, total)
+	fmt.Fprintf(e.stdout, "%d of %d %s\n", page.Count, total, plural(total, "item", "items"))
 	for _, m := range page.Items {
 		cat := ""
 		if m.Category != nil && *m.Category != "" {

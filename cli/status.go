@@ -105,7 +105,7 @@ func (e *env) statusCmd(args []string) int {
 		}
 		fmt.Fprintf(e.stdout, "  %-14s %-8v %s\n", n, svc["status"], strings.Join(extra, " "))
 	}
-	fmt.Fprintf(e.stdout, "Local: %d tables synced, last sync %s (%s)\n", len(local_), lastSync, ws.root)
+	fmt.Fprintf(e.stdout, "Local: %d %s synced, last sync %s (%s)\n", len(local_), plural(len(local_), "table", "tables"), lastSync, ws.root)
 	if !loggedIn {
 		fmt.Fprintln(e.stdout, "Not logged in: run `da auth login` to see which tables are stale.")
 		return ExitOK

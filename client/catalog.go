@@ -23,14 +23,30 @@ type CatalogTable struct {
 	Status       string  `json:"status"`
 	HasProfile   bool    `json:"has_profile"`
 	Downloadable bool    `json:"downloadable"`
+	// Readable is false for a locked table (listed by CatalogTablesWithLocked); nil from a
+	// server that does not say, which lists readable tables only.
+	Readable *bool `json:"readable"`
 }
+
+// Locked reports whether the caller may not read the table.
+func (t CatalogTable) Locked() bool { return t.Readable != nil && !*t.Readable }
 
 // CatalogTables lists the tables the caller may read.
 func (c *Client) CatalogTables(ctx context.Context) ([]CatalogTable, error) {
+	return c.catalogTables(ctx, "/api/catalog/tables")
+}
+
+// CatalogTablesWithLocked lists the readable tables and, marked Locked, those the caller
+// may request access to.
+func (c *Client) CatalogTablesWithLocked(ctx context.Context) ([]CatalogTable, error) {
+	return c.catalogTables(ctx, "/api/catalog/tables?include=locked")
+}
+
+func (c *Client) catalogTables(ctx context.Context, path string) ([]CatalogTable, error) {
 	var out struct {
 		Tables []CatalogTable `json:"tables"`
 	}
-	if err := c.do(ctx, http.MethodGet, "/api/catalog/tables", nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
 		return nil, err
 	}
 	return out.Tables, nil
