@@ -634,7 +634,7 @@ func agentCard() templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = agentCommand(2, "da sync", "Download the tables you can read").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = agentCommand(2, "da sync", "Download your subscribed tables (every table you can read until you choose)").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
