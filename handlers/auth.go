@@ -390,5 +390,5 @@ func (s *Server) logout(c echo.Context) error {
 // caller's. A grant cannot fix a role, so access requests are not suggested; GET /api/me
 // names the admins to ask.
 func roleRefusal(u *store.User, min auth.Role) string {
-	return fmt.Sprintf("Requires role %s or higher; your role is %s. Ask an admin to change your role", min, u.Role)
+	return fmt.Sprintf("Requires role %s or higher; your role is %s. Ask an admin to change your role.", min, u.Role)
 }
