@@ -59,10 +59,16 @@ func (e *env) statusCmd(args []string) int {
 		if err != nil {
 			return e.fail("status", err)
 		}
+		subscribed, err := subscriptions(ctx, c)
+		if err != nil {
+			return e.fail("status", err)
+		}
 		for id, mt := range man.Tables {
 			prev, ok := st.Tables[id]
 			switch {
 			case !mt.CanDownload():
+			case len(subscribed) > 0 && !subscribed[strings.ToLower(id)]:
+				// da sync does not take it: the user subscribes to other tables.
 			case !ok:
 				fresh = append(fresh, id)
 			case prev.Hash != mt.Hash || mt.Hash == "":
@@ -70,7 +76,7 @@ func (e *env) statusCmd(args []string) int {
 			}
 		}
 		for id := range st.Tables {
-			if _, ok := man.Tables[id]; !ok {
+			if _, ok := man.Tables[id]; !ok || (len(subscribed) > 0 && !subscribed[strings.ToLower(id)]) {
 				gone = append(gone, id)
 			}
 		}
@@ -121,7 +127,7 @@ func (e *env) statusCmd(args []string) int {
 		fmt.Fprintf(e.stdout, "New on the server: %s\n", strings.Join(fresh, ", "))
 	}
 	if len(gone) > 0 {
-		fmt.Fprintf(e.stdout, "No longer available (removed on the next sync): %s\n", strings.Join(gone, ", "))
+		fmt.Fprintf(e.stdout, "No longer available or not subscribed (removed on the next sync): %s\n", strings.Join(gone, ", "))
 	}
 	fmt.Fprintln(e.stdout, "Run `da sync` to update.")
 	return ExitOK

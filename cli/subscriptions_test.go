@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -33,6 +34,12 @@ func TestSyncFollowsSubscriptions(t *testing.T) {
 	// A choice of one table: only it is downloaded.
 	if refused, err := analyst.SetSubscriptions(ctx, map[string]bool{"beta": true, "secret": true}); err != nil || !reflect.DeepEqual(refused, []string{"secret"}) {
 		t.Fatalf("subscribe: refused %v, %v", refused, err)
+	}
+	var st struct {
+		New []string `json:"new"`
+	}
+	if err := json.Unmarshal([]byte(cli.mustRun(ExitOK, "status", "--json")), &st); err != nil || !reflect.DeepEqual(st.New, []string{"beta"}) {
+		t.Fatalf("status before the sync: %+v %v", st, err)
 	}
 	rep := cli.sync()
 	if rep.Mode != "subscriptions" || !reflect.DeepEqual(rep.Downloaded, []string{"beta"}) || !reflect.DeepEqual(rep.NotSubscribed, []string{"alpha", "gamma"}) {
