@@ -109,6 +109,9 @@ func (e *env) statusCmd(args []string) int {
 		if v, ok := svc["stale_tables"].([]any); ok && len(v) > 0 {
 			extra = append(extra, fmt.Sprintf("stale=%v", v))
 		}
+		if v, ok := svc["failing_tables"].([]any); ok && len(v) > 0 {
+			extra = append(extra, fmt.Sprintf("never_synced=%v", v))
+		}
 		fmt.Fprintf(e.stdout, "  %-14s %-8v %s\n", n, svc["status"], strings.Join(extra, " "))
 	}
 	fmt.Fprintf(e.stdout, "Local: %d %s synced, last sync %s (%s)\n", len(local_), plural(len(local_), "table", "tables"), lastSync, ws.root)
