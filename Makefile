@@ -12,8 +12,14 @@ setup:
 build:
 	go build -ldflags "-s -w -X main.version=$(VERSION)" -o da .
 
+# ADDR is the listen address of `make run`: `make run ADDR=:9000` serves on port 9000.
+ADDR ?= :8000
+
 run:
-	go run . serve --demo
+	@echo "==> Compiling da. The first build compiles DuckDB's C++ library and takes a few minutes on a cold machine; later builds take seconds."
+	@go build -ldflags "-X main.version=$(VERSION)" -o da .
+	@echo "==> Starting the demo server on $(ADDR) with data in ./data (Ctrl+C stops it)"
+	./da serve --demo --addr $(ADDR)
 
 generate: setup
 	go tool templ generate

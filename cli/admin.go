@@ -14,8 +14,12 @@ import (
 // admin dispatches `da admin ...`.
 func (e *env) admin(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(e.stderr, "usage: da admin bootstrap --email E --password P [--name N] [--data-dir DIR]\n"+adminClientUsage)
+		printGroupHelp(e.stderr, "admin")
 		return ExitUsage
+	}
+	if isHelpArg(args[0]) {
+		printGroupHelp(e.stdout, "admin")
+		return ExitOK
 	}
 	switch args[0] {
 	case "bootstrap":
@@ -25,7 +29,8 @@ func (e *env) admin(args []string) int {
 			return code
 		}
 	}
-	fmt.Fprintf(e.stderr, "da admin: unknown command %q\n", args[0])
+	fmt.Fprintf(e.stderr, "da admin: unknown command %q\n\n", args[0])
+	printGroupHelp(e.stderr, "admin")
 	return ExitUsage
 }
 

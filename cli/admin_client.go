@@ -9,18 +9,6 @@ import (
 	"da/client"
 )
 
-// adminClientUsage lists the `da admin` commands that call the server.
-const adminClientUsage = `       da admin users [--json]                           list users
-       da admin add-user EMAIL [--name N] [--role R] [--password P]
-       da admin remove-user USER_ID
-       da admin set-role USER_ID ROLE
-       da admin register-table NAME [--source-type T] [--bucket B] [--source-table S] [--query-mode local|remote] [--description D]
-       da admin list-tables [--json]
-       da admin permissions [USER_ID] [--json]
-       da admin grant USER_ID TABLE [--access read|none]
-       da admin revoke USER_ID TABLE
-`
-
 // adminClient runs a server-side `da admin` command; ok is false for an unknown command.
 func (e *env) adminClient(args []string) (code int, ok bool) {
 	cmd, rest := args[0], args[1:]
@@ -119,7 +107,11 @@ func (e *env) adminRemoveUser(args []string) int {
 	if err != nil {
 		return e.fail("admin remove-user", err)
 	}
-	if err := c.DeleteUser(context.Background(), pos[0]); err != nil {
+	id, err := resolveUser(context.Background(), c, pos[0])
+	if err != nil {
+		return e.fail("admin remove-user", err)
+	}
+	if err := c.DeleteUser(context.Background(), id); err != nil {
 		return e.fail("admin remove-user", err)
 	}
 	fmt.Fprintln(e.stdout, "User removed.")
@@ -137,7 +129,11 @@ func (e *env) adminSetRole(args []string) int {
 	if err != nil {
 		return e.fail("admin set-role", err)
 	}
-	u, err := c.UpdateUser(context.Background(), pos[0], &pos[1], nil)
+	id, err := resolveUser(context.Background(), c, pos[0])
+	if err != nil {
+		return e.fail("admin set-role", err)
+	}
+	u, err := c.UpdateUser(context.Background(), id, &pos[1], nil)
 	if err != nil {
 		return e.fail("admin set-role", err)
 	}
@@ -149,7 +145,7 @@ func (e *env) adminSetRole(args []string) int {
 func (e *env) adminRegisterTable(args []string) int {
 	fs := flag.NewFlagSet("admin register-table", flag.ContinueOnError)
 	var t client.RegisterTable
-	fs.StringVar(&t.SourceType, "source-type", "keboola", "source type")
+	fs.StringVar(&t.SourceType, "source-type", "", "source type, e.g. upload, demo or keboola (default: the server's data source)")
 	fs.StringVar(&t.Bucket, "bucket", "", "source bucket")
 	fs.StringVar(&t.SourceTable, "source-table", "", "table name in the source (default: NAME)")
 	fs.StringVar(&t.QueryMode, "query-mode", "local", "local or remote")
@@ -220,7 +216,9 @@ func (e *env) adminPermissions(args []string) int {
 	}
 	user := ""
 	if len(pos) == 1 {
-		user = pos[0]
+		if user, err = resolveUser(context.Background(), c, pos[0]); err != nil {
+			return e.fail("admin permissions", err)
+		}
 	}
 	ps, err := c.ListPermissions(context.Background(), user)
 	if err != nil {
@@ -255,7 +253,11 @@ func (e *env) adminGrant(args []string) int {
 	if err != nil {
 		return e.fail("admin grant", err)
 	}
-	if err := c.Grant(context.Background(), pos[0], pos[1], *access); err != nil {
+	id, err := resolveUser(context.Background(), c, pos[0])
+	if err != nil {
+		return e.fail("admin grant", err)
+	}
+	if err := c.Grant(context.Background(), id, pos[1], *access); err != nil {
 		return e.fail("admin grant", err)
 	}
 	fmt.Fprintf(e.stdout, "Granted %s on %s to %s\n", *access, strings.ToLower(pos[1]), pos[0])
@@ -273,9 +275,31 @@ func (e *env) adminRevoke(args []string) int {
 	if err != nil {
 		return e.fail("admin revoke", err)
 	}
-	if err := c.Revoke(context.Background(), pos[0], pos[1]); err != nil {
+	id, err := resolveUser(context.Background(), c, pos[0])
+	if err != nil {
+		return e.fail("admin revoke", err)
+	}
+	if err := c.Revoke(context.Background(), id, pos[1]); err != nil {
 		return e.fail("admin revoke", err)
 	}
 	fmt.Fprintf(e.stdout, "Revoked %s's access to %s\n", pos[0], pos[1])
 	return ExitOK
+}
+
+// resolveUser turns a USER argument into a user id: an e-mail is looked up in the user
+// list, anything else is taken as the id.
+func resolveUser(ctx context.Context, c *client.Client, arg string) (string, error) {
+	if !strings.Contains(arg, "@") {
+		return arg, nil
+	}
+	us, err := c.ListUsers(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, u := range us {
+		if strings.EqualFold(strings.TrimSpace(u.Email), strings.TrimSpace(arg)) {
+			return u.ID, nil
+		}
+	}
+	return "", &cliError{code: ExitNotFound, msg: fmt.Sprintf("no user has the e-mail %q: see `da admin users`", arg)}
 }

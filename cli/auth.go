@@ -221,7 +221,7 @@ func describeError(err error) (int, string) {
 		case ae.Status == 401:
 			return ExitAuth, ae.Detail + "\n  your login is missing, expired or revoked: run `da auth login`"
 		case ae.Status == 403:
-			return ExitNotFound, ae.Detail + "\n  you have no access: ask an admin, or run `da request-access TABLE`"
+			return ExitNotFound, ae.Detail + "\n  " + forbiddenHint(ae.Detail, "TABLE")
 		case ae.Status == 404:
 			return ExitNotFound, ae.Detail
 		case ae.Status >= 500:
@@ -235,17 +235,28 @@ func describeError(err error) (int, string) {
 	return ExitError, err.Error()
 }
 
+// forbiddenHint says how to get past a 403, matching its cause: a role that is too low
+// (only an admin can change it), a read-only token, or a missing table grant (which
+// `da request-access` asks for).
+func forbiddenHint(detail, table string) string {
+	switch {
+	case strings.HasPrefix(detail, "Requires role"):
+		return "only an admin can change a role (`da auth whoami` shows what yours allows)"
+	case strings.Contains(detail, "read scope"):
+		return "this personal access token may only read: create a full-scope token in Settings and `da auth login --token` it"
+	case strings.Contains(detail, "CSRF"):
+		return "the request was refused; try again"
+	}
+	return "you have no access to this table: run `da request-access " + table + "`"
+}
+
 // parseArgs parses flags placed anywhere among positional arguments (Go's flag package
 // stops at the first positional one) and checks the positional count.
 func (e *env) parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, int, bool) {
-	fs.SetOutput(e.stderr)
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, ExitOK, false
-			}
-			return nil, ExitUsage, false
+		if code, ok := e.parseHelpful(fs, args); !ok {
+			return nil, code, false
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -264,7 +275,7 @@ func (e *env) parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]
 		} else {
 			fmt.Fprintf(e.stderr, "da %s: unexpected argument %q\n", fs.Name(), strings.Join(pos[maxPos:], " "))
 		}
-		fs.Usage()
+		printHelp(e.stderr, fs)
 		return nil, ExitUsage, false
 	}
 	return pos, 0, true
@@ -273,7 +284,7 @@ func (e *env) parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]
 // authCmd dispatches `da auth ...`.
 func (e *env) authCmd(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(e.stderr, "usage: da auth login|logout|whoami\n  login   sign in with e-mail and password, or --token to store a personal access token\n  logout  forget the saved login\n  whoami  show the signed-in user\n")
+		printGroupHelp(e.stderr, "auth")
 		return ExitUsage
 	}
 	switch args[0] {
@@ -283,8 +294,8 @@ func (e *env) authCmd(args []string) int {
 		return e.authLogout(args[1:])
 	case "whoami":
 		return e.authWhoami(args[1:])
-	case "--help", "-h", "help":
-		fmt.Fprint(e.stdout, "usage: da auth login|logout|whoami\n")
+	case "--help", "-h", "-help", "help":
+		printGroupHelp(e.stdout, "auth")
 		return ExitOK
 	}
 	fmt.Fprintf(e.stderr, "da auth: unknown command %q (try login, logout or whoami)\n", args[0])
@@ -455,6 +466,9 @@ func (e *env) authWhoami(args []string) int {
 	switch {
 	case err == nil:
 		out["email"], out["role"], out["user_id"], out["name"], out["verified"] = me.Email, me.Role, me.ID, me.Name, true
+		if len(me.Allows) > 0 {
+			out["allows"], out["admins"] = me.Allows, me.Admins
+		}
 	case client.IsNetwork(err):
 		claims := jwtClaims(s.token)
 		em, role := s.email, s.role
@@ -477,6 +491,12 @@ func (e *env) authWhoami(args []string) int {
 	fmt.Fprintf(e.stdout, "Email:  %s\nRole:   %s\nServer: %s\n", out["email"], out["role"], s.server)
 	if out["verified"] == false {
 		fmt.Fprintln(e.stdout, "(server unreachable: shown from the saved login, not verified)")
+	}
+	if me != nil && len(me.Allows) > 0 {
+		fmt.Fprintf(e.stdout, "Your role may: %s\n", strings.Join(me.Allows, "; "))
+		if me.Role == "viewer" && len(me.Admins) > 0 {
+			fmt.Fprintf(e.stdout, "Querying and downloading need the analyst role: ask %s\n", strings.Join(me.Admins, ", "))
+		}
 	}
 	return ExitOK
 }

@@ -2,7 +2,6 @@
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -55,15 +54,15 @@ For analysts and agents (server: env DA_SERVER, else config.yaml, else http://lo
   da request-access TABLE [--reason R]
                                   ask the admins for read access to a table
   da memory [list|show|add|vote|pending|approve|reject|mandate|revoke] …
-                                  read and contribute to the team's knowledge ('da memory help')
+                                  read and contribute to the team's knowledge ('da memory --help')
   da diagnose [--json]            check config, server, token, clock, disk and local database
   da admin users|add-user|remove-user|set-role|register-table|list-tables|permissions|grant|revoke
-                                  administer the server (admin role)
+                                  administer the server (admin role; USER is an e-mail or an id)
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 authentication, 4 not found or no access,
 5 server or network error.
 
-Run 'da <command> --help' for the flags of a command.
+Run 'da COMMAND --help' (or 'da help COMMAND') for the purpose, flags and examples of a command.
 `
 
 // Run executes one command line and returns the process exit code.
@@ -108,6 +107,10 @@ func (e *env) run(args []string) int {
 		fmt.Fprintf(e.stdout, "da %s\n", e.version)
 		return ExitOK
 	case "help", "--help", "-h":
+		if len(args) > 1 && args[0] == "help" {
+			// da help sync, da help admin grant: the same as --help after the command.
+			return e.run(append(append([]string{}, args[1:]...), "--help"))
+		}
 		fmt.Fprint(e.stdout, usage)
 		return ExitOK
 	}
@@ -117,12 +120,8 @@ func (e *env) run(args []string) int {
 
 // parseFlags parses a flag set, mapping -h and bad flags to exit codes.
 func (e *env) parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	fs.SetOutput(e.stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK, false
-		}
-		return ExitUsage, false
+	if code, ok := e.parseHelpful(fs, args); !ok {
+		return code, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "da %s: unexpected argument %q\n", fs.Name(), strings.Join(fs.Args(), " "))

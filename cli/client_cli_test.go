@@ -379,11 +379,11 @@ func TestExitCodes(t *testing.T) {
 		{"unreachable server", dead, []string{"status"}, ExitServer, "--local"},
 		{"unreachable sync", dead, []string{"sync"}, ExitAuth, "da auth login"},
 		{"status local", loggedOut, []string{"status", "--local"}, ExitOK, "Tables synced: 0"},
-		{"viewer may not query", viewer, []string{"query", "--remote", "SELECT 1"}, ExitNotFound, "no access"},
-		{"viewer sync downloads nothing", viewer, []string{"sync"}, ExitNotFound, "orders"},
+		{"viewer may not query", viewer, []string{"query", "--remote", "SELECT 1"}, ExitNotFound, "Requires role analyst"},
+		{"viewer sync needs the analyst role", viewer, []string{"sync"}, ExitNotFound, "needs the analyst role"},
 		{"hidden table", analyst, []string{"sync", "--table", "hidden"}, ExitNotFound, "request-access hidden"},
 		{"remote syntax error", analyst, []string{"query", "--remote", "SELEC nonsense"}, ExitError, "Query error"},
-		{"not admin", analyst, []string{"admin", "users"}, ExitNotFound, "no access"},
+		{"not admin", analyst, []string{"admin", "users"}, ExitNotFound, "only an admin can change a role"},
 		{"logout", analyst, []string{"auth", "logout"}, ExitOK, "Logged out."},
 		{"after logout", analyst, []string{"auth", "whoami"}, ExitAuth, "Not logged in"},
 	}
@@ -437,6 +437,19 @@ func TestAdminCommands(t *testing.T) {
 	}
 	cli.mustRun(ExitOK, "admin", "revoke", id, "orders")
 	cli.mustRun(ExitNotFound, "admin", "revoke", id, "orders")
+	// USER may be an e-mail (any case) instead of the id.
+	if out := cli.mustRun(ExitOK, "admin", "set-role", "New@Example.com", "viewer"); !strings.Contains(out, "new@example.com is now viewer") {
+		t.Fatalf("set-role by e-mail: %s", out)
+	}
+	cli.mustRun(ExitOK, "admin", "grant", "new@example.com", "orders")
+	if out := cli.mustRun(ExitOK, "admin", "permissions", "new@example.com"); !strings.Contains(out, id) || !strings.Contains(out, "orders") {
+		t.Fatalf("permissions by e-mail: %s", out)
+	}
+	cli.mustRun(ExitOK, "admin", "revoke", "new@example.com", "orders")
+	if _, _, errs := cli.run("admin", "set-role", "nobody@example.com", "viewer"); !strings.Contains(errs, "no user has the e-mail") {
+		t.Fatalf("unknown e-mail: %s", errs)
+	}
+	cli.mustRun(ExitNotFound, "admin", "grant", "nobody@example.com", "orders")
 	cli.mustRun(ExitUsage, "admin", "grant", id)
 	cli.mustRun(ExitOK, "admin", "remove-user", id)
 	cli.mustRun(ExitNotFound, "admin", "remove-user", id)

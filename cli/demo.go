@@ -59,8 +59,12 @@ func browseURL(addr net.Addr) string {
 
 // demoCmd is `da demo load`: load the demo data set and demo admin into a stopped instance.
 func (e *env) demoCmd(args []string) int {
+	if len(args) > 0 && isHelpArg(args[0]) {
+		printGroupHelp(e.stdout, "demo")
+		return ExitOK
+	}
 	if len(args) == 0 || args[0] != "load" {
-		fmt.Fprint(e.stderr, "Usage: da demo load [--data-dir DIR]\n")
+		printGroupHelp(e.stderr, "demo")
 		return ExitUsage
 	}
 	fs := flag.NewFlagSet("demo load", flag.ContinueOnError)

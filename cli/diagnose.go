@@ -227,5 +227,5 @@ func localDBCheck(ctx context.Context, ws workspace) check {
 			Fix: "run `da sync --verify` to fetch damaged or missing files again"}
 	}
 	rels, _ := db.Relations(ctx)
-	return check{Name: "local db", Status: "ok", Detail: fmt.Sprintf("%d tables readable in %s", len(rels), ws.dbPath)}
+	return check{Name: "local db", Status: "ok", Detail: fmt.Sprintf("%d %s readable in %s", len(rels), plural(len(rels), "table", "tables"), ws.dbPath)}
 }

@@ -52,14 +52,7 @@ func (e *env) exploreCmd(args []string) int {
 		return e.fail("explore", err)
 	}
 	if len(pos) == 0 {
-		if *asJSON {
-			return e.printJSON(map[string]any{"tables": rels, "count": len(rels)})
-		}
-		fmt.Fprintf(e.stdout, "Local tables: %d\n", len(rels))
-		for _, r := range rels {
-			fmt.Fprintf(e.stdout, "  %-40s %s\n", r.Name, r.Kind)
-		}
-		return ExitOK
+		return e.exploreLocalList(ctx, s, ws, db, rels, *asJSON)
 	}
 	name := pos[0]
 	found := false
@@ -139,21 +132,34 @@ func (e *env) exploreCmd(args []string) int {
 
 // exploreRemoteList prints the server's catalog.
 func (e *env) exploreRemoteList(ctx context.Context, c *client.Client, asJSON bool) int {
-	ts, err := c.CatalogTables(ctx)
+	ts, err := c.CatalogTablesWithLocked(ctx)
 	if err != nil {
 		return e.fail("explore", err)
 	}
-	if asJSON {
-		return e.printJSON(map[string]any{"tables": ts, "count": len(ts)})
-	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
-	fmt.Fprintf(e.stdout, "Tables on the server: %d\n", len(ts))
+	locked := 0
+	for _, t := range ts {
+		if t.Locked() {
+			locked++
+		}
+	}
+	if asJSON {
+		return e.printJSON(map[string]any{"tables": ts, "count": len(ts), "locked": locked})
+	}
+	fmt.Fprintf(e.stdout, "Tables on the server: %d (%d you can read, %d locked)\n", len(ts), len(ts)-locked, locked)
 	rows := make([][]any, 0, len(ts))
 	for _, t := range ts {
-		rows = append(rows, []any{t.ID, t.Rows, t.Columns, humanBytes(t.SizeBytes), t.QueryMode, t.Description})
+		if t.Locked() {
+			rows = append(rows, []any{t.ID, "locked", nil, nil, nil, t.QueryMode, t.Description})
+			continue
+		}
+		rows = append(rows, []any{t.ID, "read", t.Rows, t.Columns, humanBytes(t.SizeBytes), t.QueryMode, t.Description})
 	}
-	if err := writeTable(e.stdout, []string{"table", "rows", "columns", "size", "mode", "description"}, rows); err != nil {
+	if err := writeTable(e.stdout, []string{"table", "access", "rows", "columns", "size", "mode", "description"}, rows); err != nil {
 		return e.fail("explore", err)
+	}
+	if locked > 0 {
+		fmt.Fprintln(e.stdout, "Locked tables: run `da request-access TABLE --reason R` to ask for one.")
 	}
 	return ExitOK
 }
@@ -184,6 +190,60 @@ func (e *env) exploreRemoteTable(ctx context.Context, c *client.Client, id strin
 		rows = append(rows, []any{pc.Name, pc.Type, fmt.Sprintf("%.1f%%", pc.CompletenessPct), pc.UniqueCount, strings.Join(pc.SampleValues, ", ")})
 	}
 	if err := writeTable(e.stdout, []string{"column", "type", "complete", "distinct", "examples"}, rows); err != nil {
+		return e.fail("explore", err)
+	}
+	return ExitOK
+}
+
+// localTable is one row of the local `da explore` list.
+type localTable struct {
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Rows        *int64 `json:"rows"`
+	Description string `json:"description"`
+}
+
+// exploreLocalList lists the local tables with their row counts (from the last sync, else
+// counted) and, when the server answers, their catalog descriptions.
+func (e *env) exploreLocalList(ctx context.Context, s *session, ws workspace, db *localdb.DB, rels []localdb.Relation, asJSON bool) int {
+	st, err := loadSyncState(ws.statePath)
+	if err != nil {
+		return e.fail("explore", err)
+	}
+	desc := map[string]string{}
+	if s.token != "" {
+		cctx, cancel := context.WithTimeout(ctx, profileTimeout)
+		if ts, err := s.client().CatalogTables(cctx); err == nil {
+			for _, t := range ts {
+				desc[strings.ToLower(t.ID)] = t.Description
+			}
+		}
+		cancel()
+	}
+	out := make([]localTable, 0, len(rels))
+	for _, r := range rels {
+		lt := localTable{Name: r.Name, Kind: r.Kind, Description: desc[strings.ToLower(r.Name)]}
+		if se, ok := st.Tables[r.Name]; ok && r.Kind == "view" {
+			n := se.Rows
+			lt.Rows = &n
+		} else if n, err := db.Count(ctx, r.Name); err == nil {
+			lt.Rows = &n
+		}
+		out = append(out, lt)
+	}
+	if asJSON {
+		return e.printJSON(map[string]any{"tables": out, "count": len(out)})
+	}
+	fmt.Fprintf(e.stdout, "Local tables: %d\n", len(out))
+	rows := make([][]any, 0, len(out))
+	for _, t := range out {
+		var n any
+		if t.Rows != nil {
+			n = *t.Rows
+		}
+		rows = append(rows, []any{t.Name, t.Kind, n, t.Description})
+	}
+	if err := writeTable(e.stdout, []string{"table", "kind", "rows", "description"}, rows); err != nil {
 		return e.fail("explore", err)
 	}
 	return ExitOK

@@ -11,21 +11,13 @@ import (
 	"da/client"
 )
 
-const memoryUsage = `Usage:
-  da memory [list] [--search Q] [--category C] [--status S] [--sort updated_at|created_at|score|title] [--limit N] [--json]
-                                  list the team's knowledge items you may see
-  da memory show ID [--json]      print one item in full
-  da memory add --title T [--category C] [--tags a,b] [--content TEXT | --file F (- = stdin)]
-                                  contribute an item (analyst role; a km_admin reviews it)
-  da memory vote ID up|down|clear vote on an approved item, or withdraw your vote
-  da memory pending [--json]      items awaiting review (km_admin)
-  da memory approve|reject|mandate|revoke ID [--reason R] [--audience A]
-                                  review an item (km_admin)
-`
-
 // memoryCmd is `da memory …`: the corporate memory from the command line.
 func (e *env) memoryCmd(args []string) int {
 	sub := "list"
+	if len(args) > 0 && isHelpArg(args[0]) {
+		printGroupHelp(e.stdout, "memory")
+		return ExitOK
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		sub, args = args[0], args[1:]
 	}
@@ -42,11 +34,9 @@ func (e *env) memoryCmd(args []string) int {
 		return e.memoryPending(args)
 	case "approve", "reject", "mandate", "revoke":
 		return e.memoryGovern(sub, args)
-	case "help":
-		fmt.Fprint(e.stdout, memoryUsage)
-		return ExitOK
 	}
-	fmt.Fprintf(e.stderr, "da memory: unknown sub-command %q\n\n%s", sub, memoryUsage)
+	fmt.Fprintf(e.stderr, "da memory: unknown sub-command %q\n\n", sub)
+	printGroupHelp(e.stderr, "memory")
 	return ExitUsage
 }
 
@@ -85,7 +75,7 @@ func (e *env) memoryList(args []string) int {
 	if total < page.Count {
 		total = page.Count // a server of the original sends no total
 	}
-	fmt.Fprintf(e.stdout, "%d of %d items\n", page.Count, total)
+	fmt.Fprintf(e.stdout, "%d of %d %s\n", page.Count, total, plural(total, "item", "items"))
 	for _, m := range page.Items {
 		cat := ""
 		if m.Category != nil && *m.Category != "" {

@@ -45,8 +45,16 @@ func TestMemoryCommands(t *testing.T) {
 	if out := kmAdmin.mustRun(ExitOK, "memory", "pending"); !strings.Contains(out, id) || !strings.Contains(out, testAnalystEmail) {
 		t.Fatalf("pending: %q", out)
 	}
+	// The one governance rule holds here too: a pending item cannot be mandated, and a
+	// mandate needs a reason.
+	if code, _, errs := kmAdmin.run("memory", "mandate", id, "--reason", "policy"); code == ExitOK || !strings.Contains(errs, "approve it first") {
+		t.Fatalf("mandate pending: %d %q", code, errs)
+	}
 	if out := kmAdmin.mustRun(ExitOK, "memory", "approve", id, "--reason", "matches finance"); !strings.Contains(out, "approved") {
 		t.Fatalf("approve: %q", out)
+	}
+	if code, _, errs := kmAdmin.run("memory", "mandate", id); code == ExitOK || !strings.Contains(errs, "the reason is required") {
+		t.Fatalf("mandate without reason: %d %q", code, errs)
 	}
 
 	// Published: search finds it, votes count and can be withdrawn.

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -22,6 +23,7 @@ func (e *env) queryCmd(args []string) int {
 	format := fs.String("format", "table", "output format: table, csv or json")
 	fs.StringVar(format, "f", "table", "short for --format")
 	limit := fs.Int("limit", 1000, "return at most this many rows")
+	decimals := fs.String("decimals", "string", "DECIMAL values in JSON: string (exact, the default) or float (JSON numbers)")
 	pos, code, ok := e.parseArgs(fs, args, 1, 1)
 	if !ok {
 		return code
@@ -37,12 +39,16 @@ func (e *env) queryCmd(args []string) int {
 		fmt.Fprintf(e.stderr, "da query: --format must be table, csv or json, got %q\n", *format)
 		return ExitUsage
 	}
+	if *decimals != "string" && *decimals != "float" {
+		fmt.Fprintf(e.stderr, "da query: --decimals must be string or float, got %q\n", *decimals)
+		return ExitUsage
+	}
 	if *limit <= 0 {
 		fmt.Fprintf(e.stderr, "da query: --limit must be a positive number, got %d\n", *limit)
 		return ExitUsage
 	}
 	ctx := context.Background()
-	var cols []string
+	var cols, types []string
 	var rows [][]any
 	var truncated bool
 	if *remote {
@@ -54,7 +60,7 @@ func (e *env) queryCmd(args []string) int {
 		if err != nil {
 			return e.fail("query", err)
 		}
-		cols, rows, truncated = res.Columns, res.Rows, res.Truncated
+		cols, types, rows, truncated = res.Columns, res.ColumnTypes, res.Rows, res.Truncated
 	} else {
 		s, err := e.loadSession()
 		if err != nil {
@@ -75,13 +81,16 @@ func (e *env) queryCmd(args []string) int {
 			fmt.Fprintf(e.stderr, "da query: Query error: %v\n", err)
 			return ExitError
 		}
-		cols, rows, truncated = res.Columns, res.Rows, res.Truncated
+		cols, types, rows, truncated = res.Columns, res.ColumnTypes, res.Rows, res.Truncated
+	}
+	if *decimals == "float" {
+		decimalsAsNumbers(types, rows)
 	}
 	if err := writeRows(e.stdout, *format, cols, rows); err != nil {
 		return e.fail("query", err)
 	}
 	if truncated {
-		fmt.Fprintf(e.stderr, "(truncated at %d rows; use --limit to see more)\n", len(rows))
+		fmt.Fprintf(e.stderr, "(truncated at %d %s; use --limit to see more)\n", len(rows), plural(len(rows), "row", "rows"))
 	}
 	return ExitOK
 }
@@ -198,7 +207,24 @@ func writeTable(w io.Writer, cols []string, rows [][]any) error {
 	for _, r := range cells {
 		line(r)
 	}
-	fmt.Fprintf(&b, "(%d rows)\n", len(rows))
+	fmt.Fprintf(&b, "(%d %s)\n", len(rows), plural(len(rows), "row", "rows"))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// decimalsAsNumbers turns the exact DECIMAL strings of a result into JSON numbers (the same
+// digits, unquoted) for tools that want numbers.
+func decimalsAsNumbers(types []string, rows [][]any) {
+	for j, t := range types {
+		if !strings.HasPrefix(strings.ToUpper(t), "DECIMAL") {
+			continue
+		}
+		for _, r := range rows {
+			if s, ok := r[j].(string); ok {
+				if _, err := strconv.ParseFloat(s, 64); err == nil {
+					r[j] = json.Number(s)
+				}
+			}
+		}
+	}
 }

@@ -59,10 +59,16 @@ func (e *env) statusCmd(args []string) int {
 		if err != nil {
 			return e.fail("status", err)
 		}
+		subscribed, err := subscriptions(ctx, c)
+		if err != nil {
+			return e.fail("status", err)
+		}
 		for id, mt := range man.Tables {
 			prev, ok := st.Tables[id]
 			switch {
 			case !mt.CanDownload():
+			case len(subscribed) > 0 && !subscribed[strings.ToLower(id)]:
+				// da sync does not take it: the user subscribes to other tables.
 			case !ok:
 				fresh = append(fresh, id)
 			case prev.Hash != mt.Hash || mt.Hash == "":
@@ -70,7 +76,7 @@ func (e *env) statusCmd(args []string) int {
 			}
 		}
 		for id := range st.Tables {
-			if _, ok := man.Tables[id]; !ok {
+			if _, ok := man.Tables[id]; !ok || (len(subscribed) > 0 && !subscribed[strings.ToLower(id)]) {
 				gone = append(gone, id)
 			}
 		}
@@ -103,9 +109,12 @@ func (e *env) statusCmd(args []string) int {
 		if v, ok := svc["stale_tables"].([]any); ok && len(v) > 0 {
 			extra = append(extra, fmt.Sprintf("stale=%v", v))
 		}
+		if v, ok := svc["failing_tables"].([]any); ok && len(v) > 0 {
+			extra = append(extra, fmt.Sprintf("never_synced=%v", v))
+		}
 		fmt.Fprintf(e.stdout, "  %-14s %-8v %s\n", n, svc["status"], strings.Join(extra, " "))
 	}
-	fmt.Fprintf(e.stdout, "Local: %d tables synced, last sync %s (%s)\n", len(local_), lastSync, ws.root)
+	fmt.Fprintf(e.stdout, "Local: %d %s synced, last sync %s (%s)\n", len(local_), plural(len(local_), "table", "tables"), lastSync, ws.root)
 	if !loggedIn {
 		fmt.Fprintln(e.stdout, "Not logged in: run `da auth login` to see which tables are stale.")
 		return ExitOK
@@ -121,7 +130,7 @@ func (e *env) statusCmd(args []string) int {
 		fmt.Fprintf(e.stdout, "New on the server: %s\n", strings.Join(fresh, ", "))
 	}
 	if len(gone) > 0 {
-		fmt.Fprintf(e.stdout, "No longer available (removed on the next sync): %s\n", strings.Join(gone, ", "))
+		fmt.Fprintf(e.stdout, "No longer available or not subscribed (removed on the next sync): %s\n", strings.Join(gone, ", "))
 	}
 	fmt.Fprintln(e.stdout, "Run `da sync` to update.")
 	return ExitOK

@@ -111,15 +111,19 @@ type syncError struct {
 
 // syncReport is the outcome of a sync (also its --json output).
 type syncReport struct {
-	Downloaded []string    `json:"downloaded"`
-	Skipped    []string    `json:"skipped"`
-	Removed    []string    `json:"removed"`
-	Remote     []string    `json:"remote"`
-	Errors     []syncError `json:"errors"`
-	Bytes      int64       `json:"bytes"`
-	DryRun     bool        `json:"dry_run"`
-	Views      int         `json:"views"`
-	ElapsedMS  int64       `json:"elapsed_ms"`
+	Downloaded []string `json:"downloaded"`
+	Skipped    []string `json:"skipped"`
+	Removed    []string `json:"removed"`
+	Remote     []string `json:"remote"`
+	// NotSubscribed are readable tables left out because the user subscribes to others;
+	// Mode is "all" (no subscriptions: every readable table) or "subscriptions".
+	NotSubscribed []string    `json:"not_subscribed"`
+	Mode          string      `json:"mode"`
+	Errors        []syncError `json:"errors"`
+	Bytes         int64       `json:"bytes"`
+	DryRun        bool        `json:"dry_run"`
+	Views         int         `json:"views"`
+	ElapsedMS     int64       `json:"elapsed_ms"`
 }
 
 // syncCmd is `da sync`.
@@ -166,7 +170,12 @@ func (e *env) printSyncSummary(rep *syncReport) {
 	if rep.DryRun {
 		verb = "Would download"
 	}
-	fmt.Fprintf(e.stdout, "%s: %d tables (%s)\n", verb, len(rep.Downloaded), humanBytes(rep.Bytes))
+	what := "every table you can read"
+	if rep.Mode == "subscriptions" {
+		what = "the tables you subscribe to"
+	}
+	fmt.Fprintf(e.stdout, "Syncing %s.\n", what)
+	fmt.Fprintf(e.stdout, "%s: %d %s (%s)\n", verb, len(rep.Downloaded), plural(len(rep.Downloaded), "table", "tables"), humanBytes(rep.Bytes))
 	fmt.Fprintf(e.stdout, "Skipped (unchanged): %d\n", len(rep.Skipped))
 	if len(rep.Removed) > 0 {
 		if rep.DryRun {
@@ -177,6 +186,10 @@ func (e *env) printSyncSummary(rep *syncReport) {
 	}
 	if len(rep.Remote) > 0 {
 		fmt.Fprintf(e.stdout, "Remote only (query with --remote): %s\n", strings.Join(rep.Remote, ", "))
+	}
+	if n := len(rep.NotSubscribed); n > 0 {
+		fmt.Fprintf(e.stdout, "Not subscribed (not downloaded): %d %s; subscribe in the catalog, or run `da sync --table %s`\n",
+			n, plural(n, "table", "tables"), rep.NotSubscribed[0])
 	}
 	if len(rep.Errors) > 0 {
 		fmt.Fprintf(e.stdout, "Errors: %d\n", len(rep.Errors))
@@ -194,21 +207,44 @@ type syncJob struct {
 func (e *env) runSync(ctx context.Context, s *session, c *client.Client, o syncOptions) (*syncReport, error) {
 	started := time.Now()
 	ws := e.workspace(s.configDir)
+	if err := checkCanDownload(ctx, c); err != nil {
+		return nil, err
+	}
 	man, err := c.Manifest(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// The user's subscriptions choose the tables; with none, every readable table.
+	var subscribed map[string]bool
+	if o.table == "" {
+		subscribed, err = subscriptions(ctx, c)
+		if err != nil {
+			return nil, err
+		}
 	}
 	st, err := loadSyncState(ws.statePath)
 	if err != nil {
 		return nil, err
 	}
-	rep := &syncReport{Downloaded: []string{}, Skipped: []string{}, Removed: []string{}, Remote: []string{}, Errors: []syncError{}, DryRun: o.dryRun}
+	rep := &syncReport{Downloaded: []string{}, Skipped: []string{}, Removed: []string{}, Remote: []string{}, NotSubscribed: []string{},
+		Errors: []syncError{}, DryRun: o.dryRun, Mode: "all"}
+	if len(subscribed) > 0 {
+		rep.Mode = "subscriptions"
+	}
 	ids := make([]string, 0, len(man.Tables))
 	for id := range man.Tables {
-		if o.table == "" || strings.EqualFold(id, o.table) {
+		switch {
+		case o.table != "":
+			if strings.EqualFold(id, o.table) {
+				ids = append(ids, id)
+			}
+		case len(subscribed) > 0 && !subscribed[strings.ToLower(id)]:
+			rep.NotSubscribed = append(rep.NotSubscribed, id)
+		default:
 			ids = append(ids, id)
 		}
 	}
+	sort.Strings(rep.NotSubscribed)
 	if o.table != "" && len(ids) == 0 {
 		return nil, &cliError{code: ExitNotFound, msg: fmt.Sprintf("table %q is not available to you (it does not exist or you have no access): see `da explore`, or run `da request-access %s`", o.table, o.table)}
 	}
@@ -231,11 +267,13 @@ func (e *env) runSync(ctx context.Context, s *session, c *client.Client, o syncO
 		}
 		jobs = append(jobs, syncJob{id: id, want: mt})
 	}
-	// Tables synced before that the manifest no longer lists were deleted or revoked.
+	// Tables synced before that the manifest no longer lists were deleted or revoked; those
+	// the user no longer subscribes to go too, so the local copy is what the user chose.
 	var gone []string
 	if o.table == "" {
 		for id := range st.Tables {
-			if mt, ok := man.Tables[id]; !ok || !mt.CanDownload() {
+			mt, ok := man.Tables[id]
+			if !ok || !mt.CanDownload() || (len(subscribed) > 0 && !subscribed[strings.ToLower(id)]) {
 				gone = append(gone, id)
 			}
 		}
@@ -263,6 +301,12 @@ func (e *env) runSync(ctx context.Context, s *session, c *client.Client, o syncO
 	for _, r := range results {
 		if r.err != nil {
 			code, msg := describeError(r.err)
+			if client.StatusOf(r.err) == 403 {
+				var ae *client.Error
+				if errors.As(r.err, &ae) {
+					msg = ae.Detail + ": " + forbiddenHint(ae.Detail, r.job.id)
+				}
+			}
 			rep.Errors = append(rep.Errors, syncError{Table: r.job.id, Error: strings.ReplaceAll(msg, "\n", " "), code: code})
 			continue
 		}
@@ -481,4 +525,51 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// checkCanDownload refuses, in one line, a sync by a user whose role may not download
+// (viewers): a grant cannot fix that, only an admin changing the role. A server without
+// GET /api/me is not asked.
+func checkCanDownload(ctx context.Context, c *client.Client) error {
+	me, err := c.Me(ctx)
+	if err != nil {
+		if st := client.StatusOf(err); st == 404 || st == 405 {
+			return nil
+		}
+		return err
+	}
+	if me.Role != "viewer" {
+		return nil
+	}
+	who := "an admin"
+	if len(me.Admins) > 0 {
+		who += " (" + strings.Join(me.Admins, ", ") + ")"
+	}
+	return &cliError{code: ExitNotFound, msg: "downloading tables needs the analyst role and you are a viewer: ask " + who +
+		" to change your role; meanwhile `da explore --remote` shows the catalog"}
+}
+
+// subscriptions returns the tables the user subscribes to (lower-case ids); empty means
+// every readable table. A server without sync settings counts as no subscriptions.
+func subscriptions(ctx context.Context, c *client.Client) (map[string]bool, error) {
+	set, err := c.SyncSettings(ctx)
+	if err != nil {
+		if st := client.StatusOf(err); st == 404 || st == 405 {
+			return nil, nil
+		}
+		return nil, err
+	}
+	out := make(map[string]bool, len(set.EnabledDatasets))
+	for _, d := range set.EnabledDatasets {
+		out[strings.ToLower(d)] = true
+	}
+	return out, nil
+}
+
+// plural picks the singular or plural noun for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -162,10 +162,18 @@ type UploadedTable struct {
 // UploadTable publishes a file as a table named name (the file name's extension gives the
 // format: .csv, .tsv, .jsonl, .ndjson, .parquet). Uploading the same name again replaces it.
 func (c *Client) UploadTable(ctx context.Context, name, fileName string, data io.Reader, public bool) (*UploadedTable, error) {
+	return c.UploadTableWith(ctx, name, fileName, data, public, "")
+}
+
+// UploadTableWith is UploadTable with a description for the catalog.
+func (c *Client) UploadTableWith(ctx context.Context, name, fileName string, data io.Reader, public bool, description string) (*UploadedTable, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	_ = mw.WriteField("name", name)
 	_ = mw.WriteField("public", strconv.FormatBool(public))
+	if description != "" {
+		_ = mw.WriteField("description", description)
+	}
 	fw, err := mw.CreateFormFile("file", fileName)
 	if err != nil {
 		return nil, &Error{Method: http.MethodPost, Path: "/api/upload/table", Err: err}

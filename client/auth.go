@@ -32,6 +32,9 @@ type User struct {
 	Role      string `json:"role"`
 	Active    *bool  `json:"active,omitempty"`
 	CreatedAt string `json:"created_at,omitempty"`
+	// Allows (what the role may do) and Admins (whom to ask) come with GET /api/me only.
+	Allows []string `json:"allows,omitempty"`
+	Admins []string `json:"admins,omitempty"`
 }
 
 // Me returns the user the token belongs to; a 401 means the token is not valid.

@@ -23,14 +23,30 @@ type CatalogTable struct {
 	Status       string  `json:"status"`
 	HasProfile   bool    `json:"has_profile"`
 	Downloadable bool    `json:"downloadable"`
+	// Readable is false for a locked table (listed by CatalogTablesWithLocked); nil from a
+	// server that does not say, which lists readable tables only.
+	Readable *bool `json:"readable"`
 }
+
+// Locked reports whether the caller may not read the table.
+func (t CatalogTable) Locked() bool { return t.Readable != nil && !*t.Readable }
 
 // CatalogTables lists the tables the caller may read.
 func (c *Client) CatalogTables(ctx context.Context) ([]CatalogTable, error) {
+	return c.catalogTables(ctx, "/api/catalog/tables")
+}
+
+// CatalogTablesWithLocked lists the readable tables and, marked Locked, those the caller
+// may request access to.
+func (c *Client) CatalogTablesWithLocked(ctx context.Context) ([]CatalogTable, error) {
+	return c.catalogTables(ctx, "/api/catalog/tables?include=locked")
+}
+
+func (c *Client) catalogTables(ctx context.Context, path string) ([]CatalogTable, error) {
 	var out struct {
 		Tables []CatalogTable `json:"tables"`
 	}
-	if err := c.do(ctx, http.MethodGet, "/api/catalog/tables", nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
 		return nil, err
 	}
 	return out.Tables, nil
@@ -75,4 +91,37 @@ func (c *Client) Profile(ctx context.Context, tableID string) (*Profile, error) 
 	}
 	p.Raw = raw
 	return &p, nil
+}
+
+// SyncSettings is GET /api/sync/settings: the caller's subscriptions.
+type SyncSettings struct {
+	UserID          string   `json:"user_id"`
+	EnabledDatasets []string `json:"enabled_datasets"`
+}
+
+// SyncSettings returns the tables the caller subscribes to; none means every readable table.
+func (c *Client) SyncSettings(ctx context.Context) (*SyncSettings, error) {
+	var out SyncSettings
+	if err := c.do(ctx, http.MethodGet, "/api/sync/settings", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetSubscriptions subscribes to (true) or unsubscribes from (false) tables and returns the
+// names the server refused (tables the caller cannot read).
+func (c *Client) SetSubscriptions(ctx context.Context, tables map[string]bool) ([]string, error) {
+	var out struct {
+		Updated map[string]map[string]any `json:"updated"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/api/sync/settings", map[string]any{"datasets": tables}, &out); err != nil {
+		return nil, err
+	}
+	var refused []string
+	for name, r := range out.Updated {
+		if _, bad := r["error"]; bad {
+			refused = append(refused, name)
+		}
+	}
+	return refused, nil
 }

@@ -74,6 +74,10 @@ type Config struct {
 	ServerURL string
 	// CORSOrigins lists cross-origin callers allowed; empty means same-origin only.
 	CORSOrigins []string
+	// HealthToken (HEALTH_TOKEN(_FILE)) lets a monitoring scraper read the details of
+	// GET /api/health with "Authorization: Bearer <token>"; anonymous callers get only the
+	// status and the service names.
+	HealthToken string
 
 	// GoogleClientID is the Google OAuth client id.
 	GoogleClientID string

@@ -342,6 +342,7 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 	l.str(&c.ServerURL, "SERVER_URL", env("SERVER_URL"))
 	c.ServerURL = strings.TrimRight(c.ServerURL, "/")
 	l.list(&c.CORSOrigins, "CORS_ORIGINS", env("CORS_ORIGINS"))
+	l.str(&c.HealthToken, "HEALTH_TOKEN", secret("HEALTH_TOKEN"))
 
 	// Sign-in.
 	a := &f.Auth

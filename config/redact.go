@@ -57,6 +57,7 @@ func (c *Config) Redacted() map[string]any {
 			"jwt_secret_key":      secretState(c.JWTSecret, c.JWTSecretGenerated),
 			"session_secret":      secretState(c.SessionSecret, c.SessionSecretGenerated),
 			"seed_admin_password": secretState(c.SeedAdminPassword, false),
+			"health_token":        secretState(c.HealthToken, false),
 		},
 		"seed_admin_email": c.SeedAdminEmail,
 		"auth": map[string]any{

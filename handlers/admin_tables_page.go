@@ -111,7 +111,7 @@ func (s *Server) adminTablesData(c echo.Context, form views.TableForm) (views.Ad
 func (s *Server) newTableForm(c echo.Context) views.TableForm {
 	f := views.TableForm{Name: c.QueryParam("name"), SourceType: c.QueryParam("source_type"), Bucket: c.QueryParam("bucket"),
 		SourceTable: c.QueryParam("source_table"), Description: c.QueryParam("description"), Folder: c.QueryParam("folder"),
-		QueryMode: "local", SyncStrategy: "full_refresh", Public: true, ProfileAfterSync: true, Errors: map[string]string{}}
+		QueryMode: "local", SyncStrategy: "full_refresh", Public: false, ProfileAfterSync: true, Errors: map[string]string{}}
 	if f.SourceType == "" {
 		f.SourceType = s.cfg.DataSource
 	}

@@ -14,7 +14,7 @@ func TestAuditTrail(t *testing.T) {
 	admin, analyst, viewer := env.tokens[auth.RoleAdmin], env.tokens[auth.RoleAnalyst], env.tokens[auth.RoleViewer]
 	gone, _ := env.deactivatedToken()
 	adminID, viewerID := env.users[auth.RoleAdmin].ID, env.users[auth.RoleViewer].ID
-	registerTablesPrivate(t, env, "ledger")
+	registerTablesPrivate(t, env, "ledger", "orders")
 	steps := []request{
 		{method: "POST", path: "/auth/token", body: `{"email":"analyst@example.com","password":"` + testPassword + `"}`},
 		{method: "POST", path: "/auth/token", body: `{"email":"analyst@example.com","password":"wrong-password-9"}`},

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -224,12 +225,39 @@ type meResponse struct {
 	Email string `json:"email"`
 	Name  string `json:"name"`
 	Role  string `json:"role"`
+	// Allows says what the role may do; Admins are whom to ask for a role or a grant.
+	Allows []string `json:"allows"`
+	Admins []string `json:"admins"`
 }
 
-// showMe answers GET /api/me with the authenticated user.
+// showMe answers GET /api/me with the authenticated user, what the role allows and the
+// active admins' e-mails.
 func (s *Server) showMe(c echo.Context) error {
 	u := currentUser(c)
-	return c.JSON(http.StatusOK, meResponse{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role})
+	admins, err := s.adminContacts(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, meResponse{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role,
+		Allows: auth.Role(u.Role).Allows(), Admins: admins})
+}
+
+// maxAdminContacts bounds the admins named in hints.
+const maxAdminContacts = 3
+
+// adminContacts returns the e-mails of up to maxAdminContacts active admins.
+func (s *Server) adminContacts(ctx context.Context) ([]string, error) {
+	users, err := s.store.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, u := range users {
+		if u.Active && auth.Role(u.Role) == auth.RoleAdmin && len(out) < maxAdminContacts {
+			out = append(out, u.Email)
+		}
+	}
+	return out, nil
 }
 
 // userRow is one element of GET /api/users.
@@ -358,4 +386,11 @@ func (s *Server) logout(c echo.Context) error {
 	}
 	c.SetCookie(&http.Cookie{Name: "access_token", Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	return c.Redirect(http.StatusSeeOther, "/login?signed_out=1")
+}
+
+// roleRefusal is the 403 detail for a role that is too low: the role needed and the
+// caller's. A grant cannot fix a role, so access requests are not suggested; GET /api/me
+// names the admins to ask.
+func roleRefusal(u *store.User, min auth.Role) string {
+	return fmt.Sprintf("Requires role %s or higher; your role is %s. Ask an admin to change your role.", min, u.Role)
 }

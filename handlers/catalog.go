@@ -149,7 +149,7 @@ func (s *Server) readableEntry(ctx context.Context, u *store.User, id string) (*
 		return nil, apiError(http.StatusNotFound, "Table '"+id+"' not found")
 	}
 	if !ok {
-		return nil, apiError(http.StatusForbidden, "Access denied to this table")
+		return nil, tableDenied(id)
 	}
 	e := &catalogEntry{Readable: true}
 	if reg != nil {
@@ -187,6 +187,8 @@ type catalogTableJSON struct {
 	Status       string  `json:"status"`
 	HasProfile   bool    `json:"has_profile"`
 	Downloadable bool    `json:"downloadable"`
+	// Readable is false only for the locked tables listed with ?include=locked.
+	Readable bool `json:"readable"`
 }
 
 // isoOrNil formats t as RFC 3339 UTC, or nil when zero.
@@ -204,16 +206,25 @@ func (s *Server) listCatalogTables(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// ?include=locked adds the tables the caller cannot read (name, description and where
+	// they come from only, as the catalog page shows them) so that an agent can find what to
+	// request.
+	withLocked := c.QueryParam("include") == "locked"
 	out := []catalogTableJSON{}
 	for i := range entries {
 		e := &entries[i]
 		if !e.Readable {
+			if withLocked {
+				out = append(out, catalogTableJSON{ID: e.Table.ID, Name: e.Table.Name, Description: e.Table.Description,
+					SourceType: e.Table.SourceType, QueryMode: e.Table.QueryMode, Folder: e.Table.Folder, Bucket: e.Table.Bucket,
+					Status: "locked"})
+			}
 			continue
 		}
 		j := catalogTableJSON{ID: e.Table.ID, Name: e.Table.Name, Description: e.Table.Description,
 			SourceType: e.Table.SourceType, SyncStrategy: e.Table.SyncStrategy, QueryMode: e.Table.QueryMode,
 			Folder: e.Table.Folder, Bucket: e.Table.Bucket, IsPublic: e.Table.IsPublic, LastSync: isoOrNil(e.LastSync),
-			Status: e.Status(), HasProfile: e.HasProfile, Downloadable: e.Downloadable()}
+			Status: e.Status(), HasProfile: e.HasProfile, Downloadable: e.Downloadable(), Readable: true}
 		if e.Info != nil {
 			j.Rows, j.Columns, j.SizeBytes = e.Info.Rows, e.Info.Columns, e.Info.SizeBytes
 		}
@@ -375,4 +386,15 @@ func toString(v any) string {
 		return ""
 	}
 	return strings.Trim(string(b), `"`)
+}
+
+// deniedTable marks a 403 caused by a missing table grant (not a role): the error page then
+// offers to request access to that table.
+type deniedTable struct{ id string }
+
+func (d deniedTable) Error() string { return "no grant on table " + d.id }
+
+// tableDenied is the 403 for a table the caller may not read.
+func tableDenied(id string) error {
+	return echo.NewHTTPError(http.StatusForbidden, "Access denied to this table").SetInternal(deniedTable{id: id})
 }

@@ -75,8 +75,14 @@ func (s *Server) catalogData(ctx context.Context, u *store.User, f views.Catalog
 	groups := map[string]*views.CatalogGroup{}
 	var keys []string
 	role := auth.Role(u.Role)
+	subs, err := s.store.SubscribedTables(ctx, u.ID)
+	if err != nil {
+		return views.CatalogData{}, err
+	}
+	d.Subscriptions, d.CanSync = len(subs), role.AtLeast(auth.RoleAnalyst)
 	for i := range entries {
 		r := catalogRow(&entries[i], role)
+		r.Subscribed = subs[strings.ToLower(r.ID)]
 		sources[r.Source] = true
 		if r.Folder != "" {
 			folders[r.Folder] = true
@@ -152,6 +158,11 @@ func (s *Server) pageEntry(c echo.Context) (*catalogEntry, error) {
 func (s *Server) tablePageData(ctx context.Context, u *store.User, e *catalogEntry) views.CatalogTableData {
 	d := views.CatalogTableData{Row: catalogRow(e, auth.Role(u.Role)), PrimaryKey: e.Table.PrimaryKey, Now: time.Now().UTC(),
 		CanRefresh: e.Info != nil && e.Info.Available() && len(e.Info.Files) > 0}
+	if subs, err := s.store.SubscribedTables(ctx, u.ID); err != nil {
+		s.log.Error("load subscriptions", "user", u.ID, "err", err)
+	} else {
+		d.Row.Subscribed, d.Subscriptions = subs[strings.ToLower(e.Table.ID)], len(subs)
+	}
 	if e.Info != nil {
 		d.Columns = e.Info.Columns
 	}

@@ -38,6 +38,7 @@ func (s *Server) subscriptionData(ctx context.Context, u *store.User, d *views.D
 	for _, st := range subs {
 		on[st.Dataset] = st.Enabled
 	}
+	d.CanSync = auth.Role(u.Role).AtLeast(auth.RoleAnalyst)
 	for i := range entries {
 		e := &entries[i]
 		if !e.Readable {
@@ -45,6 +46,9 @@ func (s *Server) subscriptionData(ctx context.Context, u *store.User, d *views.D
 		}
 		ds := views.DashboardDataset{ID: e.Table.ID, Name: e.Table.Name, Status: e.Status(), LastSync: e.LastSync,
 			Subscribed: on[strings.ToLower(e.Table.ID)]}
+		if ds.Subscribed {
+			d.Subscribed++
+		}
 		if e.Info != nil {
 			ds.Rows = e.Info.Rows
 		}
@@ -79,9 +83,26 @@ func (s *Server) showDashboard(c echo.Context) error {
 	if len(stats.Stale) > 0 {
 		d.Health = "degraded"
 	}
+	if !d.CanSync {
+		if d.Admins, err = s.adminContacts(ctx); err != nil {
+			return err
+		}
+	}
 	readable, err := auth.ReadableTables(ctx, s.store, u)
 	if err != nil {
 		return err
+	}
+	failing, err := s.store.FailingTables(ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range failing {
+		if readable.Has(f.TableID) {
+			d.Failing = append(d.Failing, f.TableID)
+		}
+	}
+	if len(d.Failing) > 0 && d.Health == "healthy" {
+		d.Health = "degraded"
 	}
 	hist, err := s.store.ListSyncHistory(ctx, "", 100)
 	if err != nil {
@@ -157,8 +178,13 @@ func (s *Server) toggleSubscription(c echo.Context) error {
 	if len(ok) == 0 {
 		return echo.NewHTTPError(http.StatusForbidden, "You cannot read the table '"+name+"'")
 	}
-	if err := s.store.SetSyncSettings(c.Request().Context(), currentUser(c).ID, ok); err != nil {
+	ctx := c.Request().Context()
+	if err := s.store.SetSyncSettings(ctx, currentUser(c).ID, ok); err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.SubscriptionToggle(name, enabled))
+	subs, err := s.store.SubscribedTables(ctx, currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.SubscriptionToggleAnswer(name, enabled, len(subs)))
 }

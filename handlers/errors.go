@@ -119,7 +119,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		sh := s.shell(c, "", title)
 		shell = &sh
 	}
-	_ = render(c, status, views.ErrorPage(shell, views.ErrorData{Status: status, Title: title, Message: msg, RequestID: rid}))
+	ed := views.ErrorData{Status: status, Title: title, Message: msg, RequestID: rid}
+	if dt := (deniedTable{}); errors.As(err, &dt) {
+		ed.RequestTable = dt.id
+	}
+	_ = render(c, status, views.ErrorPage(shell, ed))
 }
 
 func acceptsHTML(r *http.Request) bool {

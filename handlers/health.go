@@ -1,11 +1,15 @@
 package handlers
 
 import (
+	"crypto/subtle"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"da/auth"
 )
 
 // staleAfter is how old a table's last sync may be before health reports it stale.
@@ -49,6 +53,20 @@ func (s *Server) showHealth(c echo.Context) error {
 			stale = []string{}
 		}
 		services["data"] = map[string]any{"status": status, "tables": st.Tables, "total_rows": st.TotalRows, "stale_tables": stale}
+		// A registered table whose every sync failed is not healthy either, though it was
+		// never synced and so is not stale.
+		if failing, err := s.store.FailingTables(ctx); err != nil {
+			s.log.Error("health: failing tables", "error", err)
+		} else {
+			ids := make([]string, 0, len(failing))
+			for _, f := range failing {
+				ids = append(ids, f.TableID)
+			}
+			services["data"]["failing_tables"] = ids
+			if len(ids) > 0 {
+				services["data"]["status"] = "warning"
+			}
+		}
 	}
 
 	if n, err := s.store.CountUsers(ctx); err != nil {
@@ -70,6 +88,18 @@ func (s *Server) showHealth(c echo.Context) error {
 	for _, svc := range services {
 		degrade(svc["status"].(string))
 	}
+	if !s.healthDetailsAllowed(c) {
+		// Anonymous callers learn whether the service works, not its size or users.
+		brief := make(map[string]map[string]any, len(services))
+		for name, svc := range services {
+			brief[name] = map[string]any{"status": svc["status"]}
+		}
+		return c.JSON(http.StatusOK, map[string]any{
+			"status":    overall,
+			"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000000+00:00"),
+			"services":  brief,
+		})
+	}
 	uptime := time.Since(s.started)
 	return c.JSON(http.StatusOK, map[string]any{
 		"status":         overall,
@@ -86,4 +116,15 @@ func (s *Server) showReadiness(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// healthDetailsAllowed reports whether the caller may see health details: a signed-in admin,
+// or a monitoring scraper presenting HEALTH_TOKEN as its bearer token.
+func (s *Server) healthDetailsAllowed(c echo.Context) bool {
+	if u := currentUser(c); u != nil && auth.Role(u.Role) == auth.RoleAdmin {
+		return true
+	}
+	want := s.cfg.HealthToken
+	got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	return ok && want != "" && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(want)) == 1
 }

@@ -382,7 +382,11 @@ func (s *Server) memoryGovern(action string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		switch err := s.applyMemoryAction(c, id, action, reason, audience, false); {
+		err = s.applyMemoryAction(c, id, action, reason, audience, false)
+		var te *store.TransitionError
+		switch {
+		case errors.As(err, &te):
+			return apiError(http.StatusConflict, capitalize(te.Error()))
 		case errors.Is(err, store.ErrNotFound):
 			return apiError(http.StatusNotFound, msgMemoryNotFound)
 		case errors.Is(err, errInvalidAction):
@@ -445,7 +449,11 @@ func (s *Server) batchMemory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if msg := governanceReasonProblem(action, reason); msg != "" {
+		return apiError(http.StatusUnprocessableEntity, msg)
+	}
 	success, notFound := []string{}, []string{}
+	refused := []map[string]string{}
 	seen := map[string]bool{}
 	for _, id := range *body.ItemIDs {
 		id = strings.TrimSpace(id)
@@ -457,19 +465,23 @@ func (s *Server) batchMemory(c echo.Context) error {
 			notFound = append(notFound, id)
 			continue
 		}
-		switch err := s.applyMemoryAction(c, id, action, reason, audience, true); {
+		err := s.applyMemoryAction(c, id, action, reason, audience, true)
+		var te *store.TransitionError
+		switch {
 		case errors.Is(err, store.ErrNotFound):
 			notFound = append(notFound, id)
+		case errors.As(err, &te):
+			refused = append(refused, map[string]string{"id": id, "detail": capitalize(te.Error())})
 		case err != nil:
 			return err
 		default:
 			success = append(success, id)
 		}
 	}
-	if err := s.audit(c, auditMemoryBatch, "", auditResultOK, map[string]any{"action": action, "success": success, "not_found": notFound}); err != nil {
+	if err := s.audit(c, auditMemoryBatch, "", auditResultOK, map[string]any{"action": action, "success": success, "not_found": notFound, "refused": len(refused)}); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"success": success, "not_found": notFound})
+	return c.JSON(http.StatusOK, map[string]any{"success": success, "not_found": notFound, "refused": refused})
 }
 
 // pendingMemory answers GET /api/memory/admin/pending (km_admin+): pending items, optionally

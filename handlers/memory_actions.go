@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -117,6 +118,9 @@ func (s *Server) applyMemoryAction(c echo.Context, itemID, action, reason, audie
 	if !ok {
 		return errInvalidAction
 	}
+	if msg := governanceReasonProblem(action, reason); msg != "" {
+		return apiError(http.StatusUnprocessableEntity, msg)
+	}
 	var aud *string
 	if action == "mandate" {
 		a := strings.TrimSpace(audience)
@@ -135,7 +139,29 @@ func (s *Server) applyMemoryAction(c echo.Context, itemID, action, reason, audie
 	if len(params) == 0 {
 		params = nil
 	}
-	return s.store.SetKnowledgeStatus(s.auditing(c, "km_"+action, itemID, params), itemID, status, aud)
+	// A *store.TransitionError when the item's status does not allow the action.
+	return s.store.GovernKnowledge(s.auditing(c, "km_"+action, itemID, params), itemID, status, aud)
+}
+
+// governanceReasonProblem is the one reason rule of governance, for the page, the API, the
+// batch and so the CLI: making an item mandatory needs a reason; no reason is too long.
+func governanceReasonProblem(action, reason string) string {
+	reason = strings.TrimSpace(reason)
+	if utf8.RuneCountInString(reason) > memoryReasonMax {
+		return "The reason may have at most 2,000 characters"
+	}
+	if action == "mandate" && reason == "" {
+		return "Say why the item is mandatory: the reason is required"
+	}
+	return ""
+}
+
+// capitalize upper-cases the first letter of a message.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // errInvalidAction is an unknown governance action.

@@ -410,14 +410,11 @@ func (s *Server) checkGovernance(action, reason, audience string) string {
 	if _, ok := memoryActions[action]; !ok {
 		return "Unknown action " + strconv.Quote(action) + ": use approve, reject, mandate or revoke"
 	}
-	if utf8.RuneCountInString(reason) > memoryReasonMax {
-		return "The reason may have at most 2,000 characters"
+	if msg := governanceReasonProblem(action, reason); msg != "" {
+		return msg
 	}
 	if action != "mandate" {
 		return ""
-	}
-	if reason == "" {
-		return "Say why the item is mandatory: the reason is required"
 	}
 	for _, a := range s.memoryAudiences() {
 		if a[0] == audience {
@@ -464,6 +461,9 @@ func (s *Server) memoryAdminAction(c echo.Context) error {
 	err = s.applyMemoryAction(c, id, action, reason, audience, false)
 	if errors.Is(err, store.ErrNotFound) {
 		return memoryNotFound(id)
+	}
+	if te := (*store.TransitionError)(nil); errors.As(err, &te) {
+		return s.memoryRowAnswer(c, k, views.MemoryAdminRow{Error: capitalize(te.Error())}, http.StatusConflict, "")
 	}
 	if err != nil {
 		return err
@@ -582,12 +582,15 @@ func (s *Server) memoryAdminBatch(c echo.Context) error {
 	if msg != "" {
 		return s.memoryBatchAnswer(c, f, http.StatusUnprocessableEntity, msg, "")
 	}
-	done, missing := 0, 0
+	done, missing, refused := 0, 0, 0
 	for _, id := range ids {
 		err := s.applyMemoryAction(c, id, action, reason, audience, true)
+		var te *store.TransitionError
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			missing++
+		case errors.As(err, &te):
+			refused++
 		case err != nil:
 			return err
 		default:
@@ -597,6 +600,9 @@ func (s *Server) memoryAdminBatch(c echo.Context) error {
 	toast := pastTense(action) + " " + strconv.Itoa(done) + " " + pluralWord(done, "item", "items")
 	if missing > 0 {
 		toast += "; " + strconv.Itoa(missing) + " no longer " + pluralWord(missing, "exists", "exist")
+	}
+	if refused > 0 {
+		toast += "; " + strconv.Itoa(refused) + " skipped: their status does not allow it"
 	}
 	return s.memoryBatchAnswer(c, f, http.StatusOK, "", toast)
 }

@@ -144,6 +144,13 @@ func TestMemoryAPIScenarios(t *testing.T) {
 			status: 422, want: []string{"reason is too long"}},
 		{who: "km_admin", method: "POST", path: "/api/memory/admin/mandate?item_id=" + c, body: `{"audience":"` + strings.Repeat("a", 201) + `"}`,
 			status: 422, want: []string{"audience is too long"}},
+		{who: "km_admin", method: "POST", path: "/api/memory/admin/mandate?item_id=" + c, body: `{"audience":"all analysts"}`,
+			status: 422, want: []string{"the reason is required"}},
+		{who: "km_admin", method: "POST", path: "/api/memory/admin/mandate?item_id=" + c, body: `{"reason":"policy"}`,
+			status: 409, want: []string{"Only approved items can be made mandatory; this item is pending: approve it first"}},
+		{who: "km_admin", method: "POST", path: "/api/memory/admin/revoke?item_id=" + c, status: 409, want: []string{"this item is pending"}},
+		{who: "km_admin", method: "POST", path: "/api/memory/admin/batch", body: `{"item_ids":["` + c + `"],"action":"mandate"}`,
+			status: 422, want: []string{"the reason is required"}},
 		{who: "km_admin", method: "POST", path: "/api/memory/admin/edit?item_id=" + a, body: `{"title":"` + strings.Repeat("t", 201) + `"}`,
 			status: 422, want: []string{"Title is too long"}},
 		{who: "km_admin", method: "POST", path: "/api/memory/admin/edit", body: `{"title":"x"}`, status: 422, want: []string{"item_id is required"}},
@@ -171,6 +178,9 @@ func TestMemoryAPIScenarios(t *testing.T) {
 	cases = []scenario{
 		{who: "km_admin", method: "POST", path: "/api/memory/admin/approve?item_id=" + a, status: 200,
 			want: []string{`"id":"` + a + `"`, `"status":"approved"`}},
+		{who: "km_admin", method: "POST", path: "/api/memory/admin/batch", body: `{"item_ids":["` + c + `"],"action":"mandate","reason":"policy"}`,
+			status: 200, want: []string{`"success":[]`, `"refused":[{"detail":"Only approved items can be made mandatory`}},
+		{who: "km_admin", method: "POST", path: "/api/memory/admin/approve?item_id=" + c, status: 200},
 		{who: "admin", method: "POST", path: "/api/memory/admin/mandate?item_id=" + c, body: `{"reason":"company policy","audience":"all analysts"}`, status: 200,
 			want: []string{`"status":"mandatory"`}},
 		{who: "km_admin", method: "POST", path: "/api/memory/admin/reject?item_id=" + b, status: 200, want: []string{`"status":"rejected"`}},
@@ -321,7 +331,7 @@ func TestMemoryAPIScenarios(t *testing.T) {
 			want:      []string{`"entries":[`, `"action":"km_approve"`, `"action":"km_create"`, `"action":"km_batch"`, `"resource":"` + a + `"`, `"user_id":"` + kmAdminID + `"`},
 			forbidden: []string{`"action":"POST `, `"action":"login_`}},
 		{who: "km_admin", method: "GET", path: "/api/memory/admin/audit?action=approve", status: 200,
-			want: []string{`"count":1`, `"action":"km_approve"`, `"resource":"` + a + `"`}, forbidden: []string{"km_create", "km_revoke"}},
+			want: []string{`"count":2`, `"action":"km_approve"`, `"resource":"` + a + `"`, `"resource":"` + c + `"`}, forbidden: []string{"km_create", "km_revoke"}},
 		{who: "km_admin", method: "GET", path: "/api/memory/admin/audit?action=revoke&per_page=1", status: 200,
 			want: []string{`"count":1`, `"total":2`, `"batch":true`}},
 		{who: "admin", method: "GET", path: "/api/memory/admin/audit?action=create", status: 200, want: []string{`"count":3`}},
@@ -374,6 +384,7 @@ func TestMemoryGovernBodies(t *testing.T) {
 		{"reject with empty object", "reject", `{}`, 200, `"status":"rejected"`},
 		{"revoke with whitespace body", "revoke", "  \n", 200, `"status":"revoked"`},
 		{"mandate with reason only", "mandate", `{"reason":"policy"}`, 200, `"status":"mandatory"`},
+		{"mandate without a reason", "mandate", `{"audience":""}`, 422, `the reason is required`},
 		{"reject with wrong reason type", "reject", `{"reason":5}`, 422, `reason`},
 		{"reject with a JSON array", "reject", `["x"]`, 422, `JSON object`},
 		{"revoke with garbage", "revoke", `reason=x`, 400, `Malformed JSON`},
@@ -381,11 +392,19 @@ func TestMemoryGovernBodies(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			id := createMemoryItem(t, env, tok["analyst"], `{"title":"`+tc.name+`","content":"c"}`)
+			before := "pending"
+			if tc.action == "mandate" || tc.action == "revoke" {
+				// Only approved items may be made mandatory or revoked.
+				if err := env.store.SetKnowledgeStatus(context.Background(), id, store.KnowledgeApproved, nil); err != nil {
+					t.Fatal(err)
+				}
+				before = "approved"
+			}
 			rec := env.do(request{method: "POST", path: "/api/memory/admin/" + tc.action + "?item_id=" + id, body: tc.body, token: tok["km_admin"]})
 			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
 				t.Fatalf("status %d body %s; want %d with %q", rec.Code, rec.Body, tc.status, tc.want)
 			}
-			wantStatus := "pending"
+			wantStatus := before
 			if tc.status == 200 {
 				wantStatus = memoryActions[tc.action]
 			}

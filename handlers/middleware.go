@@ -366,7 +366,7 @@ func (s *Server) requireAccess(r Route) echo.MiddlewareFunc {
 				return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(target))
 			}
 			if !auth.Role(u.Role).AtLeast(r.Min) {
-				return apiError(http.StatusForbidden, fmt.Sprintf("Requires role %s or higher", r.Min))
+				return apiError(http.StatusForbidden, roleRefusal(u, r.Min))
 			}
 			return next(c)
 		}

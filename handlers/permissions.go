@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -83,6 +85,13 @@ func (s *Server) grantPermission(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
+	if msg, err := s.unknownDataset(ctx, dataset); err != nil {
+		return err
+	} else if msg != "" {
+		v := &ValidationError{}
+		v.Add("dataset", msg, "value_error")
+		return v
+	}
 	p, err := s.store.Grant(s.auditing(c, auditPermGrant, dataset, map[string]any{"user_id": userID, "access": access}), userID, dataset, access)
 	if err != nil {
 		return err
@@ -130,4 +139,50 @@ func (s *Server) listUserPermissions(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"user_id": userID, "permissions": permissionRows(ps)})
+}
+
+// unknownDataset checks a grant's dataset against this instance: a table id must name a
+// registered or served table, a wildcard "<bucket>.*" a bucket some registered table is in.
+// It returns "" when the dataset is known, else a message with examples from the instance.
+func (s *Server) unknownDataset(ctx context.Context, dataset string) (string, error) {
+	tables, err := s.store.ListTables(ctx)
+	if err != nil {
+		return "", err
+	}
+	bucket, wildcard := strings.CutSuffix(dataset, ".*")
+	var ids, buckets []string
+	seen := map[string]bool{}
+	for _, t := range tables {
+		id, b := strings.ToLower(t.ID), strings.ToLower(t.Bucket)
+		if !wildcard && id == dataset || wildcard && b != "" && b == bucket {
+			return "", nil
+		}
+		ids = append(ids, id)
+		if b != "" && !seen[b] {
+			seen[b] = true
+			buckets = append(buckets, b+".*")
+		}
+	}
+	if !wildcard {
+		if _, served := s.engine.Catalog().Table(dataset); served {
+			return "", nil
+		}
+	}
+	examples := append(firstN(ids, 3), firstN(buckets, 2)...)
+	what := "no table " + strconv.Quote(dataset) + " is registered"
+	if wildcard {
+		what = "no registered table is in the bucket " + strconv.Quote(bucket)
+	}
+	if len(examples) == 0 {
+		return what + " (register or upload a table first)", nil
+	}
+	return what + "; for example: " + strings.Join(examples, ", "), nil
+}
+
+// firstN returns at most n elements of s.
+func firstN(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

@@ -179,15 +179,15 @@ func (s *Server) grantPermissionPage(c echo.Context) error {
 		d.Dataset, d.Error = raw, msg
 		return render(c, http.StatusUnprocessableEntity, views.AdminPermissions(s.shell(c, "admin-permissions", "Permissions"), d))
 	}
+	ctx := c.Request().Context()
 	switch {
 	case len(userIDs) == 0:
 		return refuse("Choose at least one user")
 	case raw == "":
-		return refuse("Enter a table id or a bucket wildcard such as in.c-sales.*")
+		return refuse("Enter a table id or a bucket wildcard" + datasetExample(s.exampleDatasets(ctx)))
 	case !validDataset(dataset):
-		return refuse(`"` + raw + `" is not a table id or a bucket wildcard such as in.c-sales.*`)
+		return refuse(`"` + raw + `" is not a table id or a bucket wildcard` + datasetExample(s.exampleDatasets(ctx)))
 	}
-	ctx := c.Request().Context()
 	var emails []string
 	for _, id := range userIDs {
 		u, err := s.store.GetUserByID(ctx, id)
@@ -198,6 +198,11 @@ func (s *Server) grantPermissionPage(c echo.Context) error {
 			return err
 		}
 		emails = append(emails, u.Email)
+	}
+	if msg, err := s.unknownDataset(ctx, dataset); err != nil {
+		return err
+	} else if msg != "" {
+		return refuse(msg)
 	}
 	for _, id := range userIDs {
 		actx := s.auditing(c, auditPermGrant, dataset, map[string]any{"user_id": id, "access": store.AccessRead, "via": "page"})
@@ -271,4 +276,36 @@ func (s *Server) setTablePublic(ctx context.Context, id string, public bool) (*s
 		return nil, apiError(http.StatusNotFound, "Table not found: "+id)
 	}
 	return t, err
+}
+
+// exampleDatasets returns a table id and a bucket wildcard of this instance, for hints.
+func (s *Server) exampleDatasets(ctx context.Context) []string {
+	tables, err := s.store.ListTables(ctx)
+	if err != nil {
+		return nil
+	}
+	var id, bucket string
+	for _, t := range tables {
+		if id == "" {
+			id = strings.ToLower(t.ID)
+		}
+		if bucket == "" && t.Bucket != "" {
+			bucket = strings.ToLower(t.Bucket) + ".*"
+		}
+	}
+	var out []string
+	for _, v := range []string{id, bucket} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// datasetExample is " such as a or b" for the examples, or "".
+func datasetExample(ex []string) string {
+	if len(ex) == 0 {
+		return ""
+	}
+	return " such as " + strings.Join(ex, " or ")
 }

@@ -24,6 +24,9 @@ func TestPermissionsAPI(t *testing.T) {
 	gone, _ := env.deactivatedToken()
 	aID := env.users[auth.RoleAnalyst].ID
 	grant := `{"user_id":"` + aID + `","dataset":"Orders","access":"read"}`
+	registerTables(t, env, store.Table{ID: "orders", Name: "orders", SourceType: "keboola", Bucket: "in.c-sales"},
+		store.Table{ID: "secret", Name: "secret", SourceType: "keboola"},
+		store.Table{ID: "ledger", Name: "ledger", SourceType: "keboola", Bucket: "in.c-finance"})
 	runGovCases(t, env, []govCase{
 		{"grant: anonymous", request{method: "POST", path: "/api/admin/permissions", body: grant}, 401, nil, nil},
 		{"grant: deactivated admin", request{method: "POST", path: "/api/admin/permissions", body: grant, token: gone}, 401, nil, nil},
@@ -40,6 +43,10 @@ func TestPermissionsAPI(t *testing.T) {
 			body: `{"user_id":"` + aID + `","dataset":"secret","access":"none"}`}, 201, []string{`"access":"none"`}, nil},
 		{"access write is refused", request{method: "POST", path: "/api/admin/permissions", token: admin,
 			body: `{"user_id":"` + aID + `","dataset":"x","access":"write"}`}, 422, []string{`"loc":["body","access"]`, `\"read\" or \"none\"`}, nil},
+		{"unknown table", request{method: "POST", path: "/api/admin/permissions", token: admin,
+			body: `{"user_id":"` + aID + `","dataset":"no.such.table"}`}, 422, []string{`"loc":["body","dataset"]`, `no table \"no.such.table\" is registered`, "for example: ledger, orders, secret, in.c-finance.*, in.c-sales.*"}, nil},
+		{"unknown bucket", request{method: "POST", path: "/api/admin/permissions", token: admin,
+			body: `{"user_id":"` + aID + `","dataset":"in.c-nowhere.*"}`}, 422, []string{`no registered table is in the bucket \"in.c-nowhere\"`}, nil},
 		{"unknown user", request{method: "POST", path: "/api/admin/permissions", token: admin,
 			body: `{"user_id":"nope","dataset":"x"}`}, 404, []string{"User not found"}, nil},
 		{"missing dataset", request{method: "POST", path: "/api/admin/permissions", token: admin,

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -153,7 +154,8 @@ func (s *Server) applyTableInput(in *tableInput, t *store.Table, isNew bool) (ma
 		} else {
 			t.SourceType = st
 		}
-		t.SyncStrategy, t.QueryMode, t.ProfileAfterSync, t.IsPublic = "full_refresh", extract.ModeLocal, true, true
+		// New tables are private until an admin makes them public or grants them.
+		t.SyncStrategy, t.QueryMode, t.ProfileAfterSync, t.IsPublic = "full_refresh", extract.ModeLocal, true, false
 	} else {
 		if in.Name != nil && strings.TrimSpace(*in.Name) != "" {
 			name := strings.TrimSpace(*in.Name)
@@ -320,6 +322,9 @@ func (s *Server) registerNew(ctx context.Context, in *tableInput, registeredBy s
 		if info, served := s.engine.Catalog().Table(t.ID); served && info.Source != c.Source() {
 			return nil, nil, apiError(http.StatusConflict,
 				fmt.Sprintf("Table '%s' is already published by source %q; choose another name", t.ID, info.Source))
+		}
+		if errs := sourceHasTable(ctx, c, t); len(errs) > 0 {
+			return nil, errs, nil
 		}
 	}
 	store.NoteAudit(ctx, "source_type", t.SourceType)
@@ -514,4 +519,47 @@ func (s *Server) discoverTables(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]any{"tables": d.tables, "count": len(d.tables), "total": len(d.tables),
 		"source": s.cfg.DataSource, "errors": d.errors})
+}
+
+// discoverTimeout bounds the source listing that checks a new registration.
+const discoverTimeout = 20 * time.Second
+
+// sourceHasTable checks a new registration against what the source lists (every connector
+// can list its tables): a table the source does not have would fail every sync, so it is
+// refused with the field to fix and some tables the source does have.
+func sourceHasTable(ctx context.Context, c connectors.Connector, t *store.Table) map[string]string {
+	field, want := "source_table", t.SourceTable
+	if want == "" {
+		field, want = "name", t.Name
+	}
+	dctx, cancel := context.WithTimeout(ctx, discoverTimeout)
+	list, err := c.Discover(dctx)
+	cancel()
+	if err != nil {
+		return map[string]string{field: fmt.Sprintf("could not list the tables of the %s source to check %q: %v", c.Label(), want, err)}
+	}
+	var names []string
+	for _, d := range list {
+		st := d.SourceTable
+		if st == "" {
+			st = d.Name
+		}
+		bucketOK := t.Bucket == "" || strings.EqualFold(t.Bucket, d.Bucket) || strings.EqualFold(t.Bucket, d.BucketName)
+		if bucketOK && (strings.EqualFold(st, want) || strings.EqualFold(d.ID, want) || strings.EqualFold(d.Name, want)) {
+			return nil
+		}
+		names = append(names, st)
+	}
+	msg := fmt.Sprintf("the %s source has no table %q", c.Label(), want)
+	if t.Bucket != "" {
+		msg += " in bucket " + strconv.Quote(t.Bucket)
+	}
+	if len(names) == 0 {
+		return map[string]string{field: msg + " (it lists no tables yet)"}
+	}
+	sort.Strings(names)
+	if len(names) > 8 {
+		names = append(names[:8], "…")
+	}
+	return map[string]string{field: msg + "; it has: " + strings.Join(names, ", ")}
 }

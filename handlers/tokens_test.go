@@ -41,6 +41,7 @@ func TestTokensAPI(t *testing.T) {
 // TestPATLifecycle: create → use → last_used_at set → read scope limits → revoke → 401.
 func TestPATLifecycle(t *testing.T) {
 	env := newTestEnv(t)
+	registerTablesPrivate(t, env, "t") // grants name registered tables
 	ctx := context.Background()
 	admin := env.tokens[auth.RoleAdmin]
 	mk := func(body string) (id, tok string) {

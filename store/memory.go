@@ -58,12 +58,16 @@ type KnowledgeItem struct {
 func (k *KnowledgeItem) Score() int { return k.Upvotes - k.Downvotes }
 
 // KnowledgeSorts are the accepted KnowledgeFilter.Sort values.
+// Every order pins mandatory items first.
 var KnowledgeSorts = map[string]string{
-	"updated_at": "k.updated_at DESC NULLS LAST, k.created_at DESC, k.id",
-	"created_at": "k.created_at DESC, k.id",
-	"score":      "score DESC, k.updated_at DESC NULLS LAST, k.id",
-	"title":      "lower(k.title), k.id",
+	"updated_at": mandatoryFirst + "k.updated_at DESC NULLS LAST, k.created_at DESC, k.id",
+	"created_at": mandatoryFirst + "k.created_at DESC, k.id",
+	"score":      mandatoryFirst + "score DESC, k.updated_at DESC NULLS LAST, k.id",
+	"title":      mandatoryFirst + "lower(k.title), k.id",
 }
+
+// mandatoryFirst is the leading ORDER BY term that pins mandatory items.
+const mandatoryFirst = "(k.status = 'mandatory') DESC, "
 
 // KnowledgeFilter selects knowledge items. Items that are pending or rejected are visible
 // only to their author (Viewer, an email) unless SeeAll (km_admin and admin) is set.
@@ -473,3 +477,59 @@ func (s *Store) execAffected(ctx context.Context, q string, args ...any) (int64,
 
 // errNothingChanged rolls back a write transaction whose statement matched no row.
 var errNothingChanged = errors.New("store: nothing changed")
+
+// governableFrom lists, for each status a governance action sets, the statuses an item may
+// be in: only approved items become mandatory, only pending ones are rejected.
+var governableFrom = map[string][]string{
+	KnowledgeApproved:  {KnowledgePending, KnowledgeRejected, KnowledgeRevoked, KnowledgeMandatory},
+	KnowledgeRejected:  {KnowledgePending},
+	KnowledgeMandatory: {KnowledgeApproved, KnowledgeMandatory},
+	KnowledgeRevoked:   {KnowledgeApproved, KnowledgeMandatory},
+}
+
+// TransitionError is a governance action an item's status does not allow. It matches
+// ErrConflict.
+type TransitionError struct{ From, To string }
+
+func (e *TransitionError) Error() string {
+	switch e.To {
+	case KnowledgeMandatory:
+		return "only approved items can be made mandatory; this item is " + e.From + ": approve it first"
+	case KnowledgeRejected:
+		return "only pending items can be rejected; this item is " + e.From + " (revoke a published item instead)"
+	case KnowledgeRevoked:
+		return "only approved or mandatory items can be revoked; this item is " + e.From
+	}
+	return "this item is " + e.From + " and cannot become " + e.To
+}
+
+// Unwrap makes a TransitionError an ErrConflict.
+func (e *TransitionError) Unwrap() error { return ErrConflict }
+
+// GovernKnowledge moves an item to status to (and sets its audience when not nil) if its
+// current status allows it, in one statement; ErrNotFound for an unknown item, a
+// *TransitionError when the status does not allow the move.
+func (s *Store) GovernKnowledge(ctx context.Context, id, to string, audience *string) error {
+	from, ok := governableFrom[to]
+	if !ok {
+		return fmt.Errorf("store: %q is not a governance status", to)
+	}
+	in := "'" + strings.Join(from, "', '") + "'"
+	q, args := `UPDATE knowledge_items SET status = ?, updated_at = ? WHERE id = ? AND status IN (`+in+`)`, []any{to, nowUTC(), id}
+	if audience != nil {
+		q, args = `UPDATE knowledge_items SET status = ?, audience = ?, updated_at = ? WHERE id = ? AND status IN (`+in+`)`,
+			[]any{to, nullIfEmpty(*audience), nowUTC(), id}
+	}
+	n, err := s.execAffected(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("store: govern knowledge: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	k, err := s.KnowledgeByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return &TransitionError{From: k.Status, To: to}
+}

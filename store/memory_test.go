@@ -76,9 +76,9 @@ func TestListKnowledgeVisibilityAndFilters(t *testing.T) {
 		{name: "author", f: KnowledgeFilter{SeeAll: true, Author: "ann@example.com"},
 			want: []string{"Ann's draft", "Revenue definition"}, wantN: 2},
 		{name: "sort by title", f: KnowledgeFilter{SeeAll: true, Sort: "title", Limit: 3},
-			want: []string{"Ann's draft", "Bob's draft", "Bob's rejected"}, wantN: 6},
+			want: []string{"Churn rule", "Ann's draft", "Bob's draft"}, wantN: 6}, // mandatory pinned first
 		{name: "sort by created_at", f: KnowledgeFilter{SeeAll: true, Sort: "created_at", Limit: 2},
-			want: []string{"Old rule", "Bob's rejected"}, wantN: 6},
+			want: []string{"Churn rule", "Old rule"}, wantN: 6},
 		{name: "offset past the end", f: KnowledgeFilter{SeeAll: true, Limit: 10, Offset: 50}, want: []string{}, wantN: 6},
 	}
 	for _, tc := range cases {

@@ -102,3 +102,19 @@ func (s *Store) GetSyncSetting(ctx context.Context, userID, dataset string) (*Sy
 	}
 	return nil, ErrNotFound
 }
+
+// SubscribedTables returns the datasets the user subscribes to (enabled rows). An empty set
+// means the user has not chosen: `da sync` then downloads every table the user can read.
+func (s *Store) SubscribedTables(ctx context.Context, userID string) (map[string]bool, error) {
+	all, err := s.ListSyncSettings(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(all))
+	for _, st := range all {
+		if st.Enabled {
+			out[st.Dataset] = true
+		}
+	}
+	return out, nil
+}

@@ -21,6 +21,7 @@ type CatalogRow struct {
 	Public, Readable        bool
 	Pending, Downloadable   bool
 	HasProfile, CanDownload bool // CanDownload: the role may download (analyst or higher)
+	Subscribed              bool // the user subscribes to it for da sync
 }
 
 // CatalogGroup is the tables of one source/folder.
@@ -53,6 +54,8 @@ type CatalogData struct {
 	Sources, Folders []string
 	LastSync         time.Time
 	Now              time.Time
+	CanSync          bool // the role may download, so the Sync switches apply
+	Subscriptions    int  // tables the user subscribes to (0: da sync takes every readable table)
 }
 
 // Num is a profile number that may be stored as a JSON number, a string (DECIMAL) or null.
@@ -195,6 +198,8 @@ type CatalogTableData struct {
 	CanRefresh  bool
 	RefreshNote string // result of a refresh, shown above the profile
 	Now         time.Time
+	// Subscriptions is how many tables the user subscribes to for da sync.
+	Subscriptions int
 }
 
 // Ago describes how long ago t was ("3 h ago"), or "never".

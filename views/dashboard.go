@@ -20,6 +20,10 @@ type DashboardData struct {
 	RecentQueries   []DashboardQuery
 	MyRequests      []DashboardRequest
 	Now             time.Time
+	CanSync         bool     // the role may download (analyst or higher): Sync switches apply
+	Subscribed      int      // tables the user subscribes to; 0 means da sync takes all
+	Admins          []string // whom a viewer asks for a role
+	Failing         []string // readable tables whose every recent sync failed
 }
 
 // DashboardDataset is one table the user can read, with its subscription state.

@@ -314,9 +314,13 @@ func TestErrorPage(t *testing.T) {
 		t.Errorf("default title = %q", got)
 	}
 	byID(t, doc, "logout")
-	byID(t, doc, "error-request-access")
+	absent(t, doc, "error-request-access") // a role refusal: no table to request
 	absent(t, doc, "error-request-id")
 	absent(t, doc, "page-title")
+	doc, _ = render(t, ErrorPage(&s, ErrorData{Status: 403, RequestTable: "ledger"}))
+	if href := byID(t, doc, "error-request-access").AttrOr("href", ""); href != "/access-requests?table=ledger" {
+		t.Errorf("request access link = %q", href)
+	}
 }
 
 func TestFormatCount(t *testing.T) {
