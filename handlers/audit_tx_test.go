@@ -20,6 +20,7 @@ func TestAuditFailureRollsBackTheChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	registerTablesPrivate(t, env, "orders") // grants name registered tables
 	requests := []struct {
 		name    string
 		req     request
