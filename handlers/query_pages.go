@@ -200,7 +200,7 @@ func (s *Server) runQueryPage(c echo.Context) error {
 			var qe *query.Error
 			d.Error, d.ErrorKind = err.Error(), "engine"
 			if errors.As(err, &qe) {
-				d.ErrorKind = qe.Kind.String()
+				d.ErrorKind, d.DeniedTable = qe.Kind.String(), qe.DeniedTable
 			}
 		} else {
 			fillResult(&d, res)
