@@ -145,7 +145,9 @@ func (s *Server) recordQuery(ctx context.Context, u *store.User, o runOutcome) {
 		ElapsedMS: o.Elapsed.Milliseconds(), RowCount: o.Rows, Status: status, Error: errMsg}
 	params := map[string]any{"sql": truncateRunes(o.SQL, auditSQLMax), "rows": o.Rows, "status": status}
 	if o.Export != "" {
+		// An export is a download, not a run: it is audited but kept out of the history.
 		params["export"] = o.Export
+		run = nil
 	}
 	result := "success"
 	if o.Err != nil {
@@ -195,6 +197,23 @@ func (s *Server) execQuery(ctx context.Context, u *store.User, queryID, sql stri
 	}
 	s.recordQuery(ctx, u, o)
 	return res, err
+}
+
+// checkQuery binds sql on u's sandbox without running it (see query.Runner.Check).
+func (s *Server) checkQuery(ctx context.Context, u *store.User, sql string) error {
+	tables, err := s.readableQueryTables(ctx, u)
+	if err == nil {
+		err = s.query.Check(ctx, query.Request{SQL: sql, Tables: tables, UserID: u.ID, UserEmail: u.Email})
+	}
+	var qe *query.Error
+	if err != nil && !errors.As(err, &qe) {
+		s.log.Error("query check failed", "err", err)
+		return &query.Error{Kind: query.Engine, Msg: "Query error: the query could not be checked"}
+	}
+	if err != nil {
+		return s.explainQueryError(ctx, u, err)
+	}
+	return nil
 }
 
 // explainQueryError turns the engine's "table does not exist" for a table that is in the
@@ -414,6 +433,9 @@ func (s *Server) exportQuery(c echo.Context) error {
 	if errors.Is(err, query.ErrExportTruncated) {
 		s.log.Info("query export stopped at the row limit", "query_id", id, "rows", n)
 		runErr = nil
+	}
+	if runErr != nil && !w.started {
+		runErr = s.explainQueryError(ctx, u, runErr)
 	}
 	var qe *query.Error
 	if runErr != nil && !errors.As(runErr, &qe) {

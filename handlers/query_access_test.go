@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -50,5 +51,47 @@ func TestQueryLockedTableSaysNoAccess(t *testing.T) {
 		if strings.Contains(result, f) {
 			t.Errorf("console fragment shows %q", f)
 		}
+	}
+}
+
+// TestConsoleExportCheck: the console checks a statement before an export starts: a valid
+// one answers 204 (the download may start), an invalid one the inline error fragment; a
+// check is not a run, so the history does not grow.
+func TestConsoleExportCheck(t *testing.T) {
+	env := newTestEnv(t)
+	env.queryFixtures()
+	b := env.browser()
+	b.login("analyst@example.com", testPassword)
+	b.do("GET", "/query", nil)
+	check := func(sql string) (int, string) {
+		rec := b.do("POST", "/query/run", url.Values{"sql": {sql}, "check": {"1"}, "_csrf": {b.csrf}})
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := check("SELECT category FROM sales"); code != 204 || body != "" {
+		t.Errorf("valid: %d %q", code, body)
+	}
+	code, body := check("SELECT nope FROM sales")
+	if code != 200 || !strings.Contains(body, `data-testid="query-error"`) || !strings.Contains(body, "nope") {
+		t.Errorf("invalid: %d %s", code, truncate(body))
+	}
+	if _, body := check("SELECT * FROM salaries"); !strings.Contains(body, `data-kind="denied"`) || strings.Contains(body, "SECRETROW") {
+		t.Errorf("locked: %s", truncate(body))
+	}
+	if rec := b.do("POST", "/query/run", url.Values{"sql": {"SELECT 1"}, "check": {"1"}}); rec.Code != 403 {
+		t.Errorf("check without CSRF: %d", rec.Code)
+	}
+	env.store.QueryLog().Sync()
+	runs, err := env.store.ListQueryRuns(context.Background(), env.users[auth.RoleAnalyst].ID, 10)
+	if err != nil || len(runs) != 0 {
+		t.Errorf("checks were recorded as runs: %d %v", len(runs), err)
+	}
+	// An export is audited but is not a run of the history either.
+	rec := env.do(request{method: "POST", path: "/api/query/export", token: env.tokens[auth.RoleAnalyst], body: `{"sql":"SELECT * FROM sales","format":"csv"}`})
+	if rec.Code != 200 {
+		t.Fatalf("export: %d", rec.Code)
+	}
+	env.store.QueryLog().Sync()
+	if runs, _ := env.store.ListQueryRuns(context.Background(), env.users[auth.RoleAnalyst].ID, 10); len(runs) != 0 {
+		t.Errorf("the export is listed as a run: %+v", runs)
 	}
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -194,13 +195,30 @@ func (s *Server) runQueryPage(c echo.Context) error {
 	d := views.QueryResultData{QueryID: strings.TrimSpace(c.FormValue("query_id")), Limit: s.consoleMaxRows()}
 	if emptySQL(sql) {
 		d.Error, d.ErrorKind = "Query error: the query is empty; write one SELECT statement.", "invalid"
+	} else if c.FormValue("check") == "1" {
+		// Before an export: bind the statement without running it. Valid: 204 and the
+		// browser starts the download; invalid: the same inline error a run shows.
+		err := s.checkQuery(ctx, u, sql)
+		if err == nil {
+			return c.NoContent(http.StatusNoContent)
+		}
+		var qe *query.Error
+		d.Error, d.ErrorKind = err.Error(), "engine"
+		if errors.As(err, &qe) {
+			d.ErrorKind, d.DeniedTable = qe.Kind.String(), qe.DeniedTable
+		}
 	} else {
+		started := time.Now()
 		res, err := s.execQuery(ctx, u, d.QueryID, sql, d.Limit)
 		if err != nil {
 			var qe *query.Error
 			d.Error, d.ErrorKind = err.Error(), "engine"
 			if errors.As(err, &qe) {
 				d.ErrorKind, d.DeniedTable = qe.Kind.String(), qe.DeniedTable
+			}
+			if d.ErrorKind == "cancelled" {
+				// Cancel is the user's own action, not an error of the query.
+				d.Error = fmt.Sprintf("Cancelled after %.1f s", time.Since(started).Seconds())
 			}
 		} else {
 			fillResult(&d, res)

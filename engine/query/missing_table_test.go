@@ -57,3 +57,34 @@ func TestMissingTableNeverSuggestsSystemTables(t *testing.T) {
 		t.Fatalf("column error = %#v", err)
 	}
 }
+
+// TestCheckBindsWithoutRunning: Check finds unknown tables and columns and syntax errors,
+// passes a valid statement, and runs nothing (a statement that would take minutes returns
+// at once, and nothing is left running).
+func TestCheckBindsWithoutRunning(t *testing.T) {
+	r := newTestRunner(t, Options{})
+	p := filepath.Join(t.TempDir(), "orders.parquet")
+	writeParquet(t, p, "SELECT 1 AS id")
+	tables := []Table{{Name: "orders", Files: []string{p}}}
+	ctx := context.Background()
+	for sql, want := range map[string]string{
+		"SELECT nope FROM orders": "nope",
+		"SELECT * FROM secret":    "Table with name secret does not exist",
+		"SELEC 1":                 "syntax error",
+		"DROP TABLE orders":       "Query error:",
+	} {
+		err := r.Check(ctx, Request{SQL: sql, Tables: tables})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check(%q) = %v, want %q", sql, err, want)
+		}
+	}
+	if err := r.Check(ctx, Request{SQL: "SELECT id FROM orders", Tables: tables}); err != nil {
+		t.Fatalf("valid statement: %v", err)
+	}
+	if err := r.Check(ctx, Request{SQL: slowSQL, Tables: tables}); err != nil {
+		t.Fatalf("slow statement: %v", err)
+	}
+	if n := len(r.Running()); n != 0 {
+		t.Fatalf("%d queries left running", n)
+	}
+}

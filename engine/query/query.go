@@ -382,6 +382,33 @@ func (r *Runner) start(ctx context.Context, req Request) (*execution, error) {
 	return ex, nil
 }
 
+// Check gates and binds req.SQL on the caller's sandbox without running it, so that an
+// unknown table or column, a syntax error or a refused statement is found before a
+// download starts. Errors that only show while rows are computed are not found.
+func (r *Runner) Check(ctx context.Context, req Request) error {
+	ex, err := r.begin(ctx, req)
+	if err != nil {
+		return err
+	}
+	sb, err := r.cache.acquire(req.Tables)
+	if err != nil {
+		return ex.fail(err)
+	}
+	ex.sb = sb
+	ex.cleanup = append(ex.cleanup, func() { r.cache.release(sb) })
+	ex.conn, err = sb.db.Conn(ex.ctx)
+	if err != nil {
+		return ex.fail(err)
+	}
+	stmt, err := ex.conn.PrepareContext(ex.ctx, req.SQL)
+	if err != nil {
+		return ex.fail(err)
+	}
+	_ = stmt.Close()
+	ex.done()
+	return nil
+}
+
 // fail converts an error met while reading rows and ends the execution.
 func (ex *execution) fail(err error) error {
 	l := ex.r.liveOf(ex.id)

@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/mxschmitt/playwright-go"
+)
+
+// TestFilterBarsApplyEverySelect: every select of a filter bar applies its change (not only
+// the first one), and the Apply button filters when JavaScript is off.
+func TestFilterBarsApplyEverySelect(t *testing.T) {
+	base := startServer(t, nil)
+	b := startBrowser(t)
+	tok := apiToken(t, base, adminEmail, adminPassword)
+	orders, pay := catalogCSV()
+	uploadCSV(t, base, tok, "orders_e2e", orders, true)
+	uploadCSV(t, base, tok, "secret_pay", pay, false)
+	createAnalyst(t, base, tok, "ana@example.com", "analyst-password-1")
+	expect := playwright.NewPlaywrightAssertions(15000)
+
+	page := signIn(t, b, base, "ana@example.com", "analyst-password-1")
+	if _, err := page.Goto(base + "/catalog"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, expect.Locator(page.GetByTestId("catalog-row")).ToHaveCount(2))
+	// Access is the third select of the bar.
+	if _, err := page.GetByTestId("catalog-filter-access").SelectOption(playwright.SelectOptionValues{Values: &[]string{"locked"}}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, page.WaitForURL("**/catalog?*access=locked*"))
+	must(t, expect.Locator(page.GetByTestId("catalog-row")).ToHaveCount(1))
+	must(t, expect.Locator(page.Locator(`[data-testid="catalog-row"][data-table="secret_pay"]`)).ToBeVisible())
+	screenshot(t, page, "catalog-filter-locked-analyst")
+	if _, err := page.GetByTestId("catalog-filter-access").SelectOption(playwright.SelectOptionValues{Values: &[]string{"readable"}}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, expect.Locator(page.Locator(`[data-testid="catalog-row"][data-table="orders_e2e"]`)).ToBeVisible())
+	must(t, expect.Locator(page.GetByTestId("catalog-row")).ToHaveCount(1))
+
+	// Corporate memory: Sort is the second select.
+	if _, err := page.Goto(base + "/corporate-memory"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := page.GetByTestId("memory-sort").SelectOption(playwright.SelectOptionValues{Values: &[]string{"title"}}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, page.WaitForURL("**/corporate-memory?*sort=title*"))
+	screenshot(t, page, "memory-sorted-analyst")
+
+	// Without JavaScript, Apply submits the bar.
+	ctx, err := b.NewContext(playwright.BrowserNewContextOptions{JavaScriptEnabled: playwright.Bool(false), Viewport: &playwright.Size{Width: 1280, Height: 900}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := ctx.NewPage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Goto(base + "/login"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, p2.GetByTestId("login-email").Fill("ana@example.com"))
+	must(t, p2.GetByTestId("login-password").Fill("analyst-password-1"))
+	must(t, p2.GetByTestId("login-submit").Click())
+	must(t, p2.WaitForURL("**/dashboard"))
+	if _, err := p2.Goto(base + "/catalog"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.GetByTestId("catalog-filter-access").SelectOption(playwright.SelectOptionValues{Values: &[]string{"locked"}}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, p2.GetByTestId("catalog-apply").Click())
+	must(t, p2.WaitForURL("**/catalog?*access=locked*"))
+	must(t, expect.Locator(p2.GetByTestId("catalog-row")).ToHaveCount(1))
+	screenshot(t, p2, "catalog-filter-nojs-analyst")
+}
+
+// TestConsoleErrorsStayInline: an export of a bad query, a Run of an empty editor and a
+// query of a locked table all answer inline, and the console keeps its page.
+func TestConsoleErrorsStayInline(t *testing.T) {
+	dir := seedOrders(t)
+	base := startServer(t, map[string]string{"DATA_DIR": dir})
+	b := startBrowser(t)
+	tok := apiToken(t, base, adminEmail, adminPassword)
+	_, pay := catalogCSV()
+	uploadCSV(t, base, tok, "secret_pay", pay, false)
+	createAnalyst(t, base, tok, "ana@example.com", "analyst-password-1")
+	expect := playwright.NewPlaywrightAssertions(15000)
+
+	page := signIn(t, b, base, "ana@example.com", "analyst-password-1")
+	if _, err := page.Goto(base + "/query"); err != nil {
+		t.Fatal(err)
+	}
+	editor := page.GetByTestId("sql-editor")
+	must(t, editor.Fill("SELECT nope FROM orders"))
+	must(t, page.GetByTestId("export-csv").Click())
+	must(t, expect.Locator(page.GetByTestId("query-error")).ToContainText("nope"))
+	must(t, expect.Page(page).ToHaveURL(base+"/query"))
+	must(t, expect.Locator(editor).ToHaveValue("SELECT nope FROM orders"))
+	screenshot(t, page, "query-export-error-analyst")
+
+	must(t, editor.Fill(""))
+	must(t, page.GetByTestId("run-query").Click())
+	must(t, expect.Locator(page.GetByTestId("query-error")).ToContainText("empty"))
+
+	must(t, editor.Fill("SELECT * FROM secret_pay"))
+	must(t, page.GetByTestId("run-query").Click())
+	must(t, expect.Locator(page.GetByTestId("query-error")).ToHaveAttribute("data-kind", "denied"))
+	must(t, expect.Locator(page.GetByTestId("query-error")).ToContainText("You don't have access to secret_pay"))
+	must(t, expect.Locator(page.GetByTestId("query-error")).Not().ToContainText("sqlite"))
+	must(t, expect.Locator(page.GetByTestId("denied-request-access")).ToHaveAttribute("href", "/access-requests?table=secret_pay"))
+	screenshot(t, page, "query-locked-analyst")
+
+	// A valid export still downloads, and the console stays.
+	must(t, editor.Fill("SELECT * FROM orders"))
+	dl, err := page.ExpectDownload(func() error { return page.GetByTestId("export-csv").Click() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dl.Path(); err != nil {
+		t.Fatal(err)
+	}
+	must(t, expect.Page(page).ToHaveURL(base+"/query"))
+}
