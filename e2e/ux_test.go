@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"regexp"
 	"testing"
 
 	"github.com/mxschmitt/playwright-go"
@@ -121,4 +122,57 @@ func TestConsoleErrorsStayInline(t *testing.T) {
 		t.Fatal(err)
 	}
 	must(t, expect.Page(page).ToHaveURL(base+"/query"))
+}
+
+// TestChartControlsFlow: chart a monthly series whose two columns differ by orders of
+// magnitude (a right axis, month labels), switch the chart type and series, and find the
+// choice again in a saved query after a reload.
+func TestChartControlsFlow(t *testing.T) {
+	dir := seedOrders(t)
+	base := startServer(t, map[string]string{"DATA_DIR": dir})
+	b := startBrowser(t)
+	expect := playwright.NewPlaywrightAssertions(15000)
+	page := signIn(t, b, base, adminEmail, adminPassword)
+	if _, err := page.Goto(base + "/query"); err != nil {
+		t.Fatal(err)
+	}
+	editor := page.GetByTestId("sql-editor")
+	sql := "SELECT date_trunc('day', ordered_on)::TIMESTAMP AS day, count(*) AS orders, sum(amount) * 1000 AS revenue FROM orders GROUP BY 1 ORDER BY 1"
+	must(t, editor.Fill(sql))
+	must(t, page.GetByTestId("run-query").Click())
+	must(t, expect.Locator(page.GetByTestId("row-count")).ToHaveText("15 rows"))
+	must(t, page.GetByTestId("tab-chart").Click())
+	chart := page.GetByTestId("chart")
+	must(t, expect.Locator(chart).ToHaveAttribute("data-kind", "line"))
+	must(t, expect.Locator(chart).ToHaveAttribute("data-axis", "dual"))
+	must(t, expect.Locator(page.GetByTestId("chart-right-axis")).ToBeVisible())
+	screenshot(t, page, "query-chart-dual-admin")
+	must(t, expect.Locator(page.GetByTestId("chart-x-tick").First()).ToContainText("Mar 1"))
+	must(t, expect.Locator(page.GetByTestId("chart-x-axis")).Not().ToContainText("00:00"))
+
+	if _, err := page.GetByTestId("chart-type").SelectOption(playwright.SelectOptionValues{Values: &[]string{"bar"}}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, expect.Locator(chart).ToHaveAttribute("data-kind", "bar"))
+	must(t, expect.Locator(page.GetByTestId("chart-bar")).ToHaveCount(30))
+	must(t, page.Locator(`[data-testid="chart-series-toggle"][value="revenue"]`).Uncheck())
+	must(t, expect.Locator(page.GetByTestId("chart-bar")).ToHaveCount(15))
+	must(t, expect.Locator(editor).ToHaveValue(sql+"\n"+`-- da-chart: {"type":"bar","x":"day","series":["orders"]}`))
+	screenshot(t, page, "query-chart-bar-admin")
+
+	must(t, page.GetByTestId("save-open").Click())
+	must(t, page.GetByTestId("save-name").Fill("Orders per day"))
+	must(t, page.GetByTestId("save-submit").Click())
+	must(t, expect.Locator(page.GetByTestId("saved-name")).ToHaveText("Orders per day"))
+	must(t, editor.Fill("SELECT 1"))
+	if _, err := page.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	must(t, page.GetByTestId("saved-load").Click())
+	must(t, expect.Locator(editor).ToHaveValue(regexp.MustCompile(`da-chart: \{"type":"bar"`)))
+	must(t, page.GetByTestId("run-query").Click())
+	must(t, expect.Locator(page.GetByTestId("row-count")).ToHaveText("15 rows"))
+	must(t, page.GetByTestId("tab-chart").Click())
+	must(t, expect.Locator(chart).ToHaveAttribute("data-kind", "bar"))
+	must(t, expect.Locator(page.GetByTestId("chart-bar")).ToHaveCount(15))
 }

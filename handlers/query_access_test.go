@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"html"
+	"regexp"
 	"net/url"
 	"strings"
 	"testing"
@@ -93,5 +95,62 @@ func TestConsoleExportCheck(t *testing.T) {
 	env.store.QueryLog().Sync()
 	if runs, _ := env.store.ListQueryRuns(context.Background(), env.users[auth.RoleAnalyst].ID, 10); len(runs) != 0 {
 		t.Errorf("the export is listed as a run: %+v", runs)
+	}
+}
+
+// TestConsoleChartControls: the chart controls re-draw a result with another type, x column,
+// series and scale without running the query; a "-- da-chart:" line in the SQL draws the
+// chart a run shows; bad data is a 422 and a viewer may not use the route.
+func TestConsoleChartControls(t *testing.T) {
+	env := newTestEnv(t)
+	env.queryFixtures()
+	b := env.browser()
+	b.login("analyst@example.com", testPassword)
+	b.do("GET", "/query", nil)
+	run := func(sql string) string {
+		return b.do("POST", "/query/run", url.Values{"sql": {sql}, "query_id": {fmt.Sprint("c-", time.Now().UnixNano())}, "_csrf": {b.csrf}}).Body.String()
+	}
+	frag := run("SELECT day, units, amount * 1000 AS revenue FROM sales ORDER BY day")
+	for _, w := range []string{`data-testid="chart-controls"`, `data-kind="line"`, `data-axis="dual"`, `name="data"`, `data-testid="chart-right-axis"`, ">Jan 1<"} {
+		if !strings.Contains(frag, w) {
+			t.Errorf("run fragment lacks %q", w)
+		}
+	}
+	m := regexp.MustCompile(`name="data" value="([^"]+)"`).FindStringSubmatch(frag)
+	if m == nil {
+		t.Fatal("no chart data in the fragment")
+	}
+	data := html.UnescapeString(m[1])
+	env.store.QueryLog().Sync()
+	before, _ := env.store.ListQueryRuns(context.Background(), env.users[auth.RoleAnalyst].ID, 50)
+
+	rec := b.do("POST", "/query/chart", url.Values{"data": {data}, "type": {"bar"}, "x": {"day"}, "series": {"units"}, "axis": {"shared"}, "_csrf": {b.csrf}})
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(body, `data-kind="bar"`) || strings.Count(body, `data-testid="chart-bar"`) != 6 || strings.Contains(body, `data-series="revenue"`) {
+		t.Errorf("re-drawn chart: %d %s", rec.Code, truncate(body))
+	}
+	if !strings.Contains(body, `data-chart-chosen`) || !strings.Contains(body, `da-chart: {&#34;type&#34;:&#34;bar&#34;`) {
+		t.Errorf("the choice is not offered for the editor: %s", truncate(body))
+	}
+	env.store.QueryLog().Sync()
+	if after, _ := env.store.ListQueryRuns(context.Background(), env.users[auth.RoleAnalyst].ID, 50); len(after) != len(before) {
+		t.Errorf("re-drawing the chart ran the query")
+	}
+	// The chart a saved query remembers: the comment line decides the run's chart.
+	frag = run("SELECT day, units FROM sales ORDER BY day\n-- da-chart: {\"type\":\"area\",\"x\":\"day\",\"series\":[\"units\"]}")
+	if !strings.Contains(frag, `data-kind="area"`) || !strings.Contains(frag, `data-testid="chart-area"`) {
+		t.Errorf("the da-chart line is ignored: %s", truncate(frag))
+	}
+	for _, bad := range []url.Values{{"data": {"nope"}}, {"data": {`{"columns":["a"],"types":[],"rows":[]}`}}, {"data": {`{"columns":["a"],"types":["INTEGER"],"rows":[[1,2]]}`}}} {
+		bad.Set("_csrf", b.csrf)
+		if rec := b.do("POST", "/query/chart", bad); rec.Code != 422 || !strings.Contains(rec.Body.String(), "data") {
+			t.Errorf("bad data %v: %d %s", bad, rec.Code, rec.Body.String())
+		}
+	}
+	v := env.browser()
+	v.login("viewer@example.com", testPassword)
+	v.do("GET", "/catalog", nil)
+	if rec := v.do("POST", "/query/chart", url.Values{"data": {data}, "_csrf": {v.csrf}}); rec.Code != 403 {
+		t.Errorf("viewer: %d", rec.Code)
 	}
 }

@@ -212,6 +212,20 @@
       }, function () { showError("Query error: the server could not be reached"); });
     });
 
+    // A change of the chart controls is remembered in the SQL itself, as a last line
+    // "-- da-chart: {...}" that the next run (and a saved query) draws the chart from.
+    var CHART_LINE = /\n?[ \t]*--[ \t]*da-chart:[^\n]*/g;
+    document.body.addEventListener("htmx:afterSwap", function (ev) {
+      var area = result.querySelector("#chart-area[data-chart-chosen]");
+      if (!area) return;
+      area.removeAttribute("data-chart-chosen");
+      var line = area.getAttribute("data-chart-comment");
+      if (!line) return;
+      var sql = editor.value.replace(CHART_LINE, "").replace(/\s+$/, "");
+      editor.value = sql + "\n" + line;
+      sync();
+    });
+
     // Result tabs (the fragment is replaced on every run, so delegate).
     result.addEventListener("click", function (ev) {
       var tab = ev.target.closest("[data-tab]");
