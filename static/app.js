@@ -172,6 +172,14 @@
     if (root.matches && root.matches("[data-toast]")) armToast(root);
   }
 
+  // A form re-rendered with errors arrives at its action URL (POST /admin/tables/register);
+  // the page names its own address so that a reload or a shared link shows the page.
+  var pageURL = d.querySelector("[data-page-url]");
+  if (pageURL && window.history && history.replaceState) {
+    var want = pageURL.getAttribute("data-page-url");
+    if (want && window.location.pathname + window.location.search !== want) history.replaceState(null, "", want + window.location.hash);
+  }
+
   init(d);
   d.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) init(e.target); });
   d.addEventListener("htmx:responseError", function (e) {
