@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"da/auth"
+	"da/store"
 )
 
 // TestUsersPageOwnRow: an admin's own row shows the role, not a select, and offers neither
@@ -31,6 +33,21 @@ func TestUsersPageOwnRow(t *testing.T) {
 	}
 }
 
+// rowWith returns the first <tr> of page that holds every marker.
+func rowWith(page string, markers ...string) string {
+	for _, part := range strings.Split(page, "<tr")[1:] {
+		row, _, _ := strings.Cut(part, "</tr>")
+		ok := true
+		for _, m := range markers {
+			ok = ok && strings.Contains(row, m)
+		}
+		if ok {
+			return "<tr" + row
+		}
+	}
+	return ""
+}
+
 // rowOf returns the <tr> of page that holds marker.
 func rowOf(page, marker string) string {
 	i := strings.Index(page, marker)
@@ -43,4 +60,46 @@ func rowOf(page, marker string) string {
 		return ""
 	}
 	return page[start : i+end]
+}
+
+// TestActivityShowsEvents: the activity page lists what people did by name (the uploaded
+// table, the query's SQL, its rows) instead of ids, keeps the raw request rows on their own
+// tab, and every upload is an event naming its table, also when it fails.
+func TestActivityShowsEvents(t *testing.T) {
+	env := newTestEnv(t)
+	tok := env.tokens[auth.RoleAnalyst]
+	if rec := env.upload(tok, "weekly_kpis", "kpis.csv", []byte("week,visits\n1,10\n2,12\n")); rec.Code != 201 {
+		t.Fatalf("upload: %d %s", rec.Code, rec.Body.String())
+	}
+	if rec := env.upload(tok, "broken_one", "broken.csv", []byte("a,b\n1,2,3\n")); rec.Code < 400 {
+		t.Fatalf("bad upload: %d", rec.Code)
+	}
+	if rec := env.do(request{method: "POST", path: "/api/query", token: tok, body: sqlBody("SELECT week, visits FROM weekly_kpis")}); rec.Code != 200 {
+		t.Fatalf("query: %d %s", rec.Code, rec.Body.String())
+	}
+	raw := &store.AuditEntry{UserID: env.users[auth.RoleAnalyst].ID, Action: "POST /api/thing/:id", Resource: "id=42", Result: "2xx"}
+	if err := env.store.LogAudit(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	env.store.QueryLog().Sync()
+	b := env.signedIn(auth.RoleAnalyst)
+	page := b.do("GET", "/activity-center", nil).Body.String()
+	up := rowWith(page, `data-action="upload"`, "weekly_kpis")
+	if !strings.Contains(up, ">weekly_kpis<") || !strings.Contains(up, "File kpis.csv · 2 rows") || !strings.Contains(up, ">Upload<") {
+		t.Errorf("upload event: %s", up)
+	}
+	if failed := rowWith(page, `data-action="upload"`, "broken_one"); !strings.Contains(failed, ">broken_one<") || !strings.Contains(failed, "failure") {
+		t.Errorf("the failed upload is not an event naming its table: %s", truncate(page))
+	}
+	q := rowOf(page, `data-action="query"`)
+	if !strings.Contains(q, "Ran SELECT week, visits FROM weekly_kpis · 2 rows") {
+		t.Errorf("query event: %s", q)
+	}
+	if strings.Contains(page, "POST /api/thing") {
+		t.Error("the events tab lists raw request rows")
+	}
+	req := b.do("GET", "/activity-center?tab=requests", nil).Body.String()
+	if !strings.Contains(req, "POST /api/thing/:id") || strings.Contains(req, `data-action="upload"`) {
+		t.Errorf("the requests tab: %s", truncate(req))
+	}
 }
