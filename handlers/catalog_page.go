@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"da/auth"
+	"da/components"
 	"da/engine/query"
 	"da/store"
 	"da/views"
@@ -218,28 +219,15 @@ func (s *Server) showCatalogSample(c echo.Context) error {
 		default:
 			out.Columns = res.Columns
 			for _, row := range res.Rows {
-				cells := make([]string, len(row))
+				cells := make([]views.ResultCell, len(row))
 				for i, v := range row {
-					cells[i] = cellText(v)
+					cells[i] = views.FormatCell(v, components.IsNumericType(res.ColumnTypes[i]))
 				}
 				out.Rows = append(out.Rows, cells)
 			}
 		}
 	}
 	return render(c, http.StatusOK, views.SampleTable(out))
-}
-
-// cellText shows one result value as text; NULL as "null".
-func cellText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return x
-	case time.Time:
-		return x.UTC().Format(time.RFC3339)
-	}
-	return fmt.Sprint(v)
 }
 
 // refreshCatalogProfile is POST /catalog/{table}/refresh (htmx): profile the table again and

@@ -103,3 +103,23 @@ func TestActivityShowsEvents(t *testing.T) {
 		t.Errorf("the requests tab: %s", truncate(req))
 	}
 }
+
+// TestCatalogSampleAndDashboardPolish: sample rows show NULL as the console does; a viewer's
+// dashboard shows their role instead of a query count they cannot raise.
+func TestCatalogSampleAndDashboardPolish(t *testing.T) {
+	env := newTestEnv(t)
+	env.queryFixtures()
+	a := env.signedIn(auth.RoleAnalyst)
+	sample := a.do("GET", "/catalog/sales/sample", nil).Body.String()
+	if !strings.Contains(sample, "data-null") || !strings.Contains(sample, ">NULL<") || strings.Contains(sample, ">null<") {
+		t.Errorf("sample NULL: %s", truncate(sample))
+	}
+	if dash := a.do("GET", "/dashboard", nil).Body.String(); !strings.Contains(dash, `data-testid="stat-queries"`) {
+		t.Error("the analyst's dashboard lacks the query count")
+	}
+	v := env.signedIn(auth.RoleViewer)
+	dash := v.do("GET", "/dashboard", nil).Body.String()
+	if strings.Contains(dash, `data-testid="stat-queries"`) || !strings.Contains(dash, `data-testid="stat-role"`) {
+		t.Error("the viewer's dashboard shows a query count")
+	}
+}

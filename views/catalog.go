@@ -181,7 +181,7 @@ func DecodeProfile(doc []byte) (*Profile, error) {
 // SampleRows is the sample of a table run through the sandbox, or the error it gave.
 type SampleRows struct {
 	Columns []string
-	Rows    [][]string
+	Rows    [][]ResultCell // formatted as the query console shows them (NULL included)
 	Error   string
 }
 
