@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -60,9 +61,38 @@ func matchesCatalog(r *views.CatalogRow, f views.CatalogFilters) bool {
 		}
 	}
 	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
-		return strings.Contains(strings.ToLower(r.Name), q) || strings.Contains(strings.ToLower(r.Description), q)
+		if strings.Contains(strings.ToLower(r.Name), q) {
+			r.Match = "name"
+			return true
+		}
+		if i := strings.Index(strings.ToLower(r.Description), q); i >= 0 {
+			r.Match, r.MatchExcerpt = "description", excerptAround(r.Description, i, len(q))
+			return true
+		}
+		return false
 	}
 	return true
+}
+
+// excerptAround is up to 40 characters of s either side of the match at byte i (length n),
+// with ellipses where it was cut, so a search result can show why it matched.
+func excerptAround(s string, i, n int) string {
+	const side = 40
+	start, end := max(0, i-side), min(len(s), i+n+side)
+	for start > 0 && !utf8.RuneStart(s[start]) {
+		start--
+	}
+	for end < len(s) && !utf8.RuneStart(s[end]) {
+		end++
+	}
+	out := strings.TrimSpace(s[start:end])
+	if start > 0 {
+		out = "…" + out
+	}
+	if end < len(s) {
+		out += "…"
+	}
+	return out
 }
 
 // catalogData builds the catalog page for the signed-in user and the filters.

@@ -123,3 +123,29 @@ func TestCatalogSampleAndDashboardPolish(t *testing.T) {
 		t.Error("the viewer's dashboard shows a query count")
 	}
 }
+
+// TestCatalogSearchSaysWhy: a table found by its description says where it matched, with
+// the words around the match; one found by its name needs no note.
+func TestCatalogSearchSaysWhy(t *testing.T) {
+	env := newTestEnv(t)
+	env.queryFixtures()
+	tb, err := env.store.GetTable(context.Background(), "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Description = "Synthetic rows for paging tests; every label is unique"
+	if err := env.store.RegisterTable(context.Background(), tb); err != nil {
+		t.Fatal(err)
+	}
+	a := env.signedIn(auth.RoleAnalyst)
+	page := a.do("GET", "/catalog?q=paging", nil).Body.String()
+	if !strings.Contains(page, `data-testid="catalog-match"`) || !strings.Contains(page, "Synthetic rows for paging tests") {
+		t.Errorf("no match note: %s", truncate(page))
+	}
+	if page := a.do("GET", "/catalog?q=sales", nil).Body.String(); strings.Contains(page, `data-testid="catalog-match"`) {
+		t.Error("a name match gets a description note")
+	}
+	if con := a.do("GET", "/query", nil).Body.String(); strings.Contains(con, "my_table") {
+		t.Error("the console suggests my_table although real tables exist")
+	}
+}

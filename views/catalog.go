@@ -21,6 +21,9 @@ type CatalogRow struct {
 	Public, Readable        bool
 	Pending, Downloadable   bool
 	HasProfile, CanDownload bool // CanDownload: the role may download (analyst or higher)
+	// Match says where the search matched ("name" or "description"); MatchExcerpt is the
+	// description around the match.
+	Match, MatchExcerpt string
 }
 
 // CatalogGroup is the tables of one source/folder.
