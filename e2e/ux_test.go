@@ -176,3 +176,69 @@ func TestChartControlsFlow(t *testing.T) {
 	must(t, expect.Locator(chart).ToHaveAttribute("data-kind", "bar"))
 	must(t, expect.Locator(page.GetByTestId("chart-bar")).ToHaveCount(15))
 }
+
+// TestUXScreenshots signs in as admin, analyst and viewer and takes a screenshot of every
+// page of the web UI, for a reviewer; it asserts only that each page answers.
+func TestUXScreenshots(t *testing.T) {
+	dir := seedOrders(t)
+	base := startServer(t, map[string]string{"DATA_DIR": dir})
+	b := startBrowser(t)
+	tok := apiToken(t, base, adminEmail, adminPassword)
+	_, pay := catalogCSV()
+	uploadCSV(t, base, tok, "secret_pay", pay, false)
+	createAnalyst(t, base, tok, "ana@example.com", "analyst-password-1")
+	if code, _ := apiCall(t, "POST", base+"/api/users", tok, map[string]string{"email": "vic@example.com", "name": "Vic Viewer", "role": "viewer", "password": "viewer-password-1"}); code != 201 {
+		t.Fatalf("create viewer: %d", code)
+	}
+	expect := playwright.NewPlaywrightAssertions(15000)
+	shoot := func(page playwright.Page, role, path, name string) {
+		t.Helper()
+		resp, err := page.Goto(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Status() >= 400 {
+			t.Errorf("%s %s: %d", role, path, resp.Status())
+		}
+		screenshot(t, page, "ux-"+name+"-"+role)
+	}
+	pages := map[string][][2]string{
+		"admin": {{"/dashboard", "dashboard"}, {"/catalog?q=shop", "catalog-search"}, {"/catalog/orders", "catalog-table"},
+			{"/upload", "upload"}, {"/activity-center", "activity"}, {"/activity-center?tab=requests", "activity-requests"},
+			{"/access-requests", "access-requests"}, {"/admin/tables", "admin-tables"}, {"/admin/users", "admin-users"},
+			{"/corporate-memory", "memory"}},
+		"analyst": {{"/dashboard", "dashboard"}, {"/catalog", "catalog"}, {"/catalog/orders", "catalog-table"}, {"/upload", "upload"},
+			{"/activity-center", "activity"}, {"/access-requests", "access-requests"}, {"/corporate-memory", "memory"}},
+		"viewer": {{"/dashboard", "dashboard"}, {"/catalog", "catalog"}, {"/catalog/orders", "catalog-table"},
+			{"/activity-center", "activity"}, {"/access-requests", "access-requests"}, {"/corporate-memory", "memory"}},
+	}
+	creds := map[string][2]string{"admin": {adminEmail, adminPassword}, "analyst": {"ana@example.com", "analyst-password-1"}, "viewer": {"vic@example.com", "viewer-password-1"}}
+	for _, role := range []string{"admin", "analyst", "viewer"} {
+		page := signIn(t, b, base, creds[role][0], creds[role][1])
+		for _, p := range pages[role] {
+			shoot(page, role, p[0], p[1])
+		}
+		if role == "viewer" {
+			continue
+		}
+		// The console with a result, its chart, and (analyst) a locked table.
+		if _, err := page.Goto(base + "/query"); err != nil {
+			t.Fatal(err)
+		}
+		must(t, page.GetByTestId("sql-editor").Fill("SELECT region, count(*) AS orders, sum(amount) * 100 AS revenue FROM orders GROUP BY 1 ORDER BY 1"))
+		must(t, page.GetByTestId("run-query").Click())
+		must(t, expect.Locator(page.GetByTestId("row-count")).ToHaveText("4 rows"))
+		screenshot(t, page, "ux-query-result-"+role)
+		must(t, page.GetByTestId("tab-chart").Click())
+		screenshot(t, page, "ux-query-chart-"+role)
+		if role == "analyst" {
+			must(t, page.GetByTestId("sql-editor").Fill("SELECT * FROM secret_pay"))
+			must(t, page.GetByTestId("run-query").Click())
+			must(t, expect.Locator(page.GetByTestId("denied-table")).ToBeVisible())
+			screenshot(t, page, "ux-query-locked-"+role)
+		}
+	}
+	lp, err := b.NewPage()
+	must(t, err)
+	shoot(lp, "anonymous", "/login", "login")
+}
