@@ -1039,7 +1039,7 @@ func SampleTable(r SampleRows) templ.Component {
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
-						var templ_7745c5c3_Var46 = []any{"max-w-xs truncate whitespace-nowrap px-3 py-1.5 font-mono", templ.KV("text-right tabular-nums", v.Numeric), templ.KV("italic text-slate-400", v.Null), templ.KV("text-slate-700", !v.Null)}
+						var templ_7745c5c3_Var46 = []any{"max-w-xs truncate whitespace-nowrap px-3 py-1.5 font-mono", templ.KV("tabular-nums", v.Numeric), templ.KV("italic text-slate-400", v.Null), templ.KV("text-slate-700", !v.Null)}
 						templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var46...)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
