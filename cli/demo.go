@@ -22,6 +22,14 @@ const (
 	demoAdminPassword = "demo-admin-pass"
 )
 
+// demoLogin is what the login page of a demo instance shows; nil when not in demo mode.
+func demoLogin(demo bool) *handlers.DemoLogin {
+	if !demo {
+		return nil
+	}
+	return &handlers.DemoLogin{Email: demoAdminEmail, Password: demoAdminPassword}
+}
+
 // loadDemo prepares the demo instance: the demo data set as a public source, and a demo admin
 // whose credentials are printed.
 func loadDemo(ctx context.Context, cfg *config.Config, st *store.Store, pub *engine.Publisher, log *slog.Logger, url string) error {

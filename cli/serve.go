@@ -182,6 +182,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
 		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
+		DemoLogin: demoLogin(demo),
 	})
 	// Every request's context derives from reqCtx, so that a shutdown can cancel the queries
 	// and uploads still running once the drain is over.

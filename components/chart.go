@@ -1,8 +1,11 @@
 package components
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,9 +28,61 @@ const (
 // chartColors are the series colours (indigo, emerald, amber).
 var chartColors = []string{"#6366f1", "#10b981", "#f59e0b"}
 
-// ChartSpec is a laid-out bar or line chart, ready for Chart to draw.
+// Chart types.
+const (
+	ChartTypeBar     = "bar"
+	ChartTypeLine    = "line"
+	ChartTypeArea    = "area"
+	ChartTypeScatter = "scatter"
+)
+
+// ChartTypes are the chart types in menu order.
+var ChartTypes = []string{ChartTypeBar, ChartTypeLine, ChartTypeArea, ChartTypeScatter}
+
+// Axis modes: "auto" adds a right axis when the series' scales differ by more than
+// dualAxisRatio, "shared" keeps one axis, "normalised" draws each series as % of its maximum.
+const (
+	AxisAuto       = "auto"
+	AxisShared     = "shared"
+	AxisNormalised = "normalised"
+	dualAxisRatio  = 20.0
+)
+
+// ChartAxes are the axis modes in menu order.
+var ChartAxes = []string{AxisAuto, AxisShared, AxisNormalised}
+
+// ChartOptions are a user's choices for a chart; zero values mean "pick for me".
+type ChartOptions struct {
+	Type   string   `json:"type,omitempty"`
+	X      string   `json:"x,omitempty"`
+	Series []string `json:"series,omitempty"`
+	Axis   string   `json:"axis,omitempty"`
+}
+
+// Clean drops unknown values, so options read from a user's text never fail a chart.
+func (o ChartOptions) Clean() ChartOptions {
+	if !slices.Contains(ChartTypes, o.Type) {
+		o.Type = ""
+	}
+	if !slices.Contains(ChartAxes, o.Axis) || o.Axis == AxisAuto {
+		o.Axis = ""
+	}
+	if len(o.X) > 200 {
+		o.X = ""
+	}
+	var series []string
+	for _, s := range o.Series {
+		if s != "" && len(s) <= 200 && !slices.Contains(series, s) && len(series) < ChartMaxSeries {
+			series = append(series, s)
+		}
+	}
+	o.Series = series
+	return o
+}
+
+// ChartSpec is a laid-out chart, ready for Chart to draw.
 type ChartSpec struct {
-	Kind          string // "bar" (categories) or "line" (dates/timestamps)
+	Kind          string // bar, line, area or scatter
 	XLabel        string
 	Width, Height float64
 	PlotLeft      float64
@@ -35,8 +90,17 @@ type ChartSpec struct {
 	PlotTop       float64
 	PlotBottom    float64
 	YTicks        []ChartTick
+	RightTicks    []ChartTick // the second axis, when Axis is "dual"
+	RightLabel    string
+	LeftLabel     string
 	XTicks        []ChartTick
 	Series        []ChartSeries
+	Axis          string // "single", "dual" or "normalised": what was drawn
+
+	// What the controls offer and what was chosen.
+	Options       ChartOptions // the effective choice (type, x, series, axis)
+	XOptions      []string     // columns usable as x
+	SeriesOptions []string     // numeric columns usable as series
 }
 
 // ChartTick is an axis tick at Pos with its label.
@@ -46,13 +110,15 @@ type ChartTick struct {
 	Full  string // the untruncated label, for a <title>
 }
 
-// ChartSeries is one numeric column: its bars (bar charts) or points (line charts).
+// ChartSeries is one numeric column: its bars (bar charts) or points (the others).
 type ChartSeries struct {
 	Name   string
 	Color  string
+	Right  bool // drawn against the right axis
 	Bars   []ChartBar
 	Points []ChartPoint
-	Path   string // SVG path of the line through Points
+	Path   string // SVG path of the line through Points (line and area charts)
+	Fill   string // SVG path of the area under the line (area charts)
 }
 
 // ChartBar is one bar with its tooltip.
@@ -61,7 +127,7 @@ type ChartBar struct {
 	Tip        string
 }
 
-// ChartPoint is one line-chart point with its tooltip.
+// ChartPoint is one point with its tooltip.
 type ChartPoint struct {
 	X, Y float64
 	Tip  string
@@ -93,149 +159,362 @@ func isTextType(t string) bool {
 	return t == "VARCHAR" || t == "TEXT" || t == "STRING" || strings.HasPrefix(t, "ENUM") || t == "UUID" || t == "BOOLEAN"
 }
 
-// ChartFor lays out a chart of a query result when its shape fits: one text or date/timestamp
-// column plus 1..3 numeric columns and 1..ChartMaxRows rows. Otherwise it returns nil and the
-// reason, phrased for the user.
-func ChartFor(columns, types []string, rows [][]any) (*ChartSpec, string) {
+// chartRow is one result row read for a chart; NaN marks NULL or unreadable numbers.
+type chartRow struct {
+	label string
+	t     time.Time
+	xv    float64
+	vals  []float64
+}
+
+// ChartFor lays out a chart of a query result with the user's options (zero values pick:
+// the first text or date column as x, else the first number; every other numeric column up
+// to ChartMaxSeries as series; bars over categories, lines over dates, points over numbers;
+// a right axis when the series' scales differ by more than 20×). When the result cannot be
+// charted it returns nil and the reason, phrased for the user.
+func ChartFor(columns, types []string, rows [][]any, opt ChartOptions) (*ChartSpec, string) {
+	opt = opt.Clean()
 	if len(rows) == 0 {
 		return nil, "The result has no rows to chart."
 	}
 	if len(rows) > ChartMaxRows {
 		return nil, fmt.Sprintf("Charts show at most %d rows; this result has %d. Aggregate it (GROUP BY) to chart it.", ChartMaxRows, len(rows))
 	}
-	xcol := -1
-	var ycols []int
+	if len(types) != len(columns) {
+		return nil, "The result has an unexpected shape."
+	}
+	spec := &ChartSpec{Width: chartW, Height: chartH, PlotLeft: chartLeft, PlotRight: chartW - chartRight,
+		PlotTop: chartTop, PlotBottom: chartH - chartBottom}
+	var numeric []int
+	defX := -1
 	for i, t := range types {
 		switch {
 		case IsNumericType(t):
-			ycols = append(ycols, i)
-		case (isTextType(t) || isTimeType(t)) && xcol < 0:
-			xcol = i
-		default:
-			return nil, "Charts need one text or date column plus 1 to 3 numeric columns."
+			numeric = append(numeric, i)
+			spec.XOptions = append(spec.XOptions, columns[i])
+		case isTextType(t) || isTimeType(t):
+			spec.XOptions = append(spec.XOptions, columns[i])
+			if defX < 0 {
+				defX = i
+			}
 		}
 	}
-	if xcol < 0 || len(ycols) == 0 || len(ycols) > ChartMaxSeries {
-		return nil, "Charts need one text or date column plus 1 to 3 numeric columns."
+	xcol := slices.Index(columns, opt.X)
+	if xcol < 0 || !slices.Contains(spec.XOptions, opt.X) {
+		xcol = defX
 	}
-	spec := &ChartSpec{Kind: "bar", XLabel: columns[xcol], Width: chartW, Height: chartH,
-		PlotLeft: chartLeft, PlotRight: chartW - chartRight, PlotTop: chartTop, PlotBottom: chartH - chartBottom}
-	timeX := isTimeType(types[xcol])
-	if timeX {
-		spec.Kind = "line"
+	if xcol < 0 && len(numeric) >= 2 {
+		xcol = numeric[0]
+	}
+	for _, c := range numeric {
+		if c != xcol {
+			spec.SeriesOptions = append(spec.SeriesOptions, columns[c])
+		}
+	}
+	if xcol < 0 || len(spec.SeriesOptions) == 0 {
+		return nil, "Charts need a text, date or number column for the x axis plus at least one numeric column."
+	}
+	var ycols []int
+	for _, name := range opt.Series {
+		if i := slices.Index(columns, name); i >= 0 && i != xcol && IsNumericType(types[i]) {
+			ycols = append(ycols, i)
+		}
+	}
+	if len(ycols) == 0 {
+		for _, c := range numeric {
+			if c != xcol && len(ycols) < ChartMaxSeries {
+				ycols = append(ycols, c)
+			}
+		}
+	}
+	timeX, numX := isTimeType(types[xcol]), IsNumericType(types[xcol])
+	kind := opt.Type
+	if kind == "" {
+		switch {
+		case timeX:
+			kind = ChartTypeLine
+		case numX:
+			kind = ChartTypeScatter
+		default:
+			kind = ChartTypeBar
+		}
+	}
+	spec.Kind, spec.XLabel = kind, columns[xcol]
+	spec.Options = ChartOptions{Type: kind, X: columns[xcol], Axis: opt.Axis}
+	for _, c := range ycols {
+		spec.Options.Series = append(spec.Options.Series, columns[c])
+	}
+	if spec.Options.Axis == "" {
+		spec.Options.Axis = AxisAuto
 	}
 
-	// Read values; NaN marks NULL or unreadable numbers.
-	type row struct {
-		label string
-		t     time.Time
-		okT   bool
-		vals  []float64
-	}
-	data := make([]row, 0, len(rows))
-	lo, hi := 0.0, 0.0
-	seen := false
+	data := make([]chartRow, 0, len(rows))
 	for _, r := range rows {
 		if len(r) != len(columns) {
 			return nil, "The result has an unexpected shape."
 		}
-		rw := row{label: cellLabel(r[xcol]), vals: make([]float64, len(ycols))}
+		rw := chartRow{label: cellLabel(r[xcol]), vals: make([]float64, len(ycols))}
 		if timeX {
-			rw.t, rw.okT = parseTime(rw.label)
-			if !rw.okT {
+			var ok bool
+			if rw.t, ok = parseTime(rw.label); !ok {
 				continue // NULL dates cannot be placed on a time axis
 			}
 		}
-		for j, c := range ycols {
-			v := toFloat(r[c])
-			rw.vals[j] = v
-			if !math.IsNaN(v) {
-				if !seen {
-					lo, hi = v, v
-				}
-				lo, hi = min(lo, v), max(hi, v)
-				seen = true
+		if numX {
+			if rw.xv = toFloat(r[xcol]); math.IsNaN(rw.xv) {
+				continue
 			}
+		}
+		for j, c := range ycols {
+			rw.vals[j] = toFloat(r[c])
 		}
 		data = append(data, rw)
 	}
-	if !seen || len(data) == 0 {
-		return nil, "The numeric columns hold no values to chart."
+	if len(data) == 0 {
+		return nil, "The x column holds no values to chart."
 	}
 	if timeX {
 		sort.SliceStable(data, func(i, j int) bool { return data[i].t.Before(data[j].t) })
+	} else if numX && kind != ChartTypeBar {
+		sort.SliceStable(data, func(i, j int) bool { return data[i].xv < data[j].xv })
 	}
-	lo, hi, step := niceRange(lo, hi)
+	if timeX {
+		layout := timeLabelLayout(data)
+		for i := range data {
+			data[i].label = data[i].t.Format(layout)
+		}
+	}
+
+	// Per-series magnitude decides the axes.
+	mag := make([]float64, len(ycols))
+	anyValue := false
+	for j := range ycols {
+		for _, d := range data {
+			if v := d.vals[j]; !math.IsNaN(v) {
+				mag[j] = max(mag[j], math.Abs(v))
+				anyValue = true
+			}
+		}
+	}
+	if !anyValue {
+		return nil, "The numeric columns hold no values to chart."
+	}
+	right := make([]bool, len(ycols))
+	spec.Axis = "single"
+	switch {
+	case opt.Axis == AxisNormalised:
+		spec.Axis = "normalised"
+		for j := range ycols {
+			if mag[j] == 0 {
+				continue
+			}
+			for i := range data {
+				data[i].vals[j] = data[i].vals[j] / mag[j] * 100
+			}
+		}
+	case opt.Axis != AxisShared && len(ycols) > 1:
+		top := slices.Max(mag)
+		for j := range ycols {
+			if top > 0 && mag[j]*dualAxisRatio < top {
+				right[j] = true
+				spec.Axis = "dual"
+			}
+		}
+	}
+	if spec.Axis == "dual" {
+		spec.PlotRight = chartW - chartLeft
+	}
 	plotH := spec.PlotBottom - spec.PlotTop
 	plotW := spec.PlotRight - spec.PlotLeft
-	yPos := func(v float64) float64 { return spec.PlotBottom - (v-lo)/(hi-lo)*plotH }
-	for v := lo; v <= hi+step/2; v += step {
-		l := formatNumber(v)
-		spec.YTicks = append(spec.YTicks, ChartTick{Pos: yPos(v), Label: l, Full: l})
+	scale := func(onRight bool) (func(float64) float64, []ChartTick) {
+		lo, hi, seen := 0.0, 0.0, false
+		for j := range ycols {
+			if right[j] != onRight {
+				continue
+			}
+			for _, d := range data {
+				if v := d.vals[j]; !math.IsNaN(v) {
+					if !seen {
+						lo, hi, seen = v, v, true
+					}
+					lo, hi = min(lo, v), max(hi, v)
+				}
+			}
+		}
+		lo, hi, step := niceRange(lo, hi)
+		pos := func(v float64) float64 { return spec.PlotBottom - (v-lo)/(hi-lo)*plotH }
+		var ticks []ChartTick
+		for v := lo; v <= hi+step/2; v += step {
+			l := formatNumber(v)
+			if spec.Axis == "normalised" {
+				l += "%"
+			}
+			ticks = append(ticks, ChartTick{Pos: pos(v), Label: l, Full: l})
+		}
+		return pos, ticks
+	}
+	leftPos, leftTicks := scale(false)
+	spec.YTicks = leftTicks
+	rightPos := leftPos
+	var leftNames, rightNames []string
+	for j, c := range ycols {
+		if right[j] {
+			rightNames = append(rightNames, columns[c])
+		} else {
+			leftNames = append(leftNames, columns[c])
+		}
+	}
+	if spec.Axis == "dual" {
+		rightPos, spec.RightTicks = scale(true)
+		spec.LeftLabel, spec.RightLabel = strings.Join(leftNames, ", "), strings.Join(rightNames, ", ")
+	} else if spec.Axis == "normalised" {
+		spec.LeftLabel = "% of each series' maximum"
 	}
 
 	n := len(data)
 	xPos := make([]float64, n)
-	if timeX {
+	categorical := kind == ChartTypeBar || (!timeX && !numX)
+	switch {
+	case categorical:
+		for i := range data {
+			xPos[i] = spec.PlotLeft + (float64(i)+0.5)*plotW/float64(n)
+		}
+	case timeX:
 		t0, t1 := data[0].t, data[n-1].t
 		span := t1.Sub(t0).Seconds()
 		for i, d := range data {
 			if span <= 0 {
 				xPos[i] = spec.PlotLeft + plotW/2
 			} else {
-				xPos[i] = spec.PlotLeft + d.t.Sub(t0).Seconds()/span*plotW
+				xPos[i] = spec.PlotLeft + 8 + d.t.Sub(t0).Seconds()/span*(plotW-16)
 			}
 		}
-	} else {
-		for i := range data {
-			xPos[i] = spec.PlotLeft + (float64(i)+0.5)*plotW/float64(n)
+	default:
+		x0, x1 := data[0].xv, data[n-1].xv
+		for i, d := range data {
+			if x1 <= x0 {
+				xPos[i] = spec.PlotLeft + plotW/2
+			} else {
+				xPos[i] = spec.PlotLeft + 8 + (d.xv-x0)/(x1-x0)*(plotW-16)
+			}
 		}
 	}
-	every := (n + chartMaxLabels - 1) / chartMaxLabels
-	for i, d := range data {
-		if i%every != 0 {
-			continue
+	if numX && !categorical {
+		lo, hi, step := niceRangeFree(data[0].xv, data[n-1].xv)
+		x0, x1 := data[0].xv, data[n-1].xv
+		for v := lo; v <= hi+step/2; v += step {
+			if v < x0-step/1e6 || v > x1+step/1e6 || x1 <= x0 {
+				continue
+			}
+			l := formatNumber(v)
+			spec.XTicks = append(spec.XTicks, ChartTick{Pos: spec.PlotLeft + 8 + (v-x0)/(x1-x0)*(plotW-16), Label: l, Full: l})
 		}
-		spec.XTicks = append(spec.XTicks, ChartTick{Pos: xPos[i], Label: shorten(d.label, 14), Full: d.label})
+	}
+	if len(spec.XTicks) == 0 {
+		every := (n + chartMaxLabels - 1) / chartMaxLabels
+		for i, d := range data {
+			if i%every != 0 {
+				continue
+			}
+			spec.XTicks = append(spec.XTicks, ChartTick{Pos: xPos[i], Label: shorten(d.label, 14), Full: d.label})
+		}
 	}
 
-	zero := yPos(max(lo, min(0, hi)))
 	group := plotW / float64(n)
 	barW := group * 0.8 / float64(len(ycols))
 	for j, c := range ycols {
-		s := ChartSeries{Name: columns[c], Color: chartColors[j%len(chartColors)]}
-		var path strings.Builder
+		yPos := leftPos
+		if right[j] {
+			yPos = rightPos
+		}
+		zero := yPos(0)
+		zero = min(max(zero, spec.PlotTop), spec.PlotBottom)
+		s := ChartSeries{Name: columns[c], Color: chartColors[j%len(chartColors)], Right: right[j]}
+		var path, fill strings.Builder
 		pen := false
+		firstX, lastX := 0.0, 0.0
+		flush := func() {
+			if pen && kind == ChartTypeArea {
+				fmt.Fprintf(&fill, " L%.1f %.1f L%.1f %.1f Z", lastX, zero, firstX, zero)
+			}
+			pen = false
+		}
 		for i, d := range data {
 			v := d.vals[j]
 			if math.IsNaN(v) {
-				pen = false
+				flush()
 				continue
 			}
-			tip := fmt.Sprintf("%s · %s: %s", d.label, columns[c], formatNumber(v))
-			if timeX {
-				y := yPos(v)
-				s.Points = append(s.Points, ChartPoint{X: xPos[i], Y: y, Tip: tip})
-				if pen {
-					fmt.Fprintf(&path, " L%.1f %.1f", xPos[i], y)
-				} else {
-					fmt.Fprintf(&path, "M%.1f %.1f", xPos[i], y)
-				}
-				pen = true
-				continue
+			shown := formatNumber(v)
+			if spec.Axis == "normalised" {
+				shown = trimFloat(v, 1) + "%"
 			}
+			tip := fmt.Sprintf("%s · %s: %s", d.label, columns[c], shown)
 			y := yPos(v)
-			top, h := min(y, zero), math.Abs(zero-y)
-			if h < 1 {
-				h = 1
+			if kind == ChartTypeBar {
+				top, h := min(y, zero), math.Abs(zero-y)
+				if h < 1 {
+					h = 1
+				}
+				x := spec.PlotLeft + float64(i)*group + group*0.1 + float64(j)*barW
+				s.Bars = append(s.Bars, ChartBar{X: x, Y: top, W: max(barW-1, 1), H: h, Tip: tip})
+				continue
 			}
-			x := spec.PlotLeft + float64(i)*group + group*0.1 + float64(j)*barW
-			s.Bars = append(s.Bars, ChartBar{X: x, Y: top, W: max(barW-1, 1), H: h, Tip: tip})
+			s.Points = append(s.Points, ChartPoint{X: xPos[i], Y: y, Tip: tip})
+			if kind == ChartTypeScatter {
+				continue
+			}
+			if pen {
+				fmt.Fprintf(&path, " L%.1f %.1f", xPos[i], y)
+				fmt.Fprintf(&fill, " L%.1f %.1f", xPos[i], y)
+			} else {
+				fmt.Fprintf(&path, " M%.1f %.1f", xPos[i], y)
+				fmt.Fprintf(&fill, " M%.1f %.1f", xPos[i], y)
+				firstX = xPos[i]
+			}
+			lastX = xPos[i]
+			pen = true
 		}
+		flush()
 		s.Path = strings.TrimSpace(path.String())
+		if kind == ChartTypeArea {
+			s.Fill = strings.TrimSpace(fill.String())
+		}
 		spec.Series = append(spec.Series, s)
 	}
 	return spec, ""
+}
+
+// timeLabelLayout picks the date format the x labels need: months when every value is the
+// first of a month, days when every value is a midnight (with the year when it changes),
+// hours and minutes within two days, else day and time.
+func timeLabelLayout(data []chartRow) string {
+	months, midnights := true, true
+	for _, d := range data {
+		h, m, s := d.t.Clock()
+		if h != 0 || m != 0 || s != 0 || d.t.Nanosecond() != 0 {
+			midnights, months = false, false
+			break
+		}
+		if d.t.Day() != 1 {
+			months = false
+		}
+	}
+	span := data[len(data)-1].t.Sub(data[0].t)
+	sameYear := data[0].t.Year() == data[len(data)-1].t.Year()
+	switch {
+	case months:
+		return "Jan 2006"
+	case midnights && sameYear:
+		return "Jan 2"
+	case midnights:
+		return "Jan 2, 2006"
+	case span <= 24*time.Hour && data[0].t.YearDay() == data[len(data)-1].t.YearDay():
+		return "15:04"
+	case sameYear:
+		return "Jan 2 15:04"
+	}
+	return "2006-01-02 15:04"
 }
 
 func cellLabel(v any) string {
@@ -306,6 +585,23 @@ func niceRange(lo, hi float64) (float64, float64, float64) {
 	return math.Floor(lo/step) * step, math.Ceil(hi/step) * step, step
 }
 
+// niceRangeFree is niceRange without forcing zero in, for a numeric x axis.
+func niceRangeFree(lo, hi float64) (float64, float64, float64) {
+	if hi <= lo {
+		return lo, lo + 1, 1
+	}
+	raw := (hi - lo) / 6
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	return math.Floor(lo/step) * step, math.Ceil(hi/step) * step, step
+}
+
 // formatNumber prints a number compactly: 1234567 → 1.23M, 0.5 → 0.5.
 func formatNumber(v float64) string {
 	a := math.Abs(v)
@@ -340,3 +636,49 @@ func shorten(s string, n int) string {
 
 // chartNum formats an SVG coordinate.
 func chartNum(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
+
+func pointRadius(kind string) string {
+	if kind == ChartTypeScatter {
+		return "4.5"
+	}
+	return "3.5"
+}
+
+func pointFill(kind, color string) string {
+	if kind == ChartTypeScatter {
+		return color
+	}
+	return "#fff"
+}
+
+func pointOpacity(kind string) string {
+	if kind == ChartTypeScatter {
+		return "0.6"
+	}
+	return "1"
+}
+
+// chartCommentRE finds the chart options a query's text carries: a line
+// "-- da-chart: {json}", which every SQL engine ignores, so a saved query keeps its chart
+// wherever it is stored, run or shared.
+var chartCommentRE = regexp.MustCompile(`(?m)^[ \t]*--[ \t]*da-chart:[ \t]*(\{.*\})[ \t]*$`)
+
+// ChartOptionsFromSQL reads the last "-- da-chart: {...}" line of sql; invalid or missing
+// options give the zero value (automatic choices).
+func ChartOptionsFromSQL(sql string) ChartOptions {
+	m := chartCommentRE.FindAllStringSubmatch(sql, -1)
+	if len(m) == 0 {
+		return ChartOptions{}
+	}
+	var o ChartOptions
+	if err := json.Unmarshal([]byte(m[len(m)-1][1]), &o); err != nil {
+		return ChartOptions{}
+	}
+	return o.Clean()
+}
+
+// Comment is the SQL comment line that carries o (see ChartOptionsFromSQL).
+func (o ChartOptions) Comment() string {
+	b, _ := json.Marshal(o.Clean())
+	return "-- da-chart: " + string(b)
+}

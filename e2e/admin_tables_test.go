@@ -39,6 +39,8 @@ func TestAdminTablesFlow(t *testing.T) {
 	must(t, page.GetByTestId("form-schedule").Fill("every tuesday"))
 	must(t, page.GetByTestId("form-submit").Click())
 	must(t, expect.Locator(page.GetByTestId("field-error-sync_schedule")).ToBeVisible())
+	// The address is the page's, not the form's action.
+	must(t, expect.Page(page).ToHaveURL(base+"/admin/tables"))
 	screenshot(t, page, "admin-tables-invalid-schedule")
 	must(t, page.GetByTestId("form-schedule").Fill("@every 1h"))
 	must(t, page.GetByTestId("form-submit").Click())
@@ -46,6 +48,21 @@ func TestAdminTablesFlow(t *testing.T) {
 	must(t, expect.Locator(reg).ToBeVisible())
 	must(t, expect.Locator(reg.GetByTestId("registry-schedule")).ToContainText("@every 1h"))
 	must(t, expect.Locator(reg.GetByTestId("registry-last-sync")).ToContainText("never"))
+	// Discover sits above the list; a row's actions sit side by side in one line.
+	disc, err := page.GetByTestId("discover-panel").BoundingBox()
+	must(t, err)
+	list, err := page.GetByTestId("registered-tables").BoundingBox()
+	must(t, err)
+	if disc.Y > list.Y {
+		t.Errorf("Discover (y=%.0f) is below the registered tables (y=%.0f)", disc.Y, list.Y)
+	}
+	syncBox, err := reg.GetByTestId("sync-now").BoundingBox()
+	must(t, err)
+	editBox, err := reg.GetByTestId("edit-table").BoundingBox()
+	must(t, err)
+	if syncBox.Y != editBox.Y {
+		t.Errorf("row actions are stacked: Sync now at y=%.0f, Edit at y=%.0f", syncBox.Y, editBox.Y)
+	}
 
 	// Sync now: the progress fragment polls until the table is done.
 	must(t, reg.GetByTestId("sync-now").Click())
@@ -54,9 +71,9 @@ func TestAdminTablesFlow(t *testing.T) {
 	screenshot(t, page, "admin-tables-sync-running")
 	must(t, expect.Locator(job).ToHaveAttribute("data-status", "done", playwright.LocatorAssertionsToHaveAttributeOptions{Timeout: playwright.Float(60000)}))
 	must(t, expect.Locator(page.GetByTestId("sync-table-orders")).ToHaveAttribute("data-state", "done"))
-	screenshot(t, page, "admin-tables-sync-done")
-	must(t, page.GetByTestId("sync-job-reload").Click())
+	// The list refreshes itself when the job ends.
 	must(t, expect.Locator(page.GetByTestId("registry-row-orders").GetByTestId("registry-last-sync")).ToContainText("Done"))
+	screenshot(t, page, "admin-tables-sync-done")
 
 	// The catalog lists it.
 	if _, err := page.Goto(base + "/catalog"); err != nil {

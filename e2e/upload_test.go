@@ -63,7 +63,9 @@ func TestUploadFlow(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("upload-chosen")).ToBeVisible())
 	must(t, expect.Locator(page.GetByTestId("upload-kind")).ToHaveText("CSV"))
 	must(t, expect.Locator(page.GetByTestId("upload-name")).ToHaveValue("regional_sales_2026"))
-	must(t, expect.Locator(page.GetByTestId("upload-preview").Locator("th")).ToHaveCount(5))
+	must(t, expect.Locator(page.GetByTestId("upload-preview-type")).ToHaveCount(5))
+	must(t, expect.Locator(page.GetByTestId("upload-preview-types")).ToHaveText("integertextdecimaldateboolean"))
+	must(t, expect.Locator(page.GetByTestId("upload-submit")).ToBeEnabled())
 	must(t, page.GetByTestId("upload-description").Fill("Orders by region, uploaded in the browser test"))
 	screenshot(t, page, "upload-chosen")
 
@@ -85,6 +87,22 @@ func TestUploadFlow(t *testing.T) {
 	// A bad file shows an inline error and keeps the form.
 	must(t, page.GetByTestId("upload-another").Click())
 	must(t, page.WaitForURL(base+"/upload"))
+	// Files the client already knows are unusable keep Upload disabled, with the reason.
+	for name, content := range map[string]string{"empty.csv": "", "header.csv": "a,b\n", "notes.docx": "hello"} {
+		if _, err := page.Evaluate(`([name, content]) => {
+			const dt = new DataTransfer();
+			dt.items.add(new File([content], name));
+			document.querySelector("[data-dropzone]").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true }));
+		}`, []string{name, content}); err != nil {
+			t.Fatal(err)
+		}
+		must(t, expect.Locator(page.GetByTestId("upload-warning")).ToBeVisible())
+		must(t, expect.Locator(page.GetByTestId("upload-submit")).ToBeDisabled())
+		if name == "header.csv" {
+			must(t, expect.Locator(page.GetByTestId("upload-warning")).ToContainText("no rows"))
+			screenshot(t, page, "upload-header-only-admin")
+		}
+	}
 	if _, err := page.Evaluate(`() => {
 		const dt = new DataTransfer();
 		dt.items.add(new File(["a,b\n1,2\n3,4,5\n"], "broken.csv", { type: "text/csv" }));

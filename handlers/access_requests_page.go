@@ -12,6 +12,9 @@ import (
 	"da/views"
 )
 
+// decidedRequestsShown is how many decided requests the admin's page lists.
+const decidedRequestsShown = 20
+
 func accessRequestView(r *store.AccessRequest) views.AccessRequestRow {
 	v := views.AccessRequestRow{ID: r.ID, UserEmail: r.UserEmail, TableID: r.TableID, Reason: r.Reason,
 		Status: r.Status, ReviewedBy: r.ReviewedBy, CreatedAt: shortTime(r.CreatedAt)}
@@ -61,6 +64,13 @@ func (s *Server) accessRequestsData(c echo.Context, f views.RequestForm) (views.
 		}
 		for i := range queue {
 			d.Queue = append(d.Queue, accessRequestView(&queue[i]))
+		}
+		decided, err := s.store.ListDecidedAccessRequests(ctx, decidedRequestsShown)
+		if err != nil {
+			return d, err
+		}
+		for i := range decided {
+			d.Decided = append(d.Decided, accessRequestView(&decided[i]))
 		}
 	}
 	return d, nil
@@ -195,5 +205,9 @@ func (s *Server) reviewRequestPage(c echo.Context, approve bool) error {
 	}
 	row := accessRequestView(r)
 	row.Message = msg
-	return render(c, http.StatusOK, views.ReviewRow(row))
+	pending, err := s.store.ListPendingAccessRequests(ctx)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.ReviewAnswer(row, len(pending)))
 }

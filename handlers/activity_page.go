@@ -30,7 +30,10 @@ func activityFilter(c echo.Context) (store.AuditFilter, views.ActivityFilter, ur
 	admin := auth.Role(u.Role) == auth.RoleAdmin
 	vf := views.ActivityFilter{Action: strings.TrimSpace(c.QueryParam("action")), From: strings.TrimSpace(c.QueryParam("from")),
 		To: strings.TrimSpace(c.QueryParam("to")), Query: strings.TrimSpace(c.QueryParam("q"))}
-	f := store.AuditFilter{Action: vf.Action, Search: vf.Query}
+	f := store.AuditFilter{Action: vf.Action, Search: vf.Query, Kind: store.AuditEvents}
+	if c.QueryParam("tab") == "requests" {
+		vf.Requests, f.Kind = true, store.AuditRequests
+	}
 	if admin {
 		vf.UserID = strings.TrimSpace(c.QueryParam("user"))
 		f.UserID = vf.UserID
@@ -57,7 +60,11 @@ func activityFilter(c echo.Context) (store.AuditFilter, views.ActivityFilter, ur
 		problems = append(problems, "From must not be after To")
 	}
 	q := url.Values{}
-	for k, v := range map[string]string{"user": vf.UserID, "action": vf.Action, "from": vf.From, "to": vf.To, "q": vf.Query} {
+	tab := ""
+	if vf.Requests {
+		tab = "requests"
+	}
+	for k, v := range map[string]string{"user": vf.UserID, "action": vf.Action, "from": vf.From, "to": vf.To, "q": vf.Query, "tab": tab} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -131,6 +138,14 @@ func (s *Server) showActivity(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The action picker offers what the tab lists: events or request rows.
+	kept := d.Actions[:0]
+	for _, a := range d.Actions {
+		if strings.Contains(a, " /") == vf.Requests {
+			kept = append(kept, a)
+		}
+	}
+	d.Actions = kept
 	d.Page = 1
 	if p, err := strconv.Atoi(c.QueryParam("page")); err == nil && p > 1 {
 		d.Page = p
@@ -153,12 +168,7 @@ func (s *Server) showActivity(c echo.Context) error {
 		return err
 	}
 	for _, e := range entries {
-		r := views.ActivityRow{Time: e.Timestamp.UTC().Format("2006-01-02 15:04:05"), User: emailOr(emails, e.UserID),
-			Action: e.Action, Resource: e.Resource, Result: e.Result, ClientIP: e.ClientIP}
-		if e.DurationMS > 0 {
-			r.Duration = strconv.Itoa(e.DurationMS)
-		}
-		d.Rows = append(d.Rows, r)
+		d.Rows = append(d.Rows, activityRow(e, emails))
 	}
 	return render(c, status, views.Activity(sh, d))
 }

@@ -252,6 +252,13 @@ func (s *Server) showSyncJobFragment(c echo.Context) error {
 	if !ok {
 		return apiError(http.StatusNotFound, "Sync job not found")
 	}
+	if j.Finished() && isHTMX(c) {
+		d, err := s.adminTablesData(c, views.TableForm{})
+		if err != nil {
+			return err
+		}
+		return render(c, http.StatusOK, views.SyncProgressFinished(syncJobView(j), d))
+	}
 	return render(c, http.StatusOK, views.SyncProgress(syncJobView(j)))
 }
 

@@ -28,6 +28,7 @@ const (
 	auditTokenRevoke     = "token_revoke"
 	auditLoginSuccess    = "login_success"
 	auditLoginFailure    = "login_failure"
+	auditUpload          = "upload"
 	auditResultOK        = "ok"
 	naiveUTCLayout       = "2006-01-02T15:04:05.999999"
 	auditSinceDateLayout = "2006-01-02"

@@ -304,7 +304,7 @@ func (s *Server) showLogin(c echo.Context) error {
 }
 
 func (s *Server) loginData(c echo.Context, next string) views.LoginData {
-	return views.LoginData{
+	d := views.LoginData{
 		InstanceName:     s.cfg.InstanceName,
 		Subtitle:         s.cfg.InstanceSubtitle,
 		Next:             next,
@@ -314,6 +314,10 @@ func (s *Server) loginData(c echo.Context, next string) views.LoginData {
 		// Password reset needs only a mail relay (auth_password.go).
 		PasswordResetEnabled: s.mailReady(),
 	}
+	if s.demoLogin != nil {
+		d.DemoEmail, d.DemoPassword = s.demoLogin.Email, s.demoLogin.Password
+	}
+	return d
 }
 
 // oauthErrorText explains the error codes sign-in providers redirect back with.

@@ -8,10 +8,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"da/auth"
+	"da/components"
 	"da/engine/query"
 	"da/store"
 	"da/views"
@@ -59,9 +61,38 @@ func matchesCatalog(r *views.CatalogRow, f views.CatalogFilters) bool {
 		}
 	}
 	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
-		return strings.Contains(strings.ToLower(r.Name), q) || strings.Contains(strings.ToLower(r.Description), q)
+		if strings.Contains(strings.ToLower(r.Name), q) {
+			r.Match = "name"
+			return true
+		}
+		if i := strings.Index(strings.ToLower(r.Description), q); i >= 0 {
+			r.Match, r.MatchExcerpt = "description", excerptAround(r.Description, i, len(q))
+			return true
+		}
+		return false
 	}
 	return true
+}
+
+// excerptAround is up to 40 characters of s either side of the match at byte i (length n),
+// with ellipses where it was cut, so a search result can show why it matched.
+func excerptAround(s string, i, n int) string {
+	const side = 40
+	start, end := max(0, i-side), min(len(s), i+n+side)
+	for start > 0 && !utf8.RuneStart(s[start]) {
+		start--
+	}
+	for end < len(s) && !utf8.RuneStart(s[end]) {
+		end++
+	}
+	out := strings.TrimSpace(s[start:end])
+	if start > 0 {
+		out = "…" + out
+	}
+	if end < len(s) {
+		out += "…"
+	}
+	return out
 }
 
 // catalogData builds the catalog page for the signed-in user and the filters.
@@ -229,28 +260,15 @@ func (s *Server) showCatalogSample(c echo.Context) error {
 		default:
 			out.Columns = res.Columns
 			for _, row := range res.Rows {
-				cells := make([]string, len(row))
+				cells := make([]views.ResultCell, len(row))
 				for i, v := range row {
-					cells[i] = cellText(v)
+					cells[i] = views.FormatCell(v, components.IsNumericType(res.ColumnTypes[i]))
 				}
 				out.Rows = append(out.Rows, cells)
 			}
 		}
 	}
 	return render(c, http.StatusOK, views.SampleTable(out))
-}
-
-// cellText shows one result value as text; NULL as "null".
-func cellText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return x
-	case time.Time:
-		return x.UTC().Format(time.RFC3339)
-	}
-	return fmt.Sprint(v)
 }
 
 // refreshCatalogProfile is POST /catalog/{table}/refresh (htmx): profile the table again and

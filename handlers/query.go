@@ -145,7 +145,9 @@ func (s *Server) recordQuery(ctx context.Context, u *store.User, o runOutcome) {
 		ElapsedMS: o.Elapsed.Milliseconds(), RowCount: o.Rows, Status: status, Error: errMsg}
 	params := map[string]any{"sql": truncateRunes(o.SQL, auditSQLMax), "rows": o.Rows, "status": status}
 	if o.Export != "" {
+		// An export is a download, not a run: it is audited but kept out of the history.
 		params["export"] = o.Export
+		run = nil
 	}
 	result := "success"
 	if o.Err != nil {
@@ -186,12 +188,63 @@ func (s *Server) execQuery(ctx context.Context, u *store.User, queryID, sql stri
 		s.log.Error("query failed", "query_id", queryID, "err", err)
 		err = &query.Error{Kind: query.Engine, Msg: "Query error: the query could not be run"}
 	}
+	if err != nil {
+		err = s.explainQueryError(ctx, u, err)
+	}
 	o := runOutcome{QueryID: queryID, SQL: sql, Elapsed: time.Since(started), Err: err}
 	if res != nil {
 		o.Rows, o.Elapsed = int64(res.RowCount), res.Elapsed
 	}
 	s.recordQuery(ctx, u, o)
 	return res, err
+}
+
+// checkQuery binds sql on u's sandbox without running it (see query.Runner.Check).
+func (s *Server) checkQuery(ctx context.Context, u *store.User, sql string) error {
+	tables, err := s.readableQueryTables(ctx, u)
+	if err == nil {
+		err = s.query.Check(ctx, query.Request{SQL: sql, Tables: tables, UserID: u.ID, UserEmail: u.Email})
+	}
+	var qe *query.Error
+	if err != nil && !errors.As(err, &qe) {
+		s.log.Error("query check failed", "err", err)
+		return &query.Error{Kind: query.Engine, Msg: "Query error: the query could not be checked"}
+	}
+	if err != nil {
+		return s.explainQueryError(ctx, u, err)
+	}
+	return nil
+}
+
+// explainQueryError turns the engine's "table does not exist" for a table that is in the
+// registry into what really happened: the caller may not read it (with how to ask), or it
+// has no data yet. Other errors pass unchanged.
+func (s *Server) explainQueryError(ctx context.Context, u *store.User, err error) error {
+	var qe *query.Error
+	if !errors.As(err, &qe) || qe.MissingTable == "" {
+		return err
+	}
+	id := ""
+	if info, ok := s.engine.Catalog().Table(qe.MissingTable); ok {
+		id = info.ID
+	} else if t, gerr := s.store.GetTable(ctx, strings.ToLower(qe.MissingTable)); gerr == nil {
+		id = t.ID
+	} else {
+		return err
+	}
+	readable, rerr := auth.CanAccessTable(ctx, s.store, u, id)
+	if rerr != nil {
+		s.log.Error("table access check failed", "table", id, "err", rerr)
+		return err
+	}
+	out := *qe
+	if readable {
+		out.Msg = fmt.Sprintf("Query error: table %s has no data yet; it appears once its first sync has finished", id)
+		return &out
+	}
+	out.Msg = fmt.Sprintf("Query error: you don't have access to %s. Request access at /access-requests?table=%s or run `da request-access %s`", id, id, id)
+	out.DeniedTable = id
+	return &out
 }
 
 // runQuery is POST /api/query: one read-only statement over the caller's readable tables.
@@ -380,6 +433,9 @@ func (s *Server) exportQuery(c echo.Context) error {
 	if errors.Is(err, query.ErrExportTruncated) {
 		s.log.Info("query export stopped at the row limit", "query_id", id, "rows", n)
 		runErr = nil
+	}
+	if runErr != nil && !w.started {
+		runErr = s.explainQueryError(ctx, u, runErr)
 	}
 	var qe *query.Error
 	if runErr != nil && !errors.As(runErr, &qe) {

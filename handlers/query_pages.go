@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -194,16 +196,33 @@ func (s *Server) runQueryPage(c echo.Context) error {
 	d := views.QueryResultData{QueryID: strings.TrimSpace(c.FormValue("query_id")), Limit: s.consoleMaxRows()}
 	if emptySQL(sql) {
 		d.Error, d.ErrorKind = "Query error: the query is empty; write one SELECT statement.", "invalid"
+	} else if c.FormValue("check") == "1" {
+		// Before an export: bind the statement without running it. Valid: 204 and the
+		// browser starts the download; invalid: the same inline error a run shows.
+		err := s.checkQuery(ctx, u, sql)
+		if err == nil {
+			return c.NoContent(http.StatusNoContent)
+		}
+		var qe *query.Error
+		d.Error, d.ErrorKind = err.Error(), "engine"
+		if errors.As(err, &qe) {
+			d.ErrorKind, d.DeniedTable = qe.Kind.String(), qe.DeniedTable
+		}
 	} else {
+		started := time.Now()
 		res, err := s.execQuery(ctx, u, d.QueryID, sql, d.Limit)
 		if err != nil {
 			var qe *query.Error
 			d.Error, d.ErrorKind = err.Error(), "engine"
 			if errors.As(err, &qe) {
-				d.ErrorKind = qe.Kind.String()
+				d.ErrorKind, d.DeniedTable = qe.Kind.String(), qe.DeniedTable
+			}
+			if d.ErrorKind == "cancelled" {
+				// Cancel is the user's own action, not an error of the query.
+				d.Error = fmt.Sprintf("Cancelled after %.1f s", time.Since(started).Seconds())
 			}
 		} else {
-			fillResult(&d, res)
+			fillResult(&d, res, components.ChartOptionsFromSQL(sql))
 		}
 	}
 	h, err := s.historyItems(ctx, u)
@@ -215,7 +234,7 @@ func (s *Server) runQueryPage(c echo.Context) error {
 }
 
 // fillResult formats a result for the grid and lays out its chart.
-func fillResult(d *views.QueryResultData, res *query.Result) {
+func fillResult(d *views.QueryResultData, res *query.Result, opt components.ChartOptions) {
 	d.QueryID, d.RowCount, d.Truncated, d.ElapsedMS = res.QueryID, res.RowCount, res.Truncated, res.Elapsed.Milliseconds()
 	numeric := make([]bool, len(res.Columns))
 	for i, name := range res.Columns {
@@ -230,7 +249,47 @@ func fillResult(d *views.QueryResultData, res *query.Result) {
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	d.Chart, d.ChartReason = components.ChartFor(res.Columns, res.ColumnTypes, res.Rows)
+	d.Chart, d.ChartReason = components.ChartFor(res.Columns, res.ColumnTypes, res.Rows, opt)
+	if d.Chart != nil {
+		// The controls post the data back, so it must fit in a request body.
+		if b, err := json.Marshal(chartData{Columns: res.Columns, Types: res.ColumnTypes, Rows: res.Rows}); err == nil && len(b) < 900_000 {
+			d.ChartData = string(b)
+		}
+	}
+}
+
+// chartData is a chartable result as the chart controls post it back.
+type chartData struct {
+	Columns []string `json:"columns"`
+	Types   []string `json:"types"`
+	Rows    [][]any  `json:"rows"`
+}
+
+// renderQueryChart is POST /query/chart (htmx): the chart of a result the console already
+// has (posted back by the chart controls, at most components.ChartMaxRows rows), drawn with
+// the chosen type, x column, series and scale. It runs no query.
+func (s *Server) renderQueryChart(c echo.Context) error {
+	var data chartData
+	if err := json.Unmarshal([]byte(c.FormValue("data")), &data); err != nil || len(data.Columns) == 0 {
+		return fieldInvalid("data", "Input should be the result the chart was drawn from")
+	}
+	if len(data.Types) != len(data.Columns) || len(data.Columns) > 200 || len(data.Rows) > components.ChartMaxRows {
+		return fieldInvalid("data", fmt.Sprintf("Input should have one type per column and at most %d rows", components.ChartMaxRows))
+	}
+	for _, r := range data.Rows {
+		if len(r) != len(data.Columns) {
+			return fieldInvalid("data", "Input should have one value per column in every row")
+		}
+	}
+	form, _ := c.FormParams()
+	opt := components.ChartOptions{Type: c.FormValue("type"), X: c.FormValue("x"), Series: form["series"], Axis: c.FormValue("axis")}
+	d := views.QueryChartData{Data: c.FormValue("data"), Chosen: true}
+	d.Spec, d.Reason = components.ChartFor(data.Columns, data.Types, data.Rows, opt)
+	if d.Spec == nil {
+		// The choice does not fit this result: show the automatic chart instead.
+		d.Spec, d.Reason = components.ChartFor(data.Columns, data.Types, data.Rows, components.ChartOptions{})
+	}
+	return render(c, http.StatusOK, views.QueryChart(d))
 }
 
 // savedPanel renders the saved-queries panel with the given overrides.

@@ -99,6 +99,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/api/admin/queries/:id/cancel", Min: admin, Handler: s.killQuery, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/query", Min: analyst, Handler: s.showQueryConsole},
 		{Method: "POST", Path: "/query/run", Min: analyst, Handler: s.runQueryPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/query/chart", Min: analyst, Handler: s.renderQueryChart, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/query/saved", Min: analyst, Handler: s.createSavedQueryPage, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/query/saved/:id", Min: analyst, Handler: s.updateSavedQueryPage, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/query/saved/:id/delete", Min: analyst, Handler: s.deleteSavedQueryPage, BodyLimit: jsonLimit},

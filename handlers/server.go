@@ -49,10 +49,16 @@ type Deps struct {
 	// Scheduler, when this process runs the cron jobs, hears of registry changes at once and
 	// reports next runs; nil otherwise.
 	Scheduler RegistryScheduler
+	// DemoLogin, set by `da serve --demo`, is shown on the login page.
+	DemoLogin *DemoLogin
 }
+
+// DemoLogin is the demo admin's sign-in, for the login page of a demo instance.
+type DemoLogin struct{ Email, Password string }
 
 // Server holds the dependencies shared by all handlers.
 type Server struct {
+	demoLogin *DemoLogin
 	cfg       *config.Config
 	store     *store.Store
 	issuer    *auth.Issuer
@@ -108,7 +114,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
-		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store)}
+		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin}
 
 	e := echo.New()
 	e.HideBanner = true

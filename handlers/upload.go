@@ -183,6 +183,15 @@ func (s *Server) publishUpload(c echo.Context, f *uploadForm) (*engine.UploadRes
 	})
 	var ie *upload.InputError
 	var ce *engine.ConflictError
+	// Every upload is an event of the activity log, named by its table, whatever its outcome.
+	params := map[string]any{"table_id": f.Name, "file": f.Filename, "bytes": f.Size}
+	if err == nil {
+		params["table_id"], params["rows"], params["format"] = res.Table.ID, res.Ingest.Rows, res.Ingest.Format
+		s.audit(c, auditUpload, res.Table.ID, auditResultOK, params)
+	} else {
+		params["error"] = truncateRunes(err.Error(), 500)
+		s.audit(c, auditUpload, f.Name, "failure", params)
+	}
 	switch {
 	case err == nil:
 		s.log.Info("table uploaded", "table", res.Table.ID, "rows", res.Ingest.Rows, "bytes", f.Size, "user", u.Email)

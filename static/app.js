@@ -172,6 +172,14 @@
     if (root.matches && root.matches("[data-toast]")) armToast(root);
   }
 
+  // A form re-rendered with errors arrives at its action URL (POST /admin/tables/register);
+  // the page names its own address so that a reload or a shared link shows the page.
+  var pageURL = d.querySelector("[data-page-url]");
+  if (pageURL && window.history && history.replaceState) {
+    var want = pageURL.getAttribute("data-page-url");
+    if (want && window.location.pathname + window.location.search !== want) history.replaceState(null, "", want + window.location.hash);
+  }
+
   init(d);
   d.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) init(e.target); });
   d.addEventListener("htmx:responseError", function (e) {
@@ -223,13 +231,38 @@
     out.push(cur);
     return out;
   }
+  // guessType names the type a column's sample values suggest, as the server's reader
+  // would detect it: the first that fits every non-empty value.
+  function guessType(values) {
+    var vs = values.filter(function (v) { return v !== null && v !== undefined && String(v).trim() !== ""; });
+    if (!vs.length) return "empty";
+    function all(re) { return vs.every(function (v) { return typeof v !== "object" && re.test(String(v).trim()); }); }
+    if (vs.every(function (v) { return typeof v === "boolean"; }) || all(/^(true|false)$/i)) return "boolean";
+    if (all(/^[-+]?\d+$/)) return "integer";
+    if (all(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/)) return "decimal";
+    if (all(/^\d{4}-\d{2}-\d{2}$/)) return "date";
+    if (all(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/)) return "timestamp";
+    if (vs.some(function (v) { return typeof v === "object"; })) return "nested";
+    return "text";
+  }
   function previewTable(head, rows) {
     var t = d.createElement("table");
     t.className = "min-w-full text-xs";
     var tr = d.createElement("tr");
     tr.className = "bg-slate-50 text-left font-semibold text-slate-600";
-    head.forEach(function (h) { var th = d.createElement("th"); th.className = "whitespace-nowrap px-3 py-1.5"; th.textContent = h; tr.appendChild(th); });
+    head.forEach(function (h) { var th = d.createElement("th"); th.className = "whitespace-nowrap px-3 pt-1.5"; th.textContent = h; tr.appendChild(th); });
     t.appendChild(tr);
+    var types = d.createElement("tr");
+    types.className = "bg-slate-50 text-left";
+    types.setAttribute("data-testid", "upload-preview-types");
+    head.forEach(function (_, i) {
+      var th = d.createElement("th");
+      th.className = "whitespace-nowrap px-3 pb-1.5 font-mono text-[10px] font-medium uppercase text-indigo-600";
+      th.setAttribute("data-testid", "upload-preview-type");
+      th.textContent = guessType(rows.map(function (r) { return r[i]; }));
+      types.appendChild(th);
+    });
+    t.appendChild(types);
     rows.forEach(function (r) {
       var row = d.createElement("tr");
       row.className = "border-t border-slate-100 text-slate-700";
@@ -243,7 +276,10 @@
     var warn = form.querySelector("[data-upload-warning]");
     box.innerHTML = ""; box.classList.add("hidden");
     warn.textContent = ""; warn.classList.add("hidden");
-    function warnWith(msg) { warn.textContent = msg; warn.classList.remove("hidden"); }
+    block(form, false);
+    // A file the server would refuse is refused here already: the warning says why and
+    // Upload stays disabled until another file is chosen.
+    function warnWith(msg) { warn.textContent = msg; warn.classList.remove("hidden"); block(form, true); }
     if (!kind) { warnWith("Unsupported file type: use .csv, .tsv, .jsonl, .ndjson or .parquet."); return; }
     var max = parseInt(form.getAttribute("data-max-bytes"), 10);
     if (max && file.size > max) { warnWith("This file is larger than the " + sizeLabel(max) + " limit."); return; }
@@ -264,11 +300,21 @@
         var sep = kind === "TSV" ? "\t" : (lines[0] && lines[0].split(";").length > lines[0].split(",").length ? ";" : ",");
         head = splitLine(lines[0] || "", sep);
         rows = lines.slice(1, 6).map(function (l) { return splitLine(l, sep); });
+        if (!lines.length) { warnWith("This file holds only blank lines."); return; }
+        if (lines.length === 1) { warnWith("This file has a header line but no rows."); return; }
       }
+      if (kind === "JSON lines" && !rows.length) { warnWith("This file holds no JSON objects."); return; }
       if (!head.length) return;
       box.appendChild(previewTable(head, rows));
       box.classList.remove("hidden");
     });
+  }
+  function block(form, on) {
+    var b = form.querySelector("[data-upload-submit]");
+    if (!b) return;
+    b.disabled = on;
+    b.classList.toggle("opacity-50", on);
+    b.classList.toggle("cursor-not-allowed", on);
   }
   function choose(form, file) {
     chosen = file;
@@ -305,6 +351,7 @@
     form.querySelector("[data-upload-clear]").addEventListener("click", function () {
       chosen = null; input.value = "";
       form.querySelector("[data-upload-chosen]").classList.add("hidden");
+      block(form, false);
     });
     if (chosen) { setFile(input, chosen); choose(form, chosen); } // re-rendered after an error
   }

@@ -64,6 +64,10 @@
     var exportForm = root.querySelector("[data-export-form]");
     var exportSQL = root.querySelector("[data-export-sql]");
     var current = null; // {id, timer, started}
+    var rp = root.querySelector("[data-running-panel]"); // admins only
+    function refreshRunning() {
+      if (!document.hidden) htmx.ajax("GET", "/query/running", { target: "#running-list", swap: "innerHTML" });
+    }
 
     wrap.classList.remove("no-js");
 
@@ -108,10 +112,35 @@
       runBtn.classList.toggle("opacity-50", on);
     }
 
+    var EMPTY = "Query error: the query is empty; write one SELECT statement.";
+    var ALERT_SVG = '<svg class="mt-0.5 h-4 w-4 shrink-0" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.75" ' +
+      'stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M10.3 3.9 1.8 18a2 2 0 0 0 1.7 3h17a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0z"></path>' +
+      '<path d="M12 9v4"></path><path d="M12 17h.01"></path></svg>';
+
+    // showError replaces the result area with an inline error, as a failed Run shows it.
+    function showError(msg) {
+      var box = document.createElement("div");
+      box.setAttribute("role", "alert");
+      box.setAttribute("data-testid", "query-error");
+      box.setAttribute("data-kind", "invalid");
+      box.className = "flex items-start gap-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm text-red-800";
+      box.innerHTML = ALERT_SVG;
+      var pre = document.createElement("pre");
+      pre.className = "min-w-0 flex-1 whitespace-pre-wrap break-words font-mono text-[13px]";
+      pre.textContent = msg;
+      box.appendChild(pre);
+      var wrapper = document.createElement("div");
+      wrapper.setAttribute("data-testid", "result");
+      wrapper.className = "min-w-0";
+      wrapper.appendChild(box);
+      result.innerHTML = "";
+      result.appendChild(wrapper);
+    }
+
     function run(sql) {
       if (current) return;
       if (typeof sql === "string") setSQL(sql);
-      if (!editor.value.trim()) { editor.focus(); return; }
+      if (!editor.value.trim()) { showError(EMPTY); editor.focus(); return; }
       var id = uuid();
       qidInput.value = id;
       var started = Date.now();
@@ -124,6 +153,7 @@
         clearInterval(current.timer);
         current = null;
         setRunning(false);
+        if (rp && rp.open) refreshRunning();
       };
       htmx.ajax("POST", "/query/run", { source: form, target: "#query-result", swap: "innerHTML" }).then(done, done);
     }
@@ -141,9 +171,59 @@
     runBtn.addEventListener("click", function () { run(); });
     cancelBtn.addEventListener("click", cancel);
 
+    // Export: the statement is checked (bound, not run) first. A valid one is downloaded
+    // by the form post and the console stays; an invalid one shows the same inline error a
+    // Run shows, instead of leaving the page for the API's JSON answer.
+    var exportFormat = "";
+    exportForm.addEventListener("click", function (ev) {
+      var b = ev.target.closest("button[name=format]");
+      if (b) exportFormat = b.value;
+    });
     exportForm.addEventListener("submit", function (ev) {
-      if (!editor.value.trim()) { ev.preventDefault(); editor.focus(); return; }
+      ev.preventDefault();
+      if (!editor.value.trim()) { showError(EMPTY); editor.focus(); return; }
       exportSQL.value = editor.value;
+      var format = (ev.submitter && ev.submitter.value) || exportFormat || "csv";
+      var body = new URLSearchParams();
+      body.set("sql", editor.value);
+      body.set("check", "1");
+      body.set("_csrf", exportForm.querySelector("input[name=_csrf]").value);
+      fetch("/query/run", {
+        method: "POST", credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf(), "HX-Request": "true" }, body: body
+      }).then(function (resp) {
+        if (resp.status === 204) {
+          var f = exportForm.querySelector("input[name=format][type=hidden]");
+          if (!f) {
+            f = document.createElement("input");
+            f.type = "hidden";
+            f.name = "format";
+            exportForm.appendChild(f);
+          }
+          f.value = format;
+          exportForm.submit(); // no submit event: goes straight to the download
+          f.remove();
+          return;
+        }
+        return resp.text().then(function (html) {
+          if (resp.ok) htmx.swap(result, html, { swapStyle: "innerHTML" });
+          else showError("Query error: the export could not be checked (" + resp.status + ")");
+        });
+      }, function () { showError("Query error: the server could not be reached"); });
+    });
+
+    // A change of the chart controls is remembered in the SQL itself, as a last line
+    // "-- da-chart: {...}" that the next run (and a saved query) draws the chart from.
+    var CHART_LINE = /\n?[ \t]*--[ \t]*da-chart:[^\n]*/g;
+    document.body.addEventListener("htmx:afterSwap", function (ev) {
+      var area = result.querySelector("#chart-area[data-chart-chosen]");
+      if (!area) return;
+      area.removeAttribute("data-chart-chosen");
+      var line = area.getAttribute("data-chart-comment");
+      if (!line) return;
+      var sql = editor.value.replace(CHART_LINE, "").replace(/\s+$/, "");
+      editor.value = sql + "\n" + line;
+      sync();
     });
 
     // Result tabs (the fragment is replaced on every run, so delegate).
@@ -245,12 +325,9 @@
     });
 
     // Admin: poll the running-queries list every 2 s while its panel is open.
-    var rp = root.querySelector("[data-running-panel]");
     if (rp) {
       var poll = null;
-      var refresh = function () {
-        if (!document.hidden) htmx.ajax("GET", "/query/running", { target: "#running-list", swap: "innerHTML" });
-      };
+      var refresh = refreshRunning;
       rp.addEventListener("toggle", function () {
         if (rp.open) { refresh(); poll = setInterval(refresh, 2000); }
         else if (poll) { clearInterval(poll); poll = null; }

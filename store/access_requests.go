@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -95,6 +96,26 @@ func (s *Store) GetAccessRequest(ctx context.Context, id string) (*AccessRequest
 // ListPendingAccessRequests returns every pending request, newest first.
 func (s *Store) ListPendingAccessRequests(ctx context.Context) ([]AccessRequest, error) {
 	return s.listAccessRequests(ctx, `coalesce(status, 'pending') = 'pending'`)
+}
+
+// ListDecidedAccessRequests returns the latest limit approved or denied requests, most
+// recently reviewed first.
+func (s *Store) ListDecidedAccessRequests(ctx context.Context, limit int) ([]AccessRequest, error) {
+	all, err := s.listAccessRequests(ctx, `coalesce(status, 'pending') <> 'pending'`)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i].ReviewedAt, all[j].ReviewedAt
+		if a == nil || b == nil {
+			return b == nil && a != nil
+		}
+		return a.After(*b)
+	})
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	return all, nil
 }
 
 // ListAccessRequestsByUser returns every request of one user, newest first.

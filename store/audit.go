@@ -45,7 +45,16 @@ type AuditFilter struct {
 	Before       time.Time
 	Limit        int
 	Offset       int
+	// Kind keeps the semantic events (AuditEvents: what a person did, such as "query" or
+	// "upload") or the raw request rows (AuditRequests: "POST /api/..."); "" keeps both.
+	Kind string
 }
+
+// Audit row kinds for AuditFilter.Kind.
+const (
+	AuditEvents   = "events"
+	AuditRequests = "requests"
+)
 
 // auditHookKey is the context key of the hook LogAudit calls.
 type auditHookKey struct{}
@@ -152,6 +161,13 @@ func auditWhere(f AuditFilter) (string, []any) {
 	}
 	if f.ActionPrefix != "" {
 		conds, args = append(conds, "starts_with(action, ?)"), append(args, f.ActionPrefix)
+	}
+	// Request rows are named "<METHOD> <path>"; events are single words.
+	switch f.Kind {
+	case AuditEvents:
+		conds = append(conds, "NOT contains(action, ' /')")
+	case AuditRequests:
+		conds = append(conds, "contains(action, ' /')")
 	}
 	if f.Resource != "" {
 		conds, args = append(conds, "resource = ?"), append(args, f.Resource)

@@ -109,3 +109,22 @@ func TestLoginProviderLinks(t *testing.T) {
 		t.Error("magic-link box not open with the failed address")
 	}
 }
+
+// TestLoginHelpAndDemo: without mail the login page still answers "Forgot password?" (ask an
+// admin for a set-up link); a demo instance shows its admin's sign-in.
+func TestLoginHelpAndDemo(t *testing.T) {
+	doc, _ := render(t, Login(LoginData{}))
+	if doc.Find(`[data-testid="login-forgot-ask"]`).Length() != 1 || !strings.Contains(doc.Find(`[data-testid="login-forgot-help"]`).Text(), "set-up link") {
+		t.Error("no forgot-password help without mail")
+	}
+	if doc.Find(`[data-testid="login-demo"]`).Length() != 0 {
+		t.Error("demo credentials on a normal instance")
+	}
+	doc, _ = render(t, Login(LoginData{PasswordResetEnabled: true, DemoEmail: "admin@demo.local", DemoPassword: "pw-1"}))
+	if doc.Find(`[data-testid="login-forgot-ask"]`).Length() != 0 {
+		t.Error("both the reset link and the ask-an-admin help")
+	}
+	if doc.Find(`[data-testid="login-demo-email"]`).Text() != "admin@demo.local" || doc.Find(`[data-testid="login-demo-password"]`).Text() != "pw-1" {
+		t.Error("demo credentials missing")
+	}
+}

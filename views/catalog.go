@@ -22,6 +22,9 @@ type CatalogRow struct {
 	Pending, Downloadable   bool
 	HasProfile, CanDownload bool // CanDownload: the role may download (analyst or higher)
 	Subscribed              bool // the user subscribes to it for da sync
+	// Match says where the search matched ("name" or "description"); MatchExcerpt is the
+	// description around the match.
+	Match, MatchExcerpt string
 }
 
 // CatalogGroup is the tables of one source/folder.
@@ -184,7 +187,7 @@ func DecodeProfile(doc []byte) (*Profile, error) {
 // SampleRows is the sample of a table run through the sandbox, or the error it gave.
 type SampleRows struct {
 	Columns []string
-	Rows    [][]string
+	Rows    [][]ResultCell // formatted as the query console shows them (NULL included)
 	Error   string
 }
 

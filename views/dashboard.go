@@ -120,11 +120,17 @@ func healthLabel(h string) (label, tone string) {
 	return h, "gray"
 }
 
-func lastSyncValue(s string) string {
+// lastSyncValue is the last sync as "5 min ago", the way the dataset list says it (the
+// exact time is the hint), so that it fits its card on one line.
+func lastSyncValue(s string, now time.Time) string {
 	if s == "" {
 		return "Never"
 	}
-	return s
+	t, err := time.Parse("2006-01-02 15:04 UTC", s)
+	if err != nil {
+		return s
+	}
+	return Ago(t, now)
 }
 
 func plural(n int64, one, many string) string {
@@ -138,7 +144,7 @@ func lastSyncHint(s string) string {
 	if s == "" {
 		return "no sync has run yet"
 	}
-	return "most recent data refresh"
+	return s
 }
 
 func datasetFreshness(d DashboardDataset, now time.Time) string {

@@ -289,7 +289,7 @@ func UploadForm(d UploadFormData) templ.Component {
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = components.Button("primary", templ.Attributes{"type": "submit", "data-testid": "upload-submit"}).Render(templ.WithChildren(ctx, templ_7745c5c3_Var8), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Button("primary", templ.Attributes{"type": "submit", "data-testid": "upload-submit", "data-upload-submit": true}).Render(templ.WithChildren(ctx, templ_7745c5c3_Var8), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

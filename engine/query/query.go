@@ -108,6 +108,12 @@ func (k Kind) String() string {
 type Error struct {
 	Kind Kind
 	Msg  string
+	// MissingTable is the name the statement used for a table the caller's sandbox does not
+	// hold (it may not exist, or the caller may not read it); "" for other errors.
+	MissingTable string
+	// DeniedTable is set by the caller that knows the registry when MissingTable is a table
+	// the caller may not read.
+	DeniedTable string
 }
 
 // Error returns Msg.
@@ -293,6 +299,7 @@ type execution struct {
 	rows    *sql.Rows
 	cleanup []func() // run by done, last first, after rows and conn are closed
 	done    func()
+	tables  []string // the names the caller may query, for error messages
 }
 
 // begin validates the query id, registers req as running (with its timeout) and passes its
@@ -328,7 +335,7 @@ func (r *Runner) begin(ctx context.Context, req Request) (*execution, error) {
 	r.running[id] = l
 	r.mu.Unlock()
 
-	ex := &execution{r: r, id: id, ctx: qctx}
+	ex := &execution{r: r, id: id, ctx: qctx, tables: tableNames(req.Tables)}
 	ex.done = func() {
 		if ex.rows != nil {
 			_ = ex.rows.Close()
@@ -381,10 +388,41 @@ func (r *Runner) start(ctx context.Context, req Request) (*execution, error) {
 	return ex, nil
 }
 
+// Check gates and binds req.SQL on the caller's sandbox without running it, so that an
+// unknown table or column, a syntax error or a refused statement is found before a
+// download starts. Errors that only show while rows are computed are not found.
+func (r *Runner) Check(ctx context.Context, req Request) error {
+	ex, err := r.begin(ctx, req)
+	if err != nil {
+		return err
+	}
+	sb, err := r.cache.acquire(req.Tables)
+	if err != nil {
+		return ex.fail(err)
+	}
+	ex.sb = sb
+	ex.cleanup = append(ex.cleanup, func() { r.cache.release(sb) })
+	ex.conn, err = sb.db.Conn(ex.ctx)
+	if err != nil {
+		return ex.fail(err)
+	}
+	stmt, err := ex.conn.PrepareContext(ex.ctx, req.SQL)
+	if err != nil {
+		return ex.fail(err)
+	}
+	_ = stmt.Close()
+	ex.done()
+	return nil
+}
+
 // fail converts an error met while reading rows and ends the execution.
 func (ex *execution) fail(err error) error {
 	l := ex.r.liveOf(ex.id)
 	err = ex.r.classify(ex.ctx, l, ex.sb, err)
+	var qe *Error
+	if errors.As(err, &qe) && qe.Kind == Engine {
+		qe.Msg, qe.MissingTable = explainMissingTable(qe.Msg, ex.tables)
+	}
 	ex.done()
 	return err
 }
