@@ -435,7 +435,7 @@ func TestLoadMigrations(t *testing.T) {
 	for _, m := range migrations {
 		versions = append(versions, m.version)
 	}
-	if !slices.Equal(versions, []int{3, 4, 5, LatestVersion}) {
+	if !slices.Equal(versions, []int{3, 4, 5, 6, LatestVersion}) {
 		t.Errorf("embedded migration versions = %v", versions)
 	}
 
