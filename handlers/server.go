@@ -67,6 +67,7 @@ type Server struct {
 	publisher *engine.Publisher
 	syncer    *engine.Syncer
 	scheduler RegistryScheduler
+	probe     *writeProbe // health's write probe (health.go)
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -103,6 +104,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
 		syncer: d.Syncer, scheduler: d.Scheduler}
+	s.probe = s.newWriteProbe()
 
 	e := echo.New()
 	e.HideBanner = true
