@@ -52,8 +52,13 @@ type Engine struct {
 	log     *slog.Logger
 	opt     Options
 
-	// rebuildSem (capacity 1) serialises rebuilds and lets a waiting caller give up with ctx.
-	rebuildSem chan struct{}
+	// Rebuilds run one at a time, and the requests that arrive while one runs are coalesced
+	// into the single rebuild that starts after it (see Rebuild). rbMu guards the two fields.
+	rbMu      sync.Mutex
+	rbRunning bool
+	rbNext    *rebuildBatch // the rebuild waiting to start; nil when none is waiting
+	// beforeRebuild, when set (by tests), runs at the start of every rebuild.
+	beforeRebuild func()
 	// The fields below are owned by the rebuild in progress.
 	gen     uint64
 	cache   map[string]*tableFacts
@@ -137,7 +142,6 @@ func New(dataDir string, st *store.Store, log *slog.Logger, opt Options) *Engine
 		store:      st,
 		log:        log,
 		opt:        opt,
-		rebuildSem: make(chan struct{}, 1),
 		cache:      map[string]*tableFacts{},
 		extFail:    map[string]extFailure{},
 	}

@@ -76,14 +76,76 @@ const outAlias = "__da_analytics_out"
 // Catalog. A bad source or table is skipped with its reason recorded in the Result; every
 // other one is still published. An error means nothing changed: the previous analytics
 // database, Catalog and sync_state keep serving.
+//
+// Rebuilds run one at a time, and every request that arrives while one runs joins the one
+// rebuild that starts when it ends: that rebuild begins after each of them asked, so it sees
+// every change they made before asking, and all of them get its Result. Under many
+// concurrent uploads each waits for at most two rebuilds, however many others are waiting.
+// A caller whose ctx ends stops waiting; the rebuild it joined still runs for the others.
 func (e *Engine) Rebuild(ctx context.Context) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("engine: rebuild: %w", err)
+	}
+	e.rbMu.Lock()
+	b := e.rbNext
+	if b == nil {
+		b = &rebuildBatch{done: make(chan struct{})}
+		e.rbNext = b
+		if !e.rbRunning {
+			e.startRebuildLocked()
+		}
+	}
+	b.joined++
+	e.rbMu.Unlock()
 	select {
-	case e.rebuildSem <- struct{}{}:
+	case <-b.done:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("engine: rebuild: %w", ctx.Err())
 	}
-	defer func() { <-e.rebuildSem }()
-	return e.rebuild(ctx)
+	if b.err != nil {
+		return nil, b.err
+	}
+	res := *b.res // each caller may trim its own copy (RebuildSource does)
+	return &res, nil
+}
+
+// rebuildBatch is one rebuild shared by every request that joined it before it started.
+type rebuildBatch struct {
+	done chan struct{} // closed when res and err are set
+	res  *Result
+	err  error
+	// joined counts the requests that share this rebuild.
+	joined int
+}
+
+// startRebuildLocked starts the waiting batch; the caller holds rbMu.
+func (e *Engine) startRebuildLocked() {
+	b := e.rbNext
+	e.rbNext, e.rbRunning = nil, true
+	go e.runRebuild(b)
+}
+
+// runRebuild runs one batch and then the next one, if requests arrived meanwhile. The rebuild
+// does not run under any caller's context: it serves all of them.
+func (e *Engine) runRebuild(b *rebuildBatch) {
+	defer func() {
+		if p := recover(); p != nil {
+			b.res, b.err = nil, fmt.Errorf("engine: rebuild: panic: %v", p)
+			e.log.Error("rebuild panicked", "panic", p)
+		}
+		close(b.done)
+		e.rbMu.Lock()
+		if e.rbNext != nil {
+			e.startRebuildLocked()
+		} else {
+			e.rbRunning = false
+		}
+		e.rbMu.Unlock()
+	}()
+	if e.beforeRebuild != nil {
+		e.beforeRebuild()
+	}
+	b.res, b.err = e.rebuild(context.Background())
 }
 
 // RebuildSource rebuilds everything (the analytics database is always written from scratch)
