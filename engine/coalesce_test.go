@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -104,4 +107,78 @@ func TestRebuildRequestsCoalesce(t *testing.T) {
 		t.Error("a cancelled request started a rebuild")
 	default:
 	}
+}
+
+// A rebuild after the first copies the published analytics database and changes only the
+// views that changed; what it publishes is the same as a rebuild from scratch would be, even
+// when a file is replaced under the same name with other columns.
+func TestIncrementalRebuildMatchesFullRebuild(t *testing.T) {
+	e, st, dir := testEngine(t, Options{})
+	var logs strings.Builder
+	var logMu sync.Mutex
+	e.log = slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))
+	ctx := context.Background()
+	writeSource(t, dir, "src", []fxTable{{name: "t", query: rangeQuery(3)}, {name: "u", query: rangeQuery(1)},
+		{name: "same", query: rangeQuery(7)}})
+	writeSource(t, dir, "other", []fxTable{{name: "o", query: rangeQuery(2)}})
+	mustRebuild(t, e)
+
+	// t gets other columns in a file of the same name, u goes, Vee comes, same and o stay.
+	writeSource(t, dir, "src", []fxTable{{name: "t", query: "SELECT 'x' AS label, 2.5 AS amount FROM range(4)"},
+		{name: "same", query: rangeQuery(7)}, {name: "Vee", query: rangeQuery(5)}})
+	res := mustRebuild(t, e)
+	logMu.Lock()
+	if strings.Contains(logs.String(), "from scratch") {
+		t.Errorf("the second rebuild was not incremental: %s", logs.String())
+	}
+	logMu.Unlock()
+
+	check := func(label string, db *sql.DB) {
+		t.Helper()
+		if n := countRows(t, db, "SELECT count(*) FROM duckdb_views() WHERE NOT internal"); n != 4 {
+			t.Errorf("%s: %d views, want 4 (t, same, Vee, o)", label, n)
+		}
+		if n := countRows(t, db, "SELECT count(*) FROM duckdb_views() WHERE NOT internal AND view_name = 'u'"); n != 0 {
+			t.Errorf("%s: the removed table u is still a view", label)
+		}
+		if n := countRows(t, db, "SELECT count(*) FROM t WHERE label = 'x' AND amount = 2.5"); n != 4 {
+			t.Errorf("%s: t does not show its new columns: %d rows", label, n)
+		}
+		for q, want := range map[string]int64{"SELECT count(*) FROM same": 7, `SELECT count(*) FROM "Vee"`: 5, "SELECT count(*) FROM o": 2} {
+			if n := countRows(t, db, q); n != want {
+				t.Errorf("%s: %s = %d, want %d", label, q, n, want)
+			}
+		}
+	}
+	db, err := e.OpenAnalytics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("incremental", db)
+	_ = db.Close()
+	if len(res.Catalog.Tables) != 4 {
+		t.Errorf("catalog has %d tables, want 4", len(res.Catalog.Tables))
+	}
+
+	// A new engine (a restart) writes from scratch and must publish the same.
+	fresh := New(dir, st, nil, Options{Getenv: func(string) string { return "" }})
+	mustRebuild(t, fresh)
+	db2, err := fresh.OpenAnalytics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("from scratch", db2)
+	_ = db2.Close()
+}
+
+// lockedWriter serialises writes to a shared builder.
+type lockedWriter struct {
+	w  *strings.Builder
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

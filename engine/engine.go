@@ -62,6 +62,9 @@ type Engine struct {
 	// The fields below are owned by the rebuild in progress.
 	gen     uint64
 	cache   map[string]*tableFacts
+	// views describes the views of the published analytics database (nil before the first
+	// rebuild), so that the next rebuild can copy it and change only what changed.
+	views map[string]publishedView
 	extFail map[string]extFailure
 
 	catalog atomic.Pointer[Catalog]

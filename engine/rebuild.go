@@ -65,8 +65,13 @@ type built struct {
 	views    []view                   // in publication order
 }
 
-// view is one view of the analytics database: CREATE VIEW name AS body.
-type view struct{ name, body string }
+// view is one view of the analytics database: CREATE VIEW name AS body. key says what the
+// view was bound to (its body and its files' signatures): a view of the previous analytics
+// database with the same key is kept as it is. An empty key is never kept (remote views).
+type view struct{ name, body, key string }
+
+// publishedView is a view of the published analytics database, by lower-case name.
+type publishedView struct{ name, key string }
 
 // outAlias is the name the analytics file is attached under while it is written. A source
 // directory of this name is refused by ATTACH and recorded as skipped.
@@ -288,10 +293,132 @@ func (e *Engine) build(ctx context.Context, path string) (b *built, err error) {
 		return nil, err
 	}
 	e.pruneCache(b)
+	if prev := e.Catalog().snapshot; prev != "" && e.views != nil {
+		err := updateAnalytics(ctx, conn, prev, path, b, e.views)
+		if err == nil {
+			return b, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		e.log.Warn("updating the analytics database in place failed; writing it from scratch", "error", err)
+		removeDB(path)
+	}
 	if err := writeAnalytics(ctx, conn, path, b); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// viewKey identifies what a local table's view is bound to: its body and the signatures of
+// its files (a file replaced under the same name may have other columns, and DuckDB checks
+// a view's columns against the ones it was created with).
+func viewKey(body string, f *tableFacts) string {
+	if f == nil {
+		return ""
+	}
+	var k strings.Builder
+	k.WriteString(body)
+	for _, s := range f.sigs {
+		fmt.Fprintf(&k, "\x00%s\x00%d\x00%d", s.path, s.size, s.mtime)
+	}
+	return k.String()
+}
+
+// newViews is the published-view index of b.
+func newViews(b *built) map[string]publishedView {
+	out := make(map[string]publishedView, len(b.views))
+	for _, v := range b.views {
+		out[strings.ToLower(v.name)] = publishedView{name: v.name, key: v.key}
+	}
+	return out
+}
+
+// updateAnalytics writes the analytics database at path as a copy of the published one (prev,
+// whose views old describes) in which only the views that are new, changed or gone are
+// created or dropped, in one transaction. Binding a view reads its parquet footers, so this
+// keeps a rebuild's cost to what changed instead of the whole catalog.
+func updateAnalytics(ctx context.Context, conn *sql.Conn, prev, path string, b *built, old map[string]publishedView) error {
+	if err := copyFileSynced(prev, path); err != nil {
+		return fmt.Errorf("copy %s: %w", prev, err)
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s", quoteString(path), outAlias)); err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	detached := false
+	defer func() {
+		if !detached {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DETACH "+outAlias)
+		}
+	}()
+	want := newViews(b)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fail := func(err error) error {
+		_ = tx.Rollback()
+		return err
+	}
+	for id, o := range old {
+		if w, ok := want[id]; ok && w.key != "" && w.key == o.key && w.name == o.name {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DROP VIEW IF EXISTS %s.main.%s", outAlias, quoteIdent(o.name))); err != nil {
+			return fail(fmt.Errorf("drop view %s in %s: %w", o.name, path, err))
+		}
+	}
+	for _, v := range b.views {
+		if o, ok := old[strings.ToLower(v.name)]; ok && v.key != "" && v.key == o.key && v.name == o.name {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("CREATE VIEW %s.main.%s AS %s", outAlias, quoteIdent(v.name), v.body)); err != nil {
+			return fail(fmt.Errorf("write view %s to %s: %w", v.name, path, err))
+		}
+	}
+	// The copy must hold exactly the new views, whatever the previous file held.
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND NOT internal`, outAlias).Scan(&n); err != nil {
+		return fail(fmt.Errorf("count views in %s: %w", path, err))
+	}
+	if n != len(b.views) {
+		return fail(fmt.Errorf("%s holds %d views, want %d", path, n, len(b.views)))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := conn.ExecContext(ctx, "CHECKPOINT "+outAlias); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	detached = true
+	if _, err := conn.ExecContext(ctx, "DETACH "+outAlias); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return nil
+}
+
+// copyFileSynced copies src to a new file dst and syncs it.
+func copyFileSynced(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		_ = os.Remove(dst)
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		_ = out.Close()
+		_ = os.Remove(dst)
+		return err
+	}
+	return out.Close()
 }
 
 // writeAnalytics creates the analytics database file at path with b's views, in one
@@ -380,7 +507,7 @@ func (e *Engine) buildSource(ctx context.Context, conn *sql.Conn, src *SourceInf
 				skip(reason)
 				continue
 			}
-			b.views = append(b.views, view{name: m.name, body: body})
+			b.views = append(b.views, view{name: m.name, body: body, key: viewKey(body, e.cache[info.Source+"/"+info.ID])})
 		case extract.ModeRemote:
 			info.Rows, info.SizeBytes = m.rows, m.size
 			body := "SELECT * FROM " + quoteIdent(src.Name) + "." + quoteIdent(m.name)
@@ -721,6 +848,7 @@ func (e *Engine) publish(tmp, analyticsDir string, b *built) (*Catalog, error) {
 	}
 	syncDir(analyticsDir)
 	e.gen = gen
+	e.views = newViews(b)
 	cat := &Catalog{Generation: gen, BuiltAt: now, Tables: b.tables, Sources: b.sources, snapshot: snap}
 	e.catalog.Store(cat)
 	// Older snapshots go; a reader that has one open keeps its file until it closes it.

@@ -114,12 +114,85 @@ func Read(sourceDir string) (*Extract, error) {
 
 // Upsert inserts or replaces (by case-insensitive name, keeping the stored spelling) one
 // _meta row and rewrites the contract atomically. A source without extract.duckdb yet gets a new one.
+//
+// Concurrent upserts of one source are written together: the ones that wait while another
+// rewrite of the source runs are applied, in the order they arrived, in the one rewrite that
+// follows it, so N waiting uploads cost one rewrite instead of N. Each call returns after a
+// rewrite that holds its row; if that combined rewrite fails, each row is tried on its own so
+// that one bad row fails only its own call.
 func Upsert(sourceDir string, t Table) error {
 	dir, err := absDir(sourceDir)
 	if err != nil {
 		return err
 	}
-	defer lockSource(dir)()
+	req := &upsertReq{t: t}
+	upsertsMu.Lock()
+	b := pendingUpserts[dir]
+	if b == nil {
+		b = &upsertBatch{done: make(chan struct{})}
+		pendingUpserts[dir] = b
+	}
+	b.reqs = append(b.reqs, req)
+	upsertsMu.Unlock()
+
+	unlock := lockSource(dir)
+	upsertsMu.Lock()
+	mine := pendingUpserts[dir] == b
+	if mine {
+		delete(pendingUpserts, dir)
+	}
+	upsertsMu.Unlock()
+	if mine {
+		b.write(dir)
+		close(b.done)
+	}
+	unlock()
+	// Not mine: the writer took the batch under the source lock and closed done before it
+	// let go of the lock, which this call has held since.
+	<-b.done
+	return req.err
+}
+
+// upsertReq is one Upsert call waiting in a batch.
+type upsertReq struct {
+	t   Table
+	err error
+}
+
+// upsertBatch is the upserts of one source waiting for the next rewrite.
+type upsertBatch struct {
+	reqs []*upsertReq
+	done chan struct{} // closed when every request's err is set
+}
+
+// pendingUpserts maps an absolute source directory to the batch waiting for its lock.
+var (
+	upsertsMu      sync.Mutex
+	pendingUpserts = map[string]*upsertBatch{}
+)
+
+// write applies the batch under the source lock: all rows in one rewrite, or, when that
+// fails, each row in a rewrite of its own.
+func (b *upsertBatch) write(dir string) {
+	rows := make([]Table, len(b.reqs))
+	for i, r := range b.reqs {
+		rows[i] = r.t
+	}
+	err := upsertLocked(dir, rows)
+	if err == nil || len(b.reqs) == 1 {
+		for _, r := range b.reqs {
+			r.err = err
+		}
+		return
+	}
+	for _, r := range b.reqs {
+		r.err = upsertLocked(dir, []Table{r.t})
+	}
+}
+
+// upsertLocked reads the contract, inserts or replaces rows in order and writes it back; the
+// caller holds the source lock.
+func upsertLocked(dir string, rows []Table) error {
 	x, err := readFile(filepath.Join(dir, FileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		x, err = &Extract{}, nil
@@ -127,17 +200,19 @@ func Upsert(sourceDir string, t Table) error {
 	if err != nil {
 		return err
 	}
-	replaced := false
-	for i := range x.Tables {
-		if strings.EqualFold(x.Tables[i].Name, t.Name) {
-			t.Name = x.Tables[i].Name // the data files carry the stored spelling
-			x.Tables[i] = t
-			replaced = true
-			break
+	for _, t := range rows {
+		replaced := false
+		for i := range x.Tables {
+			if strings.EqualFold(x.Tables[i].Name, t.Name) {
+				t.Name = x.Tables[i].Name // the data files carry the stored spelling
+				x.Tables[i] = t
+				replaced = true
+				break
+			}
 		}
-	}
-	if !replaced {
-		x.Tables = append(x.Tables, t)
+		if !replaced {
+			x.Tables = append(x.Tables, t)
+		}
 	}
 	return writeLocked(dir, x)
 }

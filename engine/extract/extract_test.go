@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -270,5 +271,69 @@ func TestPublishParquet(t *testing.T) {
 	}
 	if files := TableFiles(dir, "t"); len(files) != 1 || files[0] != final {
 		t.Errorf("TableFiles = %v", files)
+	}
+}
+
+// Upserts that wait for a source's lock are written together, and a bad row in the group
+// fails only its own call.
+func TestUpsertBatchesWaitingWrites(t *testing.T) {
+	dir := t.TempDir()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := []string{"g0", "g1", "g2", "g3", "g4"}
+	for _, n := range good {
+		writeParquet(t, filepath.Join(dir, "data", n+".parquet"), 2, false)
+	}
+	unlock := lockSource(abs) // a rewrite of the source in progress
+	errs := map[string]chan error{}
+	for _, n := range append(slices.Clone(good), "missing_data") {
+		ch := make(chan error, 1)
+		errs[n] = ch
+		go func() { ch <- Upsert(dir, Table{Name: n, Rows: 2}) }()
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		upsertsMu.Lock()
+		waiting := 0
+		if b := pendingUpserts[abs]; b != nil {
+			waiting = len(b.reqs)
+		}
+		upsertsMu.Unlock()
+		if waiting == len(errs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d upserts are waiting in one batch", waiting, len(errs))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	unlock()
+	for n, ch := range errs {
+		err := <-ch
+		if n == "missing_data" {
+			if err == nil || !strings.Contains(err.Error(), "no parquet files") {
+				t.Errorf("upsert of a table without data: %v, want its own error", err)
+			}
+		} else if err != nil {
+			t.Errorf("upsert of %s failed with the batch: %v", n, err)
+		}
+	}
+	x, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tb := range x.Tables {
+		names = append(names, tb.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, good) {
+		t.Errorf("contract holds %v, want %v", names, good)
+	}
+	upsertsMu.Lock()
+	defer upsertsMu.Unlock()
+	if len(pendingUpserts) != 0 {
+		t.Errorf("batches left pending: %v", pendingUpserts)
 	}
 }
