@@ -60,11 +60,11 @@ type Engine struct {
 	// beforeRebuild, when set (by tests), runs at the start of every rebuild.
 	beforeRebuild func()
 	// The fields below are owned by the rebuild in progress.
-	gen     uint64
-	cache   map[string]*tableFacts
+	gen   uint64
+	cache map[string]*tableFacts
 	// views describes the views of the published analytics database (nil before the first
 	// rebuild), so that the next rebuild can copy it and change only what changed.
-	views map[string]publishedView
+	views   map[string]publishedView
 	extFail map[string]extFailure
 
 	catalog atomic.Pointer[Catalog]
@@ -141,12 +141,12 @@ func New(dataDir string, st *store.Store, log *slog.Logger, opt Options) *Engine
 		opt.Getenv = os.Getenv
 	}
 	e := &Engine{
-		dataDir:    dataDir,
-		store:      st,
-		log:        log,
-		opt:        opt,
-		cache:      map[string]*tableFacts{},
-		extFail:    map[string]extFailure{},
+		dataDir: dataDir,
+		store:   st,
+		log:     log,
+		opt:     opt,
+		cache:   map[string]*tableFacts{},
+		extFail: map[string]extFailure{},
 	}
 	e.catalog.Store(&Catalog{Tables: map[string]*TableInfo{}})
 	return e
