@@ -508,6 +508,16 @@ func buildFile(path string, x *Extract, views []string) (err error) {
 	if err := exec("USE extract_out"); err != nil {
 		return err
 	}
+	// One transaction for the whole file: one commit instead of one per row and view.
+	if err := exec("BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = db.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
 	if err := exec(MetaDDL); err != nil {
 		return err
 	}
@@ -540,6 +550,10 @@ func buildFile(path string, x *Extract, views []string) (err error) {
 			return err
 		}
 	}
+	if err := exec("COMMIT"); err != nil {
+		return err
+	}
+	committed = true
 	if err := exec("USE memory"); err != nil {
 		return err
 	}
