@@ -16,6 +16,8 @@ import (
 
 	// Registers the "duckdb" database/sql driver.
 	_ "github.com/duckdb/duckdb-go/v2"
+
+	"da/engine/diskfull"
 )
 
 // Table is one _meta row: a table a source publishes.
@@ -200,6 +202,8 @@ func upsertLocked(dir string, rows []Table) error {
 	if err != nil {
 		return err
 	}
+	existed := len(x.Tables) > 0 || len(x.Remote) > 0
+	changed := make([]changedRow, 0, len(rows))
 	for _, t := range rows {
 		replaced := false
 		for i := range x.Tables {
@@ -213,8 +217,164 @@ func upsertLocked(dir string, rows []Table) error {
 		if !replaced {
 			x.Tables = append(x.Tables, t)
 		}
+		changed = append(changed, changedRow{t: t, existed: replaced})
+	}
+	if existed {
+		err := patchLocked(dir, x, changed)
+		if err == nil {
+			return nil
+		}
+		if diskfull.Is(err) {
+			return err
+		}
+		// Whatever went wrong with the patch, a rewrite from scratch gives the same contract.
 	}
 	return writeLocked(dir, x)
+}
+
+// changedRow is one upserted _meta row; existed says whether it replaces a row.
+type changedRow struct {
+	t       Table
+	existed bool
+}
+
+// patchLocked writes x, which differs from the stored contract only in the changed rows, as
+// a copy of the stored file in which only those rows and their views are rewritten: a view
+// is bound when it is created, which reads its parquet footers, so a rewrite of every view
+// would cost an upload time in proportion to the whole source. The copy replaces the file
+// by rename, as a full write does. The caller holds the source lock.
+func patchLocked(dir string, x *Extract, changed []changedRow) (err error) {
+	if err := validate(x); err != nil {
+		return err
+	}
+	views := make(map[string]string, len(changed))
+	for _, c := range changed {
+		if c.t.QueryMode == ModeRemote {
+			continue
+		}
+		files := TableFiles(dir, c.t.Name)
+		if len(files) == 0 {
+			return fmt.Errorf("extract: table %s: no parquet files (expected data/%s.parquet or data/%s/*.parquet)", c.t.Name, c.t.Name, c.t.Name)
+		}
+		quoted := make([]string, len(files))
+		for i, f := range files {
+			quoted[i] = sqlString(f)
+		}
+		views[c.t.Name] = fmt.Sprintf(`CREATE OR REPLACE VIEW "%s" AS SELECT * FROM read_parquet([%s], union_by_name = true)`,
+			c.t.Name, strings.Join(quoted, ", "))
+	}
+	target := filepath.Join(dir, FileName)
+	f, err := os.CreateTemp(dir, "."+FileName+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("extract: create temporary file in %s: %w", dir, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+			_ = os.Remove(tmp + ".wal")
+		}
+	}()
+	in, err := os.Open(target)
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("extract: %w", err)
+	}
+	_, err = io.Copy(f, in)
+	_ = in.Close()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("extract: copy %s: %w", target, err)
+	}
+
+	db, err := openMemory()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx := context.Background()
+	exec := func(q string, args ...any) error {
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("extract: write %s: %w", tmp, err)
+		}
+		return nil
+	}
+	if err := exec("ATTACH " + sqlString(tmp) + " AS extract_out"); err != nil {
+		return err
+	}
+	if err := exec("USE extract_out"); err != nil {
+		return err
+	}
+	if err := exec("BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = db.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	for _, c := range changed {
+		t := c.t
+		mode := t.QueryMode
+		if mode == "" {
+			mode = ModeLocal
+		}
+		var at any
+		if !t.ExtractedAt.IsZero() {
+			at = t.ExtractedAt.UTC()
+		}
+		if c.existed {
+			err = exec(`UPDATE _meta SET description = ?, "rows" = ?, size_bytes = ?, extracted_at = ?, query_mode = ?
+				WHERE table_name = ?`, t.Description, t.Rows, t.SizeBytes, at, mode, t.Name)
+		} else {
+			err = exec(`INSERT INTO _meta (table_name, description, "rows", size_bytes, extracted_at, query_mode)
+				VALUES (?, ?, ?, ?, ?, ?)`, t.Name, t.Description, t.Rows, t.SizeBytes, at, mode)
+		}
+		if err != nil {
+			return err
+		}
+		if v, ok := views[t.Name]; ok {
+			err = exec(v)
+		} else {
+			err = exec(`DROP VIEW IF EXISTS "` + t.Name + `"`)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// The patched file must hold exactly x's rows, in x's order.
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM _meta").Scan(&n); err != nil {
+		return fmt.Errorf("extract: check %s: %w", tmp, err)
+	}
+	if n != len(x.Tables) {
+		return fmt.Errorf("extract: %s holds %d _meta rows, want %d", tmp, n, len(x.Tables))
+	}
+	if err := exec("COMMIT"); err != nil {
+		return err
+	}
+	committed = true
+	if err := exec("USE memory"); err != nil {
+		return err
+	}
+	if err := exec("CHECKPOINT extract_out"); err != nil {
+		return err
+	}
+	if err := exec("DETACH extract_out"); err != nil {
+		return err
+	}
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	_ = os.Remove(target + ".wal")
+	if err := os.Rename(tmp, target); err != nil {
+		return fmt.Errorf("extract: replace %s: %w", target, err)
+	}
+	syncDir(dir)
+	return nil
 }
 
 // Remove drops one table from the source: the contract is rewritten without its _meta row
