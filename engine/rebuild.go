@@ -153,8 +153,8 @@ func (e *Engine) runRebuild(b *rebuildBatch) {
 	b.res, b.err = e.rebuild(context.Background())
 }
 
-// RebuildSource rebuilds everything (the analytics database is always written from scratch)
-// and reports only the named source in Result.Sources. When that source was skipped as a
+// RebuildSource rebuilds the catalog (every source is looked at; only the views that changed
+// are written) and reports only the named source in Result.Sources. When that source was skipped as a
 // whole, or is not there, it returns the Result together with an error naming the reason;
 // the rest of the new catalog is published all the same.
 func (e *Engine) RebuildSource(ctx context.Context, source string) (*Result, error) {
@@ -301,7 +301,7 @@ func (e *Engine) build(ctx context.Context, path string) (b *built, err error) {
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		e.log.Warn("updating the analytics database in place failed; writing it from scratch", "error", err)
+		e.log.Warn("updating a copy of the analytics database failed; writing it from scratch", "error", err)
 		removeDB(path)
 	}
 	if err := writeAnalytics(ctx, conn, path, b); err != nil {

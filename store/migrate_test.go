@@ -237,10 +237,10 @@ func TestMigrateFromOriginal(t *testing.T) {
 		version      int
 		wantVersions []string
 	}{
-		{"v1", originalV1DDL, 1, []string{"1", "3", "4", "5", "6"}},
-		{"v2", originalV2DDL, 2, []string{"2", "3", "4", "5", "6"}},
-		{"v3", originalV3DDL, 3, []string{"3", "4", "5", "6"}},
-		{"v3 without schema_version rows", originalV3DDL, 0, []string{"3", "4", "5", "6"}},
+		{"v1", originalV1DDL, 1, []string{"1", "3", "4", "5", "6", "7"}},
+		{"v2", originalV2DDL, 2, []string{"2", "3", "4", "5", "6", "7"}},
+		{"v3", originalV3DDL, 3, []string{"3", "4", "5", "6", "7"}},
+		{"v3 without schema_version rows", originalV3DDL, 0, []string{"3", "4", "5", "6", "7"}},
 	}
 	want := freshFingerprint(t)
 	for _, tt := range tests {
@@ -338,11 +338,11 @@ func TestMigrationsAreTransactional(t *testing.T) {
 		wantTables  int
 	}{
 		{
-			name:        "failing new step keeps version 6",
-			files:       map[string]string{"0007_broken.sql": broken},
-			wantErr:     "migration 0007_broken.sql, statement 4",
-			wantVersion: 6,
-			wantTables:  len(originalTables) + len(v4Tables),
+			name:        "failing new step keeps version 7",
+			files:       map[string]string{"0008_broken.sql": broken},
+			wantErr:     "migration 0008_broken.sql, statement 4",
+			wantVersion: 7,
+			wantTables:  len(originalTables) + len(v4Tables) + len(v7Tables),
 		},
 		{
 			name: "failing first step leaves an empty database",
