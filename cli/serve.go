@@ -93,10 +93,19 @@ func (e *env) serve(args []string) int {
 		return ExitError
 	}
 	if err := Serve(ctx, cfg, log, e.version, f.demo, ln); err != nil {
-		log.Error("server stopped with an error", "error", err)
+		log.Error("server stopped with an error", "error", oneParagraph(err.Error()))
 		return ExitError
 	}
 	return ExitOK
+}
+
+// oneParagraph drops the C++ stack trace DuckDB appends to its internal errors and joins the
+// remaining lines, so that a failure is one readable log line.
+func oneParagraph(msg string) string {
+	if i := strings.Index(msg, "Stack Trace:"); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 // Serve opens the data directory, builds the HTTP server and serves on ln until ctx ends.
@@ -115,6 +124,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		return err
 	}
 	defer st.Close()
+	// This process now holds the system database, so no other da serves this DATA_DIR: the
+	// spools and staging directories there were left by a crash.
+	engine.SweepTemp(cfg.DataDir, log)
 
 	if err := seedAdmin(ctx, cfg, st, log); err != nil {
 		return err

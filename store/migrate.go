@@ -32,8 +32,8 @@ var migrationFiles embed.FS
 
 var migrations = mustLoadMigrations(migrationFiles)
 
-// migrateMu serialises migrations inside one process: two Opens of the same
-// path share one DuckDB instance, and another process cannot open it at all.
+// migrateMu serialises migrations inside one process (prepareFile holds it);
+// another process cannot open a database this one has open.
 var migrateMu sync.Mutex
 
 // migration is one schema step, applied in a single transaction together
@@ -98,11 +98,9 @@ func newerSchemaError(path string, have, known int) error {
 }
 
 // migrate applies every step above the current version, each in its own
-// transaction. A database newer than the last step is refused untouched.
+// transaction. A database newer than the last step is refused untouched. It
+// runs only on the copy that prepareFile migrates, under migrateMu.
 func (s *Store) migrate(ctx context.Context, steps []migration) error {
-	migrateMu.Lock()
-	defer migrateMu.Unlock()
-
 	current, err := s.SchemaVersion(ctx)
 	if err != nil {
 		return err
@@ -135,7 +133,7 @@ func (s *Store) applyMigration(ctx context.Context, m migration) error {
 			}
 			for i, stmt := range m.stmts {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("store: migration %s, statement %d: %w", m.name, i+1, err)
+					return &lineError{msg: fmt.Sprintf("store: migration %s, statement %d: %s", m.name, i+1, firstLine(err)), cause: err}
 				}
 			}
 			if _, err := tx.ExecContext(ctx,

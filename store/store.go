@@ -36,6 +36,9 @@ var (
 	ErrNewerSchema = errors.New("store: database schema is newer than this da")
 	// ErrLocked reports that another process holds the database file open.
 	ErrLocked = errors.New("store: database is locked by another process")
+	// ErrUnopenable reports a database file DuckDB cannot open, such as one whose WAL it
+	// cannot replay; Open leaves the file and its WAL untouched.
+	ErrUnopenable = errors.New("store: database cannot be opened")
 )
 
 // Store is the system database. DB is safe for concurrent use.
@@ -51,8 +54,10 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the DuckDB file at path and migrates it to
-// LatestVersion. A database newer than LatestVersion is left untouched and
-// refused with ErrNewerSchema; a file held by another process gives ErrLocked.
+// LatestVersion; a crash at any moment of that leaves a database that opens (see
+// open.go). A database newer than LatestVersion is left untouched and refused
+// with ErrNewerSchema; a file held by another process gives ErrLocked; a file
+// DuckDB cannot open gives ErrUnopenable with a message on what to do.
 func Open(path string) (*Store, error) {
 	return openWith(context.Background(), path, migrations)
 }
@@ -64,24 +69,21 @@ func openWith(ctx context.Context, path string, steps []migration) (*Store, erro
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: create directory for %s: %w", path, err)
 	}
-	connector, err := duckdb.NewConnector(path, initConn)
+	db, err := prepareFile(ctx, path, steps)
 	if err != nil {
-		if isLockError(err) {
-			return nil, &wrapped{
-				msg:      fmt.Sprintf("store: %s is locked by another process; stop the other da or use another DATA_DIR", path),
-				sentinel: ErrLocked,
-				cause:    err,
-			}
-		}
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, err
 	}
-	db := sql.OpenDB(connector)
-	// DuckDB connections are cheap but not free; keep a few idle so that
-	// bursts of requests do not reconnect (and re-run initConn) every time.
-	db.SetMaxIdleConns(8)
+	if db == nil {
+		if db, err = openPool(path); err != nil {
+			return nil, err
+		}
+	}
 	s := &Store{DB: db, path: path, writeSem: make(chan struct{}, 1)}
-	if err := s.migrate(ctx, steps); err != nil {
+	if v, err := s.SchemaVersion(ctx); err != nil || v != steps[len(steps)-1].version {
 		_ = db.Close()
+		if err == nil {
+			err = fmt.Errorf("store: %s is at schema version %d after migrating, want %d", path, v, steps[len(steps)-1].version)
+		}
 		return nil, err
 	}
 	return s, nil

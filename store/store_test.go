@@ -291,7 +291,9 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"empty path", "", "store: empty database path"},
 		{"parent is a file", filepath.Join(notDir, "system.duckdb"), "store: create directory"},
-		{"not a duckdb file", notDir, "store: open"},
+		{"not a duckdb file", notDir, "store: cannot open the database " + notDir},
+		{"percent in the path", filepath.Join(dir, "100%_sure", "system.duckdb"), "store: DuckDB cannot open"},
+		{"question mark in the path", filepath.Join(dir, "what?", "system.duckdb"), "store: DuckDB cannot open"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,8 @@ type Instance struct {
 	DataDir string
 	// Env is added to every process's environment (KEY=VALUE).
 	Env []string
+	// Args are added to `da serve`'s arguments, such as --demo.
+	Args []string
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -94,7 +97,8 @@ func (in *Instance) Start() {
 	if err != nil {
 		in.t.Fatal(err)
 	}
-	cmd := exec.Command(daBinary, "serve", "--addr", "127.0.0.1:"+strconv.Itoa(port), "--data-dir", in.DataDir)
+	args := append([]string{"serve", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--data-dir", in.DataDir}, in.Args...)
+	cmd := exec.Command(daBinary, args...)
 	cmd.Dir = in.logDir // no config/instance.yaml here
 	cmd.Env = append(os.Environ(),
 		"DA_ENV=development",
@@ -252,6 +256,26 @@ func (in *Instance) Log() string {
 	return b.String()
 }
 
+// WaitLog waits until the current process has logged substr; false when it exits first or
+// after timeout.
+func (in *Instance) WaitLog(substr string, timeout time.Duration) bool {
+	in.mu.Lock()
+	done := in.done
+	in.mu.Unlock()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(in.lastLog(), substr) {
+			return true
+		}
+		select {
+		case <-done:
+			return strings.Contains(in.lastLog(), substr)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return false
+}
+
 func (in *Instance) lastLog() string {
 	data, _ := os.ReadFile(filepath.Join(in.logDir, fmt.Sprintf("run-%03d.log", in.Runs())))
 	return string(data)
@@ -371,6 +395,35 @@ type Ledger struct {
 	Uploads map[string]int64
 	// Acks counts acknowledged uploads, replacements included.
 	Acks int
+	// Pending maps a table id to the row counts an upload that was cut off may have left:
+	// the crash may have come before or after its commit. When the table is there, it has
+	// one of these counts (an acknowledged count still counts).
+	Pending map[string][]int64
+}
+
+// Pend records an upload in flight when the process is killed.
+func (l *Ledger) Pend(tableID string, rows int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.Pending == nil {
+		l.Pending = map[string][]int64{}
+	}
+	l.Pending[tableID] = append(l.Pending[tableID], rows)
+}
+
+// settle turns what a check found for pending uploads into the new truth.
+func (l *Ledger) settle(found map[string]int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id := range l.Pending {
+		if rows, ok := found[id]; ok {
+			if l.Uploads == nil {
+				l.Uploads = map[string]int64{}
+			}
+			l.Uploads[id] = rows
+		}
+	}
+	l.Pending = nil
 }
 
 // Upload records an acknowledged upload.
@@ -466,22 +519,54 @@ func checkConsistent(t *testing.T, in *Instance, l *Ledger) {
 	for k, v := range l.Uploads {
 		uploads[k] = v
 	}
+	pending := make(map[string][]int64, len(l.Pending))
+	for k, v := range l.Pending {
+		pending[k] = v
+	}
 	acks := l.Acks
 	l.mu.Unlock()
+	count := func(id string) (int64, bool) {
+		res, err := c.Query(ctx, fmt.Sprintf(`SELECT count(*) FROM "%s"`, id), 0)
+		if err != nil {
+			t.Errorf("table %s cannot be queried: %v", id, err)
+			return 0, false
+		}
+		n, err := strconv.ParseInt(fmt.Sprint(res.Rows[0][0]), 10, 64)
+		if err != nil {
+			t.Errorf("count of %s: %v", id, err)
+		}
+		return n, err == nil
+	}
+	found := map[string]int64{}
+	for id, allowed := range pending {
+		if _, ok := registered[strings.ToLower(id)]; !ok {
+			continue // the cut-off upload left nothing, or the previous data (checked below)
+		}
+		n, ok := count(id)
+		if !ok {
+			continue
+		}
+		if rows, acked := uploads[id]; acked {
+			allowed = append(allowed, rows)
+		}
+		if !slices.Contains(allowed, n) {
+			t.Errorf("table %s has %d rows after a cut-off upload; want one of %v", id, n, allowed)
+		}
+		found[id] = n
+	}
 	for id, rows := range uploads {
 		if _, ok := registered[strings.ToLower(id)]; !ok {
 			t.Errorf("acknowledged upload %s is not registered", id)
 			continue
 		}
-		res, err := c.Query(ctx, fmt.Sprintf(`SELECT count(*) FROM "%s"`, id), 0)
-		if err != nil {
-			t.Errorf("acknowledged upload %s cannot be queried: %v", id, err)
-			continue
+		if _, ok := pending[id]; ok {
+			continue // checked above
 		}
-		if got := fmt.Sprint(res.Rows[0][0]); got != strconv.FormatInt(rows, 10) {
-			t.Errorf("acknowledged upload %s has %s rows, want %d", id, got, rows)
+		if n, ok := count(id); ok && n != rows {
+			t.Errorf("acknowledged upload %s has %d rows, want %d", id, n, rows)
 		}
 	}
+	l.settle(found)
 	if acks > 0 {
 		if n := countUploadAudits(t, in); n < acks {
 			t.Errorf("%d acknowledged uploads but %d successful upload audit rows", acks, n)
@@ -519,16 +604,19 @@ func countUploadAudits(t *testing.T, in *Instance) int {
 }
 
 // afterCrash runs every check of a restart: the database opens, the server comes up, no
-// temporary data remains, and the state is consistent with what was acknowledged.
-func afterCrash(t *testing.T, in *Instance, l *Ledger) {
+// temporary data remains, and the state is consistent with what was acknowledged. It returns
+// the bytes of temporary data found right after the restart (0 unless the check failed).
+func afterCrash(t *testing.T, in *Instance, l *Ledger) int64 {
 	t.Helper()
 	if in.Running() {
 		in.Kill()
 	}
 	checkDBOpens(t, in.DataDir)
 	in.StartReady()
+	left := tempBytes(in.DataDir)
 	checkNoTemp(t, in.DataDir)
 	checkConsistent(t, in, l)
+	return left
 }
 
 func closed(ch chan struct{}) bool {

@@ -20,6 +20,11 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// FAULTS_DA_BINARY runs the suite against another build, such as a release, to compare.
+	if bin := os.Getenv("FAULTS_DA_BINARY"); bin != "" {
+		daBinary = bin
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "da-faults-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)

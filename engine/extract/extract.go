@@ -714,6 +714,11 @@ func buildFile(path string, x *Extract, views []string) (err error) {
 		return err
 	}
 	committed = true
+	// Checkpoint explicitly, so the file is whole without a WAL before it is renamed into
+	// place (the WAL would not follow it).
+	if err := exec("CHECKPOINT extract_out"); err != nil {
+		return err
+	}
 	if err := exec("USE memory"); err != nil {
 		return err
 	}
