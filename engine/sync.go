@@ -619,25 +619,32 @@ func (s *Syncer) run(jobID string) {
 			s.opt.Log.Error("sync: recording failures in sync_history failed", "job", jobID, "error", err)
 		}
 	}
-	var snap *SyncJob
+	// The final state is saved before the job shows as finished, so that whoever saw it
+	// finish (Wait, GET /api/sync/jobs/{id}) finds the same after a restart.
 	s.mu.Lock()
+	var snap *SyncJob
 	if j, ok := s.jobs[jobID]; ok {
-		j.FinishedAt = time.Now().UTC()
-		done, failed, total := j.Counts()
-		j.Status = JobDone
-		if failed > 0 {
-			j.Status = JobFailed
-			j.Error = fmt.Sprintf("%d of %d tables failed", failed, total)
-		}
-		s.opt.Log.Info("sync job finished", "job", jobID, "trigger", j.Trigger, "done", done, "failed", failed,
-			"duration_ms", j.FinishedAt.Sub(start).Milliseconds())
 		snap = cloneJob(j)
+	}
+	s.mu.Unlock()
+	if snap != nil {
+		snap.FinishedAt = time.Now().UTC()
+		done, failed, total := snap.Counts()
+		snap.Status = JobDone
+		if failed > 0 {
+			snap.Status = JobFailed
+			snap.Error = fmt.Sprintf("%d of %d tables failed", failed, total)
+		}
+		s.persist(snap)
+		s.opt.Log.Info("sync job finished", "job", jobID, "trigger", snap.Trigger, "done", done, "failed", failed,
+			"duration_ms", snap.FinishedAt.Sub(start).Milliseconds())
+	}
+	s.mu.Lock()
+	if j, ok := s.jobs[jobID]; ok && snap != nil {
+		j.FinishedAt, j.Status, j.Error = snap.FinishedAt, snap.Status, snap.Error
 	}
 	pruned := s.pruneLocked()
 	s.mu.Unlock()
-	if snap != nil {
-		s.persist(snap)
-	}
 	s.forget(ctx, pruned)
 }
 
