@@ -52,11 +52,19 @@ type Engine struct {
 	log     *slog.Logger
 	opt     Options
 
-	// rebuildSem (capacity 1) serialises rebuilds and lets a waiting caller give up with ctx.
-	rebuildSem chan struct{}
+	// Rebuilds run one at a time, and the requests that arrive while one runs are coalesced
+	// into the single rebuild that starts after it (see Rebuild). rbMu guards the two fields.
+	rbMu      sync.Mutex
+	rbRunning bool
+	rbNext    *rebuildBatch // the rebuild waiting to start; nil when none is waiting
+	// beforeRebuild, when set (by tests), runs at the start of every rebuild.
+	beforeRebuild func()
 	// The fields below are owned by the rebuild in progress.
-	gen     uint64
-	cache   map[string]*tableFacts
+	gen   uint64
+	cache map[string]*tableFacts
+	// views describes the views of the published analytics database (nil before the first
+	// rebuild), so that the next rebuild can copy it and change only what changed.
+	views   map[string]publishedView
 	extFail map[string]extFailure
 
 	catalog atomic.Pointer[Catalog]
@@ -133,13 +141,12 @@ func New(dataDir string, st *store.Store, log *slog.Logger, opt Options) *Engine
 		opt.Getenv = os.Getenv
 	}
 	e := &Engine{
-		dataDir:    dataDir,
-		store:      st,
-		log:        log,
-		opt:        opt,
-		rebuildSem: make(chan struct{}, 1),
-		cache:      map[string]*tableFacts{},
-		extFail:    map[string]extFailure{},
+		dataDir: dataDir,
+		store:   st,
+		log:     log,
+		opt:     opt,
+		cache:   map[string]*tableFacts{},
+		extFail: map[string]extFailure{},
 	}
 	e.catalog.Store(&Catalog{Tables: map[string]*TableInfo{}})
 	return e

@@ -65,8 +65,13 @@ type built struct {
 	views    []view                   // in publication order
 }
 
-// view is one view of the analytics database: CREATE VIEW name AS body.
-type view struct{ name, body string }
+// view is one view of the analytics database: CREATE VIEW name AS body. key says what the
+// view was bound to (its body and its files' signatures): a view of the previous analytics
+// database with the same key is kept as it is. An empty key is never kept (remote views).
+type view struct{ name, body, key string }
+
+// publishedView is a view of the published analytics database, by lower-case name.
+type publishedView struct{ name, key string }
 
 // outAlias is the name the analytics file is attached under while it is written. A source
 // directory of this name is refused by ATTACH and recorded as skipped.
@@ -76,18 +81,80 @@ const outAlias = "__da_analytics_out"
 // Catalog. A bad source or table is skipped with its reason recorded in the Result; every
 // other one is still published. An error means nothing changed: the previous analytics
 // database, Catalog and sync_state keep serving.
+//
+// Rebuilds run one at a time, and every request that arrives while one runs joins the one
+// rebuild that starts when it ends: that rebuild begins after each of them asked, so it sees
+// every change they made before asking, and all of them get its Result. Under many
+// concurrent uploads each waits for at most two rebuilds, however many others are waiting.
+// A caller whose ctx ends stops waiting; the rebuild it joined still runs for the others.
 func (e *Engine) Rebuild(ctx context.Context) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("engine: rebuild: %w", err)
+	}
+	e.rbMu.Lock()
+	b := e.rbNext
+	if b == nil {
+		b = &rebuildBatch{done: make(chan struct{})}
+		e.rbNext = b
+		if !e.rbRunning {
+			e.startRebuildLocked()
+		}
+	}
+	b.joined++
+	e.rbMu.Unlock()
 	select {
-	case e.rebuildSem <- struct{}{}:
+	case <-b.done:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("engine: rebuild: %w", ctx.Err())
 	}
-	defer func() { <-e.rebuildSem }()
-	return e.rebuild(ctx)
+	if b.err != nil {
+		return nil, b.err
+	}
+	res := *b.res // each caller may trim its own copy (RebuildSource does)
+	return &res, nil
 }
 
-// RebuildSource rebuilds everything (the analytics database is always written from scratch)
-// and reports only the named source in Result.Sources. When that source was skipped as a
+// rebuildBatch is one rebuild shared by every request that joined it before it started.
+type rebuildBatch struct {
+	done chan struct{} // closed when res and err are set
+	res  *Result
+	err  error
+	// joined counts the requests that share this rebuild.
+	joined int
+}
+
+// startRebuildLocked starts the waiting batch; the caller holds rbMu.
+func (e *Engine) startRebuildLocked() {
+	b := e.rbNext
+	e.rbNext, e.rbRunning = nil, true
+	go e.runRebuild(b)
+}
+
+// runRebuild runs one batch and then the next one, if requests arrived meanwhile. The rebuild
+// does not run under any caller's context: it serves all of them.
+func (e *Engine) runRebuild(b *rebuildBatch) {
+	defer func() {
+		if p := recover(); p != nil {
+			b.res, b.err = nil, fmt.Errorf("engine: rebuild: panic: %v", p)
+			e.log.Error("rebuild panicked", "panic", p)
+		}
+		close(b.done)
+		e.rbMu.Lock()
+		if e.rbNext != nil {
+			e.startRebuildLocked()
+		} else {
+			e.rbRunning = false
+		}
+		e.rbMu.Unlock()
+	}()
+	if e.beforeRebuild != nil {
+		e.beforeRebuild()
+	}
+	b.res, b.err = e.rebuild(context.Background())
+}
+
+// RebuildSource rebuilds the catalog (every source is looked at; only the views that changed
+// are written) and reports only the named source in Result.Sources. When that source was skipped as a
 // whole, or is not there, it returns the Result together with an error naming the reason;
 // the rest of the new catalog is published all the same.
 func (e *Engine) RebuildSource(ctx context.Context, source string) (*Result, error) {
@@ -226,10 +293,132 @@ func (e *Engine) build(ctx context.Context, path string) (b *built, err error) {
 		return nil, err
 	}
 	e.pruneCache(b)
+	if prev := e.Catalog().snapshot; prev != "" && e.views != nil {
+		err := updateAnalytics(ctx, conn, prev, path, b, e.views)
+		if err == nil {
+			return b, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		e.log.Warn("updating a copy of the analytics database failed; writing it from scratch", "error", err)
+		removeDB(path)
+	}
 	if err := writeAnalytics(ctx, conn, path, b); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// viewKey identifies what a local table's view is bound to: its body and the signatures of
+// its files (a file replaced under the same name may have other columns, and DuckDB checks
+// a view's columns against the ones it was created with).
+func viewKey(body string, f *tableFacts) string {
+	if f == nil {
+		return ""
+	}
+	var k strings.Builder
+	k.WriteString(body)
+	for _, s := range f.sigs {
+		fmt.Fprintf(&k, "\x00%s\x00%d\x00%d", s.path, s.size, s.mtime)
+	}
+	return k.String()
+}
+
+// newViews is the published-view index of b.
+func newViews(b *built) map[string]publishedView {
+	out := make(map[string]publishedView, len(b.views))
+	for _, v := range b.views {
+		out[strings.ToLower(v.name)] = publishedView{name: v.name, key: v.key}
+	}
+	return out
+}
+
+// updateAnalytics writes the analytics database at path as a copy of the published one (prev,
+// whose views old describes) in which only the views that are new, changed or gone are
+// created or dropped, in one transaction. Binding a view reads its parquet footers, so this
+// keeps a rebuild's cost to what changed instead of the whole catalog.
+func updateAnalytics(ctx context.Context, conn *sql.Conn, prev, path string, b *built, old map[string]publishedView) error {
+	if err := copyFileSynced(prev, path); err != nil {
+		return fmt.Errorf("copy %s: %w", prev, err)
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s", quoteString(path), outAlias)); err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	detached := false
+	defer func() {
+		if !detached {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DETACH "+outAlias)
+		}
+	}()
+	want := newViews(b)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fail := func(err error) error {
+		_ = tx.Rollback()
+		return err
+	}
+	for id, o := range old {
+		if w, ok := want[id]; ok && w.key != "" && w.key == o.key && w.name == o.name {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DROP VIEW IF EXISTS %s.main.%s", outAlias, quoteIdent(o.name))); err != nil {
+			return fail(fmt.Errorf("drop view %s in %s: %w", o.name, path, err))
+		}
+	}
+	for _, v := range b.views {
+		if o, ok := old[strings.ToLower(v.name)]; ok && v.key != "" && v.key == o.key && v.name == o.name {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("CREATE VIEW %s.main.%s AS %s", outAlias, quoteIdent(v.name), v.body)); err != nil {
+			return fail(fmt.Errorf("write view %s to %s: %w", v.name, path, err))
+		}
+	}
+	// The copy must hold exactly the new views, whatever the previous file held.
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND NOT internal`, outAlias).Scan(&n); err != nil {
+		return fail(fmt.Errorf("count views in %s: %w", path, err))
+	}
+	if n != len(b.views) {
+		return fail(fmt.Errorf("%s holds %d views, want %d", path, n, len(b.views)))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := conn.ExecContext(ctx, "CHECKPOINT "+outAlias); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	detached = true
+	if _, err := conn.ExecContext(ctx, "DETACH "+outAlias); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return nil
+}
+
+// copyFileSynced copies src to a new file dst and syncs it.
+func copyFileSynced(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		_ = os.Remove(dst)
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		_ = out.Close()
+		_ = os.Remove(dst)
+		return err
+	}
+	return out.Close()
 }
 
 // writeAnalytics creates the analytics database file at path with b's views, in one
@@ -318,7 +507,7 @@ func (e *Engine) buildSource(ctx context.Context, conn *sql.Conn, src *SourceInf
 				skip(reason)
 				continue
 			}
-			b.views = append(b.views, view{name: m.name, body: body})
+			b.views = append(b.views, view{name: m.name, body: body, key: viewKey(body, e.cache[info.Source+"/"+info.ID])})
 		case extract.ModeRemote:
 			info.Rows, info.SizeBytes = m.rows, m.size
 			body := "SELECT * FROM " + quoteIdent(src.Name) + "." + quoteIdent(m.name)
@@ -659,6 +848,7 @@ func (e *Engine) publish(tmp, analyticsDir string, b *built) (*Catalog, error) {
 	}
 	syncDir(analyticsDir)
 	e.gen = gen
+	e.views = newViews(b)
 	cat := &Catalog{Generation: gen, BuiltAt: now, Tables: b.tables, Sources: b.sources, snapshot: snap}
 	e.catalog.Store(cat)
 	// Older snapshots go; a reader that has one open keeps its file until it closes it.

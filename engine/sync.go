@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -170,8 +171,99 @@ func NewSyncer(e *Engine, st *store.Store, opt SyncOptions) *Syncer {
 		opt.Connectors = connectors.NewRegistry(e.ExtractsDir())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Syncer{eng: e, store: st, opt: opt, ctx: ctx, cancel: cancel, jobs: map[string]*SyncJob{},
+	s := &Syncer{eng: e, store: st, opt: opt, ctx: ctx, cancel: cancel, jobs: map[string]*SyncJob{},
 		sourceLocks: map[string]chan struct{}{}}
+	s.recoverJobs(ctx)
+	return s
+}
+
+// InterruptedReason is the error of a job (and of its unfinished tables) that was running or
+// waiting when the server stopped without finishing it.
+const InterruptedReason = "interrupted by a server restart"
+
+// recoverJobs loads the jobs an earlier process saved: the ones it left queued or running
+// are marked failed (nothing runs them any more), and the retained ones are served again by
+// Job and Jobs. Problems are logged; the syncer works without its history.
+func (s *Syncer) recoverJobs(ctx context.Context) {
+	rows, err := s.store.ListSyncJobs(ctx)
+	if err != nil {
+		s.opt.Log.Error("sync: loading saved sync jobs failed", "error", err)
+		return
+	}
+	now := time.Now().UTC()
+	interrupted := 0
+	for _, r := range rows {
+		j, err := jobFromRecord(r)
+		if err != nil {
+			s.opt.Log.Warn("sync: skipping an unreadable saved sync job", "job", r.ID, "error", err)
+			continue
+		}
+		if !j.Finished() {
+			for i := range j.Tables {
+				if !j.Tables[i].Finished() {
+					j.Tables[i].State, j.Tables[i].Reason, j.Tables[i].FinishedAt = SyncFailed, InterruptedReason, now
+				}
+			}
+			j.Status, j.Error, j.FinishedAt = JobFailed, InterruptedReason, now
+			if err := s.saveJob(ctx, j); err != nil {
+				s.opt.Log.Error("sync: marking an interrupted sync job failed did not save", "job", j.ID, "error", err)
+			}
+			interrupted++
+		}
+		s.jobs[j.ID] = j
+		s.order = append(s.order, j.ID)
+	}
+	if interrupted > 0 {
+		s.opt.Log.Warn("sync: jobs interrupted by the last shutdown are marked failed", "jobs", interrupted)
+	}
+	s.forget(ctx, s.pruneLocked())
+}
+
+// jobRecord is the row the store keeps for a job.
+func jobRecord(j *SyncJob) (store.SyncJob, error) {
+	tables, err := json.Marshal(j.Tables)
+	if err != nil {
+		return store.SyncJob{}, err
+	}
+	return store.SyncJob{ID: j.ID, Trigger: j.Trigger, RequestedBy: j.RequestedBy, Status: j.Status, Error: j.Error,
+		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, Tables: string(tables)}, nil
+}
+
+// jobFromRecord is the job a stored row describes.
+func jobFromRecord(r store.SyncJob) (*SyncJob, error) {
+	j := &SyncJob{ID: r.ID, Trigger: r.Trigger, RequestedBy: r.RequestedBy, Status: r.Status, Error: r.Error,
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Tables: []TableProgress{}}
+	if err := json.Unmarshal([]byte(r.Tables), &j.Tables); err != nil {
+		return nil, fmt.Errorf("tables: %w", err)
+	}
+	return j, nil
+}
+
+// saveJob writes the job's current state to the store.
+func (s *Syncer) saveJob(ctx context.Context, j *SyncJob) error {
+	r, err := jobRecord(j)
+	if err != nil {
+		return err
+	}
+	return s.store.SaveSyncJob(context.WithoutCancel(ctx), r)
+}
+
+// persist saves a snapshot of a running job; a failure is logged and the job goes on (its
+// record catches up at the next change).
+func (s *Syncer) persist(j *SyncJob) {
+	if err := s.saveJob(s.ctx, j); err != nil {
+		s.opt.Log.Warn("sync: saving the job's progress failed", "job", j.ID, "error", err)
+	}
+}
+
+// forget deletes the saved records of jobs that retention dropped.
+func (s *Syncer) forget(ctx context.Context, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := s.store.DeleteSyncJobs(context.WithoutCancel(ctx), ids); err != nil {
+		s.opt.Log.Warn("sync: deleting old sync jobs failed", "jobs", len(ids), "error", err)
+	}
 }
 
 // Connectors is the connector registry the syncer uses.
@@ -230,7 +322,6 @@ func (s *Syncer) Trigger(ctx context.Context, req SyncRequest) (*SyncJob, error)
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	busy := s.busyLocked()
 	job := &SyncJob{ID: uuid.NewString(), Trigger: req.Trigger, RequestedBy: req.RequestedBy, Status: JobQueued,
 		CreatedAt: time.Now().UTC(), Tables: []TableProgress{}}
@@ -244,13 +335,26 @@ func (s *Syncer) Trigger(ctx context.Context, req SyncRequest) (*SyncJob, error)
 		job.Tables = append(job.Tables, TableProgress{ID: id, Name: r.Name, SourceType: r.SourceType, State: SyncQueued})
 	}
 	if len(job.Tables) == 0 && holder != "" {
+		s.mu.Unlock()
 		return nil, &BusyError{JobID: holder}
 	}
 	s.jobs[job.ID] = job
 	s.order = append(s.order, job.ID)
-	s.pruneLocked()
+	pruned := s.pruneLocked()
 	snap := cloneJob(job)
+	// Counted before the lock goes, so that Close waits for this job too.
 	s.wg.Add(1)
+	s.mu.Unlock()
+	s.forget(ctx, pruned)
+	// The job is on record before it starts, so that a crash cannot make it vanish.
+	if err := s.saveJob(ctx, snap); err != nil {
+		s.mu.Lock()
+		delete(s.jobs, job.ID)
+		s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == job.ID })
+		s.mu.Unlock()
+		s.wg.Done()
+		return nil, fmt.Errorf("engine: record the sync job: %w", err)
+	}
 	go func() {
 		defer s.wg.Done()
 		s.run(job.ID)
@@ -356,8 +460,10 @@ func cloneJob(j *SyncJob) *SyncJob {
 	return &c
 }
 
-// pruneLocked forgets finished jobs beyond KeepJobs or older than KeepFor.
-func (s *Syncer) pruneLocked() {
+// pruneLocked forgets finished jobs beyond KeepJobs or older than KeepFor and returns their
+// ids, for forget to delete their records.
+func (s *Syncer) pruneLocked() []string {
+	var pruned []string
 	cutoff := time.Now().Add(-s.opt.KeepFor)
 	finished := 0
 	for _, id := range s.order {
@@ -371,20 +477,28 @@ func (s *Syncer) pruneLocked() {
 		if j.Finished() && (finished > s.opt.KeepJobs || j.FinishedAt.Before(cutoff)) {
 			finished--
 			delete(s.jobs, id)
+			pruned = append(pruned, id)
 			continue
 		}
 		kept = append(kept, id)
 	}
 	s.order = kept
+	return pruned
 }
 
-// update changes the job under the lock.
+// update changes the job under the lock and saves it. Only the job's own run calls it after
+// Trigger, so its saves happen in order.
 func (s *Syncer) update(id string, fn func(j *SyncJob)) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if j, ok := s.jobs[id]; ok {
-		fn(j)
+	j, ok := s.jobs[id]
+	if !ok {
+		s.mu.Unlock()
+		return
 	}
+	fn(j)
+	snap := cloneJob(j)
+	s.mu.Unlock()
+	s.persist(snap)
 }
 
 // setTable changes one table's progress.
@@ -505,20 +619,33 @@ func (s *Syncer) run(jobID string) {
 			s.opt.Log.Error("sync: recording failures in sync_history failed", "job", jobID, "error", err)
 		}
 	}
+	// The final state is saved before the job shows as finished, so that whoever saw it
+	// finish (Wait, GET /api/sync/jobs/{id}) finds the same after a restart.
 	s.mu.Lock()
+	var snap *SyncJob
 	if j, ok := s.jobs[jobID]; ok {
-		j.FinishedAt = time.Now().UTC()
-		done, failed, total := j.Counts()
-		j.Status = JobDone
-		if failed > 0 {
-			j.Status = JobFailed
-			j.Error = fmt.Sprintf("%d of %d tables failed", failed, total)
-		}
-		s.opt.Log.Info("sync job finished", "job", jobID, "trigger", j.Trigger, "done", done, "failed", failed,
-			"duration_ms", j.FinishedAt.Sub(start).Milliseconds())
+		snap = cloneJob(j)
 	}
-	s.pruneLocked()
 	s.mu.Unlock()
+	if snap != nil {
+		snap.FinishedAt = time.Now().UTC()
+		done, failed, total := snap.Counts()
+		snap.Status = JobDone
+		if failed > 0 {
+			snap.Status = JobFailed
+			snap.Error = fmt.Sprintf("%d of %d tables failed", failed, total)
+		}
+		s.persist(snap)
+		s.opt.Log.Info("sync job finished", "job", jobID, "trigger", snap.Trigger, "done", done, "failed", failed,
+			"duration_ms", snap.FinishedAt.Sub(start).Milliseconds())
+	}
+	s.mu.Lock()
+	if j, ok := s.jobs[jobID]; ok && snap != nil {
+		j.FinishedAt, j.Status, j.Error = snap.FinishedAt, snap.Status, snap.Error
+	}
+	pruned := s.pruneLocked()
+	s.mu.Unlock()
+	s.forget(ctx, pruned)
 }
 
 // checkPublished marks tables the rebuild did not publish as failed (with the orchestrator's

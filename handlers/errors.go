@@ -10,8 +10,13 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"da/engine/diskfull"
 	"da/views"
 )
+
+// diskFullDetail is the 507 answer when a write failed because the server's disk is full. It
+// names no path: the cause with its paths goes to the log only.
+const diskFullDetail = "The server's disk is full: the change was not saved. Ask an administrator to free disk space, then try again."
 
 // FieldError is one entry of a 422 detail list, in the shape FastAPI clients expect.
 type FieldError struct {
@@ -77,6 +82,8 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &ve):
 		status, detail = http.StatusUnprocessableEntity, ve.Fields
+	case isDiskFull(err):
+		status, detail = http.StatusInsufficientStorage, diskFullDetail
 	case errors.As(err, &he):
 		status = he.Code
 		switch m := he.Message.(type) {
@@ -126,6 +133,17 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	_ = render(c, status, views.ErrorPage(shell, ed))
 }
 
+// isDiskFull reports an error caused by a full disk: ENOSPC or EDQUOT anywhere in its chain,
+// or DuckDB's "No space left on device" in its text. A refusal the handler already chose
+// (an HTTP error below 500) keeps its status; only its wrapped cause is looked at.
+func isDiskFull(err error) bool {
+	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Code < http.StatusInternalServerError {
+		return he.Internal != nil && diskfull.Is(he.Internal)
+	}
+	return diskfull.Is(err)
+}
+
 func acceptsHTML(r *http.Request) bool {
 	a := r.Header.Get("Accept")
 	return a == "" || strings.Contains(a, "text/html") || strings.Contains(a, "*/*")
@@ -145,6 +163,8 @@ func errorText(status int, detail any) (string, string) {
 		return "Method not allowed", "This address does not accept that kind of request."
 	case http.StatusTooManyRequests:
 		return "Too many requests", "Please wait a moment and try again."
+	case http.StatusInsufficientStorage:
+		return "The server's disk is full", "Nothing was saved because the server has run out of disk space. Ask an administrator to free some space, then try again."
 	}
 	if status >= 500 {
 		return "Something went wrong", "An unexpected error occurred. It has been logged; please try again."

@@ -1,15 +1,22 @@
 package handlers
 
 import (
+	"context"
 	"crypto/subtle"
+	"errors"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"da/auth"
+	"da/engine/diskfull"
 )
 
 // staleAfter is how old a table's last sync may be before health reports it stale.
@@ -75,16 +82,23 @@ func (s *Server) showHealth(c echo.Context) error {
 		services["users"] = map[string]any{"status": "ok", "count": n}
 	}
 
+	disk := map[string]any{"status": "ok"}
 	var fs syscall.Statfs_t
 	if err := syscall.Statfs(s.cfg.DataDir, &fs); err == nil {
 		free := fs.Bavail * uint64(fs.Bsize)
-		total := fs.Blocks * uint64(fs.Bsize)
-		status := "ok"
+		disk["free_bytes"], disk["total_bytes"] = free, fs.Blocks*uint64(fs.Bsize)
 		if free < lowDiskBytes {
-			status = "warning"
+			disk["status"] = "warning"
 		}
-		services["disk"] = map[string]any{"status": status, "free_bytes": free, "total_bytes": total}
 	}
+	// Free space alone does not say whether writes work (reserved blocks, quotas, a
+	// read-only remount); a real write does.
+	if err := s.probe.check(ctx); err != nil {
+		disk["status"], disk["writable"], disk["detail"] = "error", false, writeProbeDetail(err)
+	} else {
+		disk["writable"] = true
+	}
+	services["disk"] = disk
 	for _, svc := range services {
 		degrade(svc["status"].(string))
 	}
@@ -110,10 +124,15 @@ func (s *Server) showHealth(c echo.Context) error {
 	})
 }
 
-// showReadiness answers GET /readyz for load balancers: 200 while the system database answers.
+// showReadiness answers GET /readyz for load balancers: 200 while the system database
+// answers and the data directory takes writes.
 func (s *Server) showReadiness(c echo.Context) error {
-	if err := s.store.Ping(c.Request().Context()); err != nil {
+	ctx := c.Request().Context()
+	if err := s.store.Ping(ctx); err != nil {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+	}
+	if err := s.probe.check(ctx); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": writeProbeDetail(err)})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
@@ -127,4 +146,109 @@ func (s *Server) healthDetailsAllowed(c echo.Context) bool {
 	want := s.cfg.HealthToken
 	got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
 	return ok && want != "" && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(want)) == 1
+}
+
+// probeTTL is how long a write probe's answer is reused, so that frequent health checks
+// stay cheap; a full disk shows (and a freed one recovers) within this time.
+const probeTTL = 3 * time.Second
+
+// probeTimeout bounds one probe. A probe that only ran out of time (the system database
+// busy with a long write) proves nothing either way and is not reported as a failure.
+const probeTimeout = 2 * time.Second
+
+// writeProbe checks that the server can still write, at most once per probeTTL.
+type writeProbe struct {
+	run func(ctx context.Context) error
+	log *slog.Logger
+	ttl time.Duration
+
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+// check returns the last answer while it is fresh, else probes again.
+func (p *writeProbe) check(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.at.IsZero() && time.Since(p.at) < p.ttl {
+		return p.err
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
+	defer cancel()
+	err := p.run(pctx)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	switch {
+	case err != nil && p.err == nil:
+		p.log.Error("health: writes fail", "error", err)
+	case err == nil && p.err != nil:
+		p.log.Info("health: writes work again")
+	}
+	p.at, p.err = time.Now(), err
+	return err
+}
+
+// newWriteProbe probes the directories the server writes to (one per file system) and the
+// system database.
+func (s *Server) newWriteProbe() *writeProbe {
+	dirs := []string{filepath.Join(s.cfg.DataDir, "state"), filepath.Join(s.cfg.DataDir, "tmp"),
+		filepath.Join(s.cfg.DataDir, "extracts"), filepath.Join(s.cfg.DataDir, "analytics")}
+	return &writeProbe{log: s.log, ttl: probeTTL, run: func(ctx context.Context) error {
+		if err := probeDirs(dirs); err != nil {
+			return err
+		}
+		return s.store.ProbeWrite(ctx)
+	}}
+}
+
+// probeBytes is the size of the file a probe writes: one page, as a small real write is.
+const probeBytes = 4096
+
+// probeDirs writes, syncs and removes a small file in the first of dirs on each file system
+// (a missing directory is created, as the server would).
+func probeDirs(dirs []string) error {
+	seen := map[uint64]bool{}
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(dir, &st); err != nil {
+			return err
+		}
+		if seen[uint64(st.Dev)] {
+			continue
+		}
+		seen[uint64(st.Dev)] = true
+		if err := probeDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func probeDir(dir string) error {
+	f, err := os.CreateTemp(dir, ".write-probe-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, probeBytes))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeProbeDetail says why writes fail, in words and without a server path.
+func writeProbeDetail(err error) string {
+	if diskfull.Is(err) {
+		return "writes fail: the disk is full"
+	}
+	return "writes fail: the data directory or the system database cannot be written"
 }

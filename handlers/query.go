@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"da/auth"
+	"da/engine/diskfull"
 	"da/engine/query"
 	"da/store"
 )
@@ -71,6 +72,11 @@ func queryErrorStatus(err error) (int, string) {
 		return http.StatusInternalServerError, "Internal server error"
 	}
 	switch qe.Kind {
+	case query.Engine:
+		if diskfull.Is(qe) {
+			// The engine spilled to disk and the disk is full: the server's fault, not the SQL's.
+			return http.StatusInsufficientStorage, diskFullDetail
+		}
 	case query.Timeout:
 		return http.StatusRequestTimeout, qe.Msg
 	case query.Cancelled:

@@ -79,6 +79,7 @@ type Server struct {
 	// auditLost counts audit entries of requests that changed nothing in the system
 	// database and could not be written after the answer was sent.
 	auditLost atomic.Uint64
+	probe     *writeProbe // health's write probe (health.go)
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -115,6 +116,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
 		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin}
+	s.probe = s.newWriteProbe()
 
 	e := echo.New()
 	e.HideBanner = true

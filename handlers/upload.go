@@ -134,7 +134,13 @@ func (s *Server) spool(f *uploadForm, part *multipart.Part, maxBytes int64) erro
 	}
 	f.File = tmp
 	f.Filename = filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
-	n, err := io.Copy(tmp, io.LimitReader(part, maxBytes+1))
+	// Copy through a writer that remembers its own failure: a failed write to the spool (a
+	// full disk) is the server's problem, not a malformed body.
+	w := &spoolWriter{f: tmp}
+	n, err := io.Copy(w, io.LimitReader(part, maxBytes+1))
+	if w.err != nil {
+		return fmt.Errorf("upload: spool the file: %w", w.err)
+	}
 	if err != nil {
 		return multipartError(err, maxBytes)
 	}
@@ -143,6 +149,20 @@ func (s *Server) spool(f *uploadForm, part *multipart.Part, maxBytes int64) erro
 	}
 	f.Size = n
 	return nil
+}
+
+// spoolWriter writes to the spool file and keeps the first write error.
+type spoolWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
 }
 
 func tooLarge(maxBytes int64) error {

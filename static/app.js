@@ -186,6 +186,7 @@
     var xhr = e.detail && e.detail.xhr;
     var status = xhr ? xhr.status : 0;
     if (status === 401) { window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname)); return; }
+    if (status === 507) { showErrorToast("The server's disk is full, so nothing was saved. Ask an administrator to free disk space, then try again."); return; }
     showErrorToast(status === 403 ? "You don't have permission to do that." : "Something went wrong (" + status + "). Please try again.");
   });
   d.addEventListener("htmx:sendError", function () { showErrorToast("Cannot reach the server. Check your connection and try again."); });

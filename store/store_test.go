@@ -87,6 +87,9 @@ var originalTables = []string{
 
 var v4Tables = []string{"personal_access_tokens", "query_history", "saved_queries", "sessions"}
 
+// v7Tables are the tables migration 7 adds.
+var v7Tables = []string{"sync_jobs", "write_probe"}
+
 // v8Tables are the tables migration 8 adds.
 var v8Tables = []string{"user_valid_after"}
 
@@ -99,14 +102,14 @@ func TestOpenFreshDatabase(t *testing.T) {
 	if err != nil || v != LatestVersion {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestVersion)
 	}
-	want := slices.Sorted(slices.Values(append(append(slices.Clone(originalTables), v4Tables...), v8Tables...)))
+	want := slices.Sorted(slices.Values(append(append(append(slices.Clone(originalTables), v4Tables...), v7Tables...), v8Tables...)))
 	if got := tableNames(t, s.DB); !slices.Equal(got, want) {
 		t.Errorf("tables =\n %v\nwant\n %v", got, want)
 	}
-	if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "8"}) {
-		t.Errorf("schema_version rows = %v, want [3 4 5 6]", got)
+	if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8"}) {
+		t.Errorf("schema_version rows = %v, want [3 4 5 6 7 8]", got)
 	}
-	if got := queryStrings(t, s.DB, "SELECT index_name FROM duckdb_indexes() ORDER BY 1"); !slices.Equal(got, []string{"sessions_expiry_idx"}) {
+	if got := queryStrings(t, s.DB, "SELECT index_name FROM duckdb_indexes() ORDER BY 1"); !slices.Equal(got, []string{"idx_sync_jobs_created", "sessions_expiry_idx"}) {
 		t.Errorf("indexes = %v", got)
 	}
 
@@ -169,7 +172,7 @@ func TestReopenIsNoop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reopen: %v", err)
 		}
-		if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "8"}) {
+		if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8"}) {
 			t.Errorf("schema_version rows after reopen = %v", got)
 		}
 		if after := schemaFingerprint(t, s.DB); !slices.Equal(before, after) {
@@ -204,7 +207,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("err = %v, want ErrNewerSchema", err)
 	}
-	for _, want := range []string{"store: ", path, "schema version 99", "at most 8", "upgrade da"} {
+	for _, want := range []string{"store: ", path, "schema version 99", fmt.Sprintf("at most %d", LatestVersion), "upgrade da"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

@@ -16,6 +16,8 @@ import (
 
 	// Registers the "duckdb" database/sql driver.
 	_ "github.com/duckdb/duckdb-go/v2"
+
+	"da/engine/diskfull"
 )
 
 // Table is one _meta row: a table a source publishes.
@@ -114,12 +116,85 @@ func Read(sourceDir string) (*Extract, error) {
 
 // Upsert inserts or replaces (by case-insensitive name, keeping the stored spelling) one
 // _meta row and rewrites the contract atomically. A source without extract.duckdb yet gets a new one.
+//
+// Concurrent upserts of one source are written together: the ones that wait while another
+// rewrite of the source runs are applied, in the order they arrived, in the one rewrite that
+// follows it, so N waiting uploads cost one rewrite instead of N. Each call returns after a
+// rewrite that holds its row; if that combined rewrite fails, each row is tried on its own so
+// that one bad row fails only its own call.
 func Upsert(sourceDir string, t Table) error {
 	dir, err := absDir(sourceDir)
 	if err != nil {
 		return err
 	}
-	defer lockSource(dir)()
+	req := &upsertReq{t: t}
+	upsertsMu.Lock()
+	b := pendingUpserts[dir]
+	if b == nil {
+		b = &upsertBatch{done: make(chan struct{})}
+		pendingUpserts[dir] = b
+	}
+	b.reqs = append(b.reqs, req)
+	upsertsMu.Unlock()
+
+	unlock := lockSource(dir)
+	upsertsMu.Lock()
+	mine := pendingUpserts[dir] == b
+	if mine {
+		delete(pendingUpserts, dir)
+	}
+	upsertsMu.Unlock()
+	if mine {
+		b.write(dir)
+		close(b.done)
+	}
+	unlock()
+	// Not mine: the writer took the batch under the source lock and closed done before it
+	// let go of the lock, which this call has held since.
+	<-b.done
+	return req.err
+}
+
+// upsertReq is one Upsert call waiting in a batch.
+type upsertReq struct {
+	t   Table
+	err error
+}
+
+// upsertBatch is the upserts of one source waiting for the next rewrite.
+type upsertBatch struct {
+	reqs []*upsertReq
+	done chan struct{} // closed when every request's err is set
+}
+
+// pendingUpserts maps an absolute source directory to the batch waiting for its lock.
+var (
+	upsertsMu      sync.Mutex
+	pendingUpserts = map[string]*upsertBatch{}
+)
+
+// write applies the batch under the source lock: all rows in one rewrite, or, when that
+// fails, each row in a rewrite of its own.
+func (b *upsertBatch) write(dir string) {
+	rows := make([]Table, len(b.reqs))
+	for i, r := range b.reqs {
+		rows[i] = r.t
+	}
+	err := upsertLocked(dir, rows)
+	if err == nil || len(b.reqs) == 1 {
+		for _, r := range b.reqs {
+			r.err = err
+		}
+		return
+	}
+	for _, r := range b.reqs {
+		r.err = upsertLocked(dir, []Table{r.t})
+	}
+}
+
+// upsertLocked reads the contract, inserts or replaces rows in order and writes it back; the
+// caller holds the source lock.
+func upsertLocked(dir string, rows []Table) error {
 	x, err := readFile(filepath.Join(dir, FileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		x, err = &Extract{}, nil
@@ -127,19 +202,179 @@ func Upsert(sourceDir string, t Table) error {
 	if err != nil {
 		return err
 	}
-	replaced := false
-	for i := range x.Tables {
-		if strings.EqualFold(x.Tables[i].Name, t.Name) {
-			t.Name = x.Tables[i].Name // the data files carry the stored spelling
-			x.Tables[i] = t
-			replaced = true
-			break
+	existed := len(x.Tables) > 0 || len(x.Remote) > 0
+	changed := make([]changedRow, 0, len(rows))
+	for _, t := range rows {
+		replaced := false
+		for i := range x.Tables {
+			if strings.EqualFold(x.Tables[i].Name, t.Name) {
+				t.Name = x.Tables[i].Name // the data files carry the stored spelling
+				x.Tables[i] = t
+				replaced = true
+				break
+			}
 		}
+		if !replaced {
+			x.Tables = append(x.Tables, t)
+		}
+		changed = append(changed, changedRow{t: t, existed: replaced})
 	}
-	if !replaced {
-		x.Tables = append(x.Tables, t)
+	if existed {
+		err := patchLocked(dir, x, changed)
+		if err == nil {
+			return nil
+		}
+		if diskfull.Is(err) {
+			return err
+		}
+		// Whatever went wrong with the patch, a rewrite from scratch gives the same contract.
 	}
 	return writeLocked(dir, x)
+}
+
+// changedRow is one upserted _meta row; existed says whether it replaces a row.
+type changedRow struct {
+	t       Table
+	existed bool
+}
+
+// patchLocked writes x, which differs from the stored contract only in the changed rows, as
+// a copy of the stored file in which only those rows and their views are rewritten: a view
+// is bound when it is created, which reads its parquet footers, so a rewrite of every view
+// would cost an upload time in proportion to the whole source. The copy replaces the file
+// by rename, as a full write does. The caller holds the source lock.
+func patchLocked(dir string, x *Extract, changed []changedRow) (err error) {
+	if err := validate(x); err != nil {
+		return err
+	}
+	views := make(map[string]string, len(changed))
+	for _, c := range changed {
+		if c.t.QueryMode == ModeRemote {
+			continue
+		}
+		files := TableFiles(dir, c.t.Name)
+		if len(files) == 0 {
+			return fmt.Errorf("extract: table %s: no parquet files (expected data/%s.parquet or data/%s/*.parquet)", c.t.Name, c.t.Name, c.t.Name)
+		}
+		quoted := make([]string, len(files))
+		for i, f := range files {
+			quoted[i] = sqlString(f)
+		}
+		views[c.t.Name] = fmt.Sprintf(`CREATE OR REPLACE VIEW "%s" AS SELECT * FROM read_parquet([%s], union_by_name = true)`,
+			c.t.Name, strings.Join(quoted, ", "))
+	}
+	target := filepath.Join(dir, FileName)
+	f, err := os.CreateTemp(dir, "."+FileName+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("extract: create temporary file in %s: %w", dir, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+			_ = os.Remove(tmp + ".wal")
+		}
+	}()
+	in, err := os.Open(target)
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("extract: %w", err)
+	}
+	_, err = io.Copy(f, in)
+	_ = in.Close()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("extract: copy %s: %w", target, err)
+	}
+
+	db, err := openMemory()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx := context.Background()
+	exec := func(q string, args ...any) error {
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("extract: write %s: %w", tmp, err)
+		}
+		return nil
+	}
+	if err := exec("ATTACH " + sqlString(tmp) + " AS extract_out"); err != nil {
+		return err
+	}
+	if err := exec("USE extract_out"); err != nil {
+		return err
+	}
+	if err := exec("BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = db.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	for _, c := range changed {
+		t := c.t
+		mode := t.QueryMode
+		if mode == "" {
+			mode = ModeLocal
+		}
+		var at any
+		if !t.ExtractedAt.IsZero() {
+			at = t.ExtractedAt.UTC()
+		}
+		if c.existed {
+			err = exec(`UPDATE _meta SET description = ?, "rows" = ?, size_bytes = ?, extracted_at = ?, query_mode = ?
+				WHERE table_name = ?`, t.Description, t.Rows, t.SizeBytes, at, mode, t.Name)
+		} else {
+			err = exec(`INSERT INTO _meta (table_name, description, "rows", size_bytes, extracted_at, query_mode)
+				VALUES (?, ?, ?, ?, ?, ?)`, t.Name, t.Description, t.Rows, t.SizeBytes, at, mode)
+		}
+		if err != nil {
+			return err
+		}
+		if v, ok := views[t.Name]; ok {
+			err = exec(v)
+		} else {
+			err = exec(`DROP VIEW IF EXISTS "` + t.Name + `"`)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// The patched file must hold exactly x's rows, in x's order.
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM _meta").Scan(&n); err != nil {
+		return fmt.Errorf("extract: check %s: %w", tmp, err)
+	}
+	if n != len(x.Tables) {
+		return fmt.Errorf("extract: %s holds %d _meta rows, want %d", tmp, n, len(x.Tables))
+	}
+	if err := exec("COMMIT"); err != nil {
+		return err
+	}
+	committed = true
+	if err := exec("USE memory"); err != nil {
+		return err
+	}
+	if err := exec("CHECKPOINT extract_out"); err != nil {
+		return err
+	}
+	if err := exec("DETACH extract_out"); err != nil {
+		return err
+	}
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	_ = os.Remove(target + ".wal")
+	if err := os.Rename(tmp, target); err != nil {
+		return fmt.Errorf("extract: replace %s: %w", target, err)
+	}
+	syncDir(dir)
+	return nil
 }
 
 // Remove drops one table from the source: the contract is rewritten without its _meta row
@@ -433,6 +668,16 @@ func buildFile(path string, x *Extract, views []string) (err error) {
 	if err := exec("USE extract_out"); err != nil {
 		return err
 	}
+	// One transaction for the whole file: one commit instead of one per row and view.
+	if err := exec("BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = db.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
 	if err := exec(MetaDDL); err != nil {
 		return err
 	}
@@ -465,6 +710,10 @@ func buildFile(path string, x *Extract, views []string) (err error) {
 			return err
 		}
 	}
+	if err := exec("COMMIT"); err != nil {
+		return err
+	}
+	committed = true
 	// Checkpoint explicitly, so the file is whole without a WAL before it is renamed into
 	// place (the WAL would not follow it).
 	if err := exec("CHECKPOINT extract_out"); err != nil {

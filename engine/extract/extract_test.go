@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -270,5 +271,131 @@ func TestPublishParquet(t *testing.T) {
 	}
 	if files := TableFiles(dir, "t"); len(files) != 1 || files[0] != final {
 		t.Errorf("TableFiles = %v", files)
+	}
+}
+
+// Upserts that wait for a source's lock are written together, and a bad row in the group
+// fails only its own call.
+func TestUpsertBatchesWaitingWrites(t *testing.T) {
+	dir := t.TempDir()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := []string{"g0", "g1", "g2", "g3", "g4"}
+	for _, n := range good {
+		writeParquet(t, filepath.Join(dir, "data", n+".parquet"), 2, false)
+	}
+	unlock := lockSource(abs) // a rewrite of the source in progress
+	errs := map[string]chan error{}
+	for _, n := range append(slices.Clone(good), "missing_data") {
+		ch := make(chan error, 1)
+		errs[n] = ch
+		go func() { ch <- Upsert(dir, Table{Name: n, Rows: 2}) }()
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		upsertsMu.Lock()
+		waiting := 0
+		if b := pendingUpserts[abs]; b != nil {
+			waiting = len(b.reqs)
+		}
+		upsertsMu.Unlock()
+		if waiting == len(errs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d upserts are waiting in one batch", waiting, len(errs))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	unlock()
+	for n, ch := range errs {
+		err := <-ch
+		if n == "missing_data" {
+			if err == nil || !strings.Contains(err.Error(), "no parquet files") {
+				t.Errorf("upsert of a table without data: %v, want its own error", err)
+			}
+		} else if err != nil {
+			t.Errorf("upsert of %s failed with the batch: %v", n, err)
+		}
+	}
+	x, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tb := range x.Tables {
+		names = append(names, tb.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, good) {
+		t.Errorf("contract holds %v, want %v", names, good)
+	}
+	upsertsMu.Lock()
+	defer upsertsMu.Unlock()
+	if len(pendingUpserts) != 0 {
+		t.Errorf("batches left pending: %v", pendingUpserts)
+	}
+}
+
+// An upsert into an existing contract patches only its own row and view, and the result is
+// what a full rewrite would hold: rows in their order, the replaced table's view over its new
+// columns, the other views untouched and working.
+func TestUpsertPatchesTheContract(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b", "c"} {
+		writeParquet(t, filepath.Join(dir, "data", n+".parquet"), 3, false)
+	}
+	if err := Write(dir, &Extract{Tables: []Table{{Name: "a", Rows: 3}, {Name: "b", Rows: 3}, {Name: "c", Rows: 3}},
+		Remote: []RemoteAttach{{Alias: "kbc", Extension: "keboola", URL: "https://example.invalid"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// b is replaced by a file with another column and more rows; d is new.
+	writeParquet(t, filepath.Join(dir, "data", "b.parquet"), 7, true)
+	writeParquet(t, filepath.Join(dir, "data", "d.parquet"), 1, false)
+	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	if err := Upsert(dir, Table{Name: "B", Rows: 7, Description: "new b", ExtractedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Upsert(dir, Table{Name: "d", Rows: 1}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tb := range x.Tables {
+		names = append(names, tb.Name)
+	}
+	if strings.Join(names, ",") != "a,b,c,d" {
+		t.Fatalf("tables after upserts: %v, want a,b,c,d in order", names)
+	}
+	if b := x.Tables[1]; b.Rows != 7 || b.Description != "new b" || !b.ExtractedAt.Equal(at) || b.QueryMode != ModeLocal {
+		t.Errorf("replaced row = %+v", b)
+	}
+	if len(x.Remote) != 1 || x.Remote[0].Alias != "kbc" {
+		t.Errorf("_remote_attach after upserts = %+v", x.Remote)
+	}
+	for view, want := range map[string]int64{"a": 3, "b": 7, "c": 3, "d": 1} {
+		if n, err := queryView(t, dir, view); err != nil || n != want {
+			t.Errorf("view %s: %d rows, %v; want %d", view, n, err, want)
+		}
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("ATTACH " + sqlString(filepath.Join(dir, FileName)) + " AS src (READ_ONLY)"); err != nil {
+		t.Fatal(err)
+	}
+	var extra int64
+	if err := db.QueryRow(`SELECT sum(extra) FROM src.b`).Scan(&extra); err != nil || extra != 42 {
+		t.Errorf("view b does not read its new column: %d, %v", extra, err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "."+FileName+".tmp-*")); len(m) > 0 {
+		t.Errorf("temporary files left: %v", m)
 	}
 }

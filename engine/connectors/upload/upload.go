@@ -25,6 +25,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
+	"da/engine/diskfull"
 	"da/engine/extract"
 )
 
@@ -423,7 +424,8 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 		res, err := db.ExecContext(ctx, q)
 		if err != nil {
 			_ = os.Remove(out)
-			return 0, err
+			// A full disk is the server's problem: keep it from being read as bad input.
+			return 0, diskfull.Wrap(err)
 		}
 		return res.RowsAffected()
 	}
@@ -433,6 +435,9 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
+			}
+			if errors.Is(err, diskfull.ErrDiskFull) {
+				return 0, fmt.Errorf("upload: convert: %w", err)
 			}
 			return 0, inputErr(http.StatusUnprocessableEntity, "file is not a valid parquet file: %s", cleanMessage(err, raw, display))
 		}
@@ -466,6 +471,8 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 		switch {
 		case ctx.Err() != nil:
 			return 0, ctx.Err()
+		case errors.Is(err, diskfull.ErrDiskFull):
+			return 0, fmt.Errorf("upload: convert: %w", err)
 		case enc == "utf-8" && strings.Contains(msg, "Invalid unicode"):
 			// Not UTF-8 after all (beyond the sniffed head): read it as latin-1.
 			enc = "latin-1"
@@ -488,6 +495,9 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 func classify(ctx context.Context, err error, what, raw, display string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if diskfull.Is(err) {
+		return fmt.Errorf("upload: %s: %w", what, diskfull.Wrap(err))
 	}
 	msg := err.Error()
 	for _, p := range []string{"Invalid Input Error", "Conversion Error", "Invalid Error", "Parser Error"} {
