@@ -7,10 +7,10 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,24 +24,27 @@ import (
 // multipartSlack is what the multipart envelope and the small text fields may add to the file.
 const multipartSlack = 1 << 20
 
-// uploadForm is a parsed table-upload request; the file is spooled to a temp file.
+// uploadForm is a parsed table-upload request; the file is received straight into the
+// upload source's staging area (a spool), where it is converted too.
 type uploadForm struct {
 	Name, Description, Filename string
 	Public                      bool
-	File                        *os.File
-	Size                        int64
+	Spool                       *upload.Spool
+	// Checked and NameWasFree record the ownership check made when the file began to arrive.
+	Checked, NameWasFree bool
 }
 
 func (f *uploadForm) close() {
-	if f.File != nil {
-		f.File.Close()
-		os.Remove(f.File.Name())
+	if f.Spool != nil {
+		_ = f.Spool.Close()
 	}
 }
 
-// readUploadForm streams a multipart body, spooling the file part into DATA_DIR/tmp and
-// stopping as soon as it passes the size cap, so an oversized upload is refused while it
-// arrives rather than after.
+// readUploadForm streams a multipart body, receiving the file part into a spool and stopping
+// as soon as it passes the size cap, so an oversized upload is refused while it arrives
+// rather than after. An upload the disk cannot hold is refused (507) before any of it is
+// read, and one the uploader may not publish (403, 409), when its name comes before the file,
+// before the file is read.
 func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 	req := c.Request()
 	maxBytes := s.cfg.Upload.MaxBytes
@@ -51,6 +54,13 @@ func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 	ct, params, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	if err != nil || ct != "multipart/form-data" || params["boundary"] == "" {
 		return nil, apiError(http.StatusUnsupportedMediaType, "Expected a multipart/form-data body with a file field")
+	}
+	expected := req.ContentLength
+	if expected < 0 {
+		expected = maxBytes
+	}
+	if err := s.publisher.CheckFreeSpace(expected); err != nil {
+		return nil, uploadSpaceError(err)
 	}
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBytes+multipartSlack)
 	mr := multipart.NewReader(req.Body, params["boundary"])
@@ -78,7 +88,7 @@ func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 		seen[field] = true
 		switch field {
 		case "file":
-			if err := s.spool(f, part, maxBytes); err != nil {
+			if err := s.spool(c, f, part, maxBytes); err != nil {
 				return nil, err
 			}
 		case "name", "description", "public", "_csrf":
@@ -88,6 +98,9 @@ func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 			}
 			if len(v) > 64<<10 {
 				return nil, fieldInvalid(field, "too long")
+			}
+			if !utf8.Valid(v) {
+				return nil, fieldInvalid(field, "is not valid UTF-8 text")
 			}
 			val := strings.TrimSpace(string(v))
 			switch field {
@@ -106,8 +119,8 @@ func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 		part.Close()
 	}
 	v := &ValidationError{}
-	if f.File == nil {
-		v.Add("file", "Field required: attach a CSV, TSV, JSON lines or parquet file", "missing")
+	if f.Spool == nil {
+		v.Add("file", "Field required: attach a CSV, TSV, JSON or parquet file", "missing")
 	}
 	if f.Name == "" {
 		v.Add("name", "Field required: the table name", "missing")
@@ -115,34 +128,51 @@ func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := f.File.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
 	ok = true
 	return f, nil
 }
 
-// spool copies the file part into a temp file, refusing it once it passes maxBytes.
-func (s *Server) spool(f *uploadForm, part *multipart.Part, maxBytes int64) error {
-	dir := filepath.Join(s.cfg.DataDir, "tmp")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+// spool receives the file part into a new spool, refusing it once it passes maxBytes. When
+// the name arrived first, the name and the uploader's right to publish it are checked before
+// the file is read.
+func (s *Server) spool(c echo.Context, f *uploadForm, part *multipart.Part, maxBytes int64) error {
+	if f.Name != "" {
+		if err := upload.CheckName(f.Name); err != nil {
+			return uploadError(err)
+		}
+		u := currentUser(c)
+		exists, err := s.publisher.CheckUpload(c.Request().Context(), f.Name, u.Email, auth.Role(u.Role) == auth.RoleAdmin)
+		if err != nil {
+			return uploadError(err)
+		}
+		f.Checked, f.NameWasFree = true, !exists
 	}
-	tmp, err := os.CreateTemp(dir, "upload-*")
+	sp, err := s.publisher.NewUploadSpool()
 	if err != nil {
-		return err
+		return uploadError(err)
 	}
-	f.File = tmp
-	f.Filename = filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
-	n, err := io.Copy(tmp, io.LimitReader(part, maxBytes+1))
-	if err != nil {
-		return multipartError(err, maxBytes)
+	f.Spool = sp
+	if err := sp.Receive(c.Request().Context(), part, part.FileName(), maxBytes); err != nil {
+		var mbe *http.MaxBytesError
+		var ie *upload.InputError
+		if errors.As(err, &mbe) || errors.As(err, &ie) && ie.Status == http.StatusRequestEntityTooLarge {
+			return tooLarge(maxBytes)
+		}
+		return uploadError(err)
 	}
-	if n > maxBytes {
-		return tooLarge(maxBytes)
-	}
-	f.Size = n
+	f.Filename = sp.Filename()
 	return nil
+}
+
+// uploadSpaceError answers an upload the disk cannot hold with 507.
+func uploadSpaceError(err error) error {
+	var se *engine.SpaceError
+	if errors.As(err, &se) {
+		return apiError(http.StatusInsufficientStorage, fmt.Sprintf(
+			"The server does not have enough free disk space for this upload: it needs about %s and %s are free. Try a smaller file, or ask an admin to free space.",
+			views.FormatBytes(int64(se.Need)), views.FormatBytes(int64(se.Free))))
+	}
+	return err
 }
 
 func tooLarge(maxBytes int64) error {
@@ -175,26 +205,36 @@ func trimZero(f float64) string {
 func (s *Server) publishUpload(c echo.Context, f *uploadForm) (*engine.UploadResult, error) {
 	u := currentUser(c)
 	res, err := s.publisher.Upload(c.Request().Context(), engine.UploadRequest{
-		Name: f.Name, Filename: f.Filename, Description: f.Description, Public: f.Public, Body: f.File,
+		Name: f.Name, Filename: f.Filename, Description: f.Description, Public: f.Public, Spool: f.Spool,
 		MaxBytes: s.cfg.Upload.MaxBytes, UploaderEmail: u.Email, IsAdmin: auth.Role(u.Role) == auth.RoleAdmin,
+		Checked: f.Checked, NameWasFree: f.NameWasFree,
 	})
+	if err != nil {
+		return nil, uploadError(err)
+	}
+	s.log.Info("table uploaded", "table", res.Table.ID, "rows", res.Ingest.Rows, "bytes", f.Spool.Size(),
+		"profile", res.ProfileState, "user", u.Email)
+	return res, nil
+}
+
+// uploadError maps the publisher's refusals to answers; other errors stay internal.
+func uploadError(err error) error {
 	var ie *upload.InputError
 	var ce *engine.ConflictError
 	switch {
-	case err == nil:
-		s.log.Info("table uploaded", "table", res.Table.ID, "rows", res.Ingest.Rows, "bytes", f.Size, "user", u.Email)
-		return res, nil
 	case errors.As(err, &ie):
 		if strings.HasPrefix(ie.Detail, "name: ") {
-			return nil, fieldInvalid("name", strings.TrimPrefix(ie.Detail, "name: "))
+			return fieldInvalid("name", strings.TrimPrefix(ie.Detail, "name: "))
 		}
-		return nil, apiError(ie.Status, ie.Detail)
+		return apiError(ie.Status, ie.Detail)
 	case errors.As(err, &ce):
-		return nil, apiError(http.StatusConflict, ce.Detail)
+		return apiError(http.StatusConflict, ce.Detail)
 	case errors.Is(err, engine.ErrForbidden):
-		return nil, apiError(http.StatusForbidden, strings.TrimPrefix(err.Error(), engine.ErrForbidden.Error()+": "))
+		return apiError(http.StatusForbidden, strings.TrimPrefix(err.Error(), engine.ErrForbidden.Error()+": "))
+	case errors.Is(err, syscall.ENOSPC):
+		return apiError(http.StatusInsufficientStorage, "The server's disk is full, so the upload could not be stored. Nothing was changed; ask an admin to free space.")
 	}
-	return nil, err
+	return uploadSpaceError(err)
 }
 
 // uploadTableResponse is the 201 body of POST /api/upload/table.
@@ -206,6 +246,8 @@ type uploadTableResponse struct {
 	Format    string          `json:"format"`
 	IsPublic  bool            `json:"is_public"`
 	Columns   []upload.Column `json:"columns"`
+	// Profile is "complete", "pending" (large files are profiled in the background) or "failed".
+	Profile string `json:"profile"`
 }
 
 // uploadTable is POST /api/upload/table: publish a file as a table (201).
@@ -225,7 +267,7 @@ func (s *Server) uploadTable(c echo.Context) error {
 	}
 	return c.JSON(http.StatusCreated, uploadTableResponse{
 		TableID: res.Table.ID, Name: res.Table.Name, Rows: res.Ingest.Rows, SizeBytes: res.Ingest.SizeBytes,
-		Format: res.Ingest.Format, IsPublic: res.Table.IsPublic, Columns: cols,
+		Format: res.Ingest.Format, IsPublic: res.Table.IsPublic, Columns: cols, Profile: res.ProfileState,
 	})
 }
 
