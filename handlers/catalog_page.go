@@ -77,6 +77,7 @@ func (s *Server) catalogData(ctx context.Context, u *store.User, f views.Catalog
 	role := auth.Role(u.Role)
 	for i := range entries {
 		r := catalogRow(&entries[i], role)
+		r.Profiling = s.profilePending(r.ID)
 		sources[r.Source] = true
 		if r.Folder != "" {
 			folders[r.Folder] = true
@@ -152,6 +153,9 @@ func (s *Server) pageEntry(c echo.Context) (*catalogEntry, error) {
 func (s *Server) tablePageData(ctx context.Context, u *store.User, e *catalogEntry) views.CatalogTableData {
 	d := views.CatalogTableData{Row: catalogRow(e, auth.Role(u.Role)), PrimaryKey: e.Table.PrimaryKey, Now: time.Now().UTC(),
 		CanRefresh: e.Info != nil && e.Info.Available() && len(e.Info.Files) > 0}
+	// Read before the stored profile, so that a profile finished in between is not missed.
+	d.Profiling = s.profilePending(e.Table.ID)
+	d.Row.Profiling = d.Profiling
 	if e.Info != nil {
 		d.Columns = e.Info.Columns
 	}
@@ -240,6 +244,21 @@ func cellText(v any) string {
 		return x.UTC().Format(time.RFC3339)
 	}
 	return fmt.Sprint(v)
+}
+
+// profilePending reports whether table id is being profiled in the background.
+func (s *Server) profilePending(id string) bool {
+	return s.publisher != nil && s.publisher.ProfilePending(id)
+}
+
+// showCatalogProfile is GET /catalog/{table}/profile (htmx): the profile panel, which the
+// table page polls while a background profile runs.
+func (s *Server) showCatalogProfile(c echo.Context) error {
+	e, err := s.pageEntry(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.ProfilePanel(s.tablePageData(c.Request().Context(), currentUser(c), e)))
 }
 
 // refreshCatalogProfile is POST /catalog/{table}/refresh (htmx): profile the table again and

@@ -313,6 +313,7 @@ func uploadResultView(res *engine.UploadResult) views.UploadResultData {
 	d := views.UploadResultData{
 		TableID: res.Table.ID, Name: res.Table.Name, Rows: res.Ingest.Rows, SizeBytes: res.Ingest.SizeBytes,
 		Format: res.Ingest.Format, Public: res.Table.IsPublic, Size: views.FormatBytes(res.Ingest.SizeBytes),
+		ProfilePending: res.ProfileState == engine.ProfilePending,
 	}
 	for _, col := range res.Ingest.Columns {
 		d.Columns = append(d.Columns, views.UploadColumn{Name: col.Name, Type: col.Type})

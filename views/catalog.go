@@ -21,6 +21,7 @@ type CatalogRow struct {
 	Public, Readable        bool
 	Pending, Downloadable   bool
 	HasProfile, CanDownload bool // CanDownload: the role may download (analyst or higher)
+	Profiling               bool // a profile is being computed in the background
 }
 
 // CatalogGroup is the tables of one source/folder.
@@ -194,6 +195,7 @@ type CatalogTableData struct {
 	PrimaryKey  string
 	CanRefresh  bool
 	RefreshNote string // result of a refresh, shown above the profile
+	Profiling   bool   // a profile is being computed in the background; the panel polls
 	Now         time.Time
 }
 
