@@ -239,6 +239,7 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 			return nil, err
 		}
 	}
+	start := time.Now()
 	// Converting happens in the spool's private directory, before the critical section, so
 	// that a long conversion does not hold up a delete or another upload of the name.
 	res, err := sp.Convert(ctx, req.Name, upload.Options{MaxBytes: req.MaxBytes, Description: req.Description})
@@ -246,11 +247,13 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 		return nil, err
 	}
 
+	converted := time.Now()
 	unlock, err := lockTable(ctx, p.DataDir, id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	locked := time.Now()
 	existing, err := p.Store.GetTable(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -278,6 +281,7 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 	if err != nil {
 		return nil, err
 	}
+	published := time.Now()
 	t := &store.Table{ID: id, Name: req.Name, SourceTable: sp.Filename(), Description: req.Description,
 		RegisteredBy: owner, IsPublic: req.Public}
 	if err := p.Store.RegisterUpload(ctx, t, req.IsAdmin); err != nil {
@@ -293,6 +297,7 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 		}
 		return nil, err
 	}
+	registered := time.Now()
 	if _, err := p.Engine.RebuildSource(context.WithoutCancel(ctx), UploadSource); err != nil {
 		return nil, fmt.Errorf("publish upload: %w", err)
 	}
@@ -300,7 +305,14 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 	if !ok {
 		return nil, fmt.Errorf("publish upload: table %q is not served after the rebuild", id)
 	}
+	rebuilt := time.Now()
 	out := &UploadResult{Table: t, Info: info, Ingest: res}
+	defer func() {
+		p.Log.Debug("upload stages", "table", id, "rows", res.Rows, "convert_ms", converted.Sub(start).Milliseconds(),
+			"lock_wait_ms", locked.Sub(converted).Milliseconds(), "publish_ms", published.Sub(locked).Milliseconds(),
+			"register_ms", registered.Sub(published).Milliseconds(), "rebuild_ms", rebuilt.Sub(registered).Milliseconds(),
+			"profile_ms", time.Since(rebuilt).Milliseconds(), "profile", out.ProfileState)
+	}()
 	if res.Rows >= BackgroundProfileRows {
 		out.ProfileState = ProfilePending
 		p.profileLater(id)
