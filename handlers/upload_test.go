@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"da/auth"
 	"da/store"
@@ -466,9 +468,21 @@ func TestUploadDeleteRace(t *testing.T) {
 		var up, del *httptest.ResponseRecorder
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { defer wg.Done(); up = env.upload(owner, name, "d.csv", csvRows(7, 2)) }()
+		// Stagger the two differently from round to round, so that the delete lands before,
+		// during and after the re-upload's steps; every outcome is checked the same way.
+		delay := time.Duration(rand.IntN(200)) * time.Millisecond
 		go func() {
 			defer wg.Done()
+			if round%2 == 1 {
+				time.Sleep(delay)
+			}
+			up = env.upload(owner, name, "d.csv", csvRows(7, 2))
+		}()
+		go func() {
+			defer wg.Done()
+			if round%2 == 0 {
+				time.Sleep(delay)
+			}
 			del = env.do(request{method: "DELETE", path: "/api/admin/registry/" + name, token: admin})
 		}()
 		wg.Wait()

@@ -115,9 +115,16 @@ func Read(sourceDir string) (*Extract, error) {
 // Upsert inserts or replaces (by case-insensitive name, keeping the stored spelling) one
 // _meta row and rewrites the contract atomically. A source without extract.duckdb yet gets a new one.
 func Upsert(sourceDir string, t Table) error {
+	_, err := Swap(sourceDir, t)
+	return err
+}
+
+// Swap is Upsert that also returns the row it replaced (nil when the table is new), so that
+// a caller can put it back.
+func Swap(sourceDir string, t Table) (*Table, error) {
 	dir, err := absDir(sourceDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer lockSource(dir)()
 	x, err := readFile(filepath.Join(dir, FileName))
@@ -125,21 +132,25 @@ func Upsert(sourceDir string, t Table) error {
 		x, err = &Extract{}, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	replaced := false
+	var prev *Table
 	for i := range x.Tables {
 		if strings.EqualFold(x.Tables[i].Name, t.Name) {
+			old := x.Tables[i]
+			prev = &old
 			t.Name = x.Tables[i].Name // the data files carry the stored spelling
 			x.Tables[i] = t
-			replaced = true
 			break
 		}
 	}
-	if !replaced {
+	if prev == nil {
 		x.Tables = append(x.Tables, t)
 	}
-	return writeLocked(dir, x)
+	if err := writeLocked(dir, x); err != nil {
+		return nil, err
+	}
+	return prev, nil
 }
 
 // Remove drops one table from the source: the contract is rewritten without its _meta row

@@ -267,16 +267,6 @@ func (s *Spool) Publish(description string) (*Publication, error) {
 	id := s.result.TableID
 	defer lockTable(s.sourceDir + "\x00" + id)()
 	p := &Publication{dir: s.sourceDir, id: id, final: filepath.Join(extract.DataDir(s.sourceDir), id+".parquet")}
-	if x, err := extract.Read(s.sourceDir); err == nil {
-		for i := range x.Tables {
-			if strings.EqualFold(x.Tables[i].Name, id) {
-				t := x.Tables[i]
-				p.prev = &t
-			}
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("upload: read the contract: %w", err)
-	}
 	if _, err := os.Stat(p.final); err == nil {
 		p.backup = filepath.Join(s.dir, "previous.parquet")
 		if err := os.Link(p.final, p.backup); err != nil {
@@ -287,7 +277,7 @@ func (s *Spool) Publish(description string) (*Publication, error) {
 		return nil, fmt.Errorf("upload: %w", err)
 	}
 	s.out = ""
-	err := extract.Upsert(s.sourceDir, extract.Table{
+	prev, err := extract.Swap(s.sourceDir, extract.Table{
 		Name:        id,
 		Description: description,
 		Rows:        s.result.Rows,
@@ -301,6 +291,7 @@ func (s *Spool) Publish(description string) (*Publication, error) {
 		}
 		return nil, fmt.Errorf("upload: record %s: %w", id, err)
 	}
+	p.prev = prev
 	return p, nil
 }
 

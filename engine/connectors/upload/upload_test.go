@@ -341,3 +341,84 @@ func TestTrimPartialRune(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishRollback publishes a new table and a replacement and takes each back: the new
+// table disappears with its data, the replaced one gets its previous data and _meta row back.
+func TestPublishRollback(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	publish := func(name, content string) *Publication {
+		t.Helper()
+		s, err := NewSpool(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.Receive(ctx, strings.NewReader(content), name+".csv", 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Convert(ctx, name, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Publish("v:" + content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := publish("fresh", "a\n1\n")
+	if err := p.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(extract.DataDir(dir), "fresh.parquet")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the new table's data is still there: %v", err)
+	}
+
+	publish("kept", "a\n1\n2\n")
+	p = publish("kept", "a\n7\n8\n9\n")
+	if got := rowsOf(t, dir, "kept", "a"); len(got) != 3 {
+		t.Fatalf("replacement not published: %v", got)
+	}
+	if err := p.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf(t, dir, "kept", "a"); len(got) != 2 {
+		t.Errorf("after rollback the table has %v, want the previous 2 rows", got)
+	}
+	x, err := extract.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Tables) != 1 || x.Tables[0].Rows != 2 || x.Tables[0].Description != "v:a\n1\n2\n" {
+		t.Errorf("_meta after rollback: %+v", x.Tables)
+	}
+}
+
+// TestSpoolRefusesBeforeReading refuses an unsupported type or a file name that is not UTF-8
+// without reading the body.
+func TestSpoolRefusesBeforeReading(t *testing.T) {
+	s, err := NewSpool(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, name := range []string{"\xff\xfe.csv", "x.exe"} {
+		r := &countingReader{r: strings.NewReader("a\n1\n")}
+		err := s.Receive(context.Background(), r, name, 0)
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Status >= 500 || r.n > 0 {
+			t.Errorf("%q: %v, read %d bytes", name, err, r.n)
+		}
+	}
+}
+
+type countingReader struct {
+	r interface{ Read([]byte) (int, error) }
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
