@@ -618,6 +618,10 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 		res, err := db.ExecContext(ctx, q)
 		if err != nil {
 			_ = os.Remove(out)
+			if strings.Contains(err.Error(), "No space left on device") {
+				// A full disk is the server's problem, never the file's.
+				return 0, fmt.Errorf("upload: convert: %w", syscall.ENOSPC)
+			}
 			return 0, err
 		}
 		return res.RowsAffected()
@@ -634,6 +638,9 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 	case FormatParquet:
 		n, err := run("read_parquet(" + sqlString(raw) + ")")
 		if err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return 0, nil, err
+			}
 			if ctx.Err() != nil {
 				return 0, nil, ctx.Err()
 			}
@@ -642,12 +649,18 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 		return done(n)
 	case FormatJSONL:
 		n, err := run("read_json(" + sqlString(raw) + ", format = 'newline_delimited')")
+		if errors.Is(err, syscall.ENOSPC) {
+			return 0, nil, err
+		}
 		if err != nil {
 			return 0, nil, classify(ctx, err, "could not read JSON lines", raw, display)
 		}
 		return done(n)
 	case FormatJSON:
 		n, err := run("read_json(" + sqlString(raw) + ", format = 'array', records = true)")
+		if errors.Is(err, syscall.ENOSPC) {
+			return 0, nil, err
+		}
 		if err != nil {
 			if ctx.Err() == nil && strings.Contains(err.Error(), "expected records") {
 				if emptyArray(raw) {
@@ -676,6 +689,9 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 		n, err := run(csvSource(enc, full))
 		if err == nil {
 			return done(n)
+		}
+		if errors.Is(err, syscall.ENOSPC) {
+			return 0, nil, err
 		}
 		msg := err.Error()
 		switch {
