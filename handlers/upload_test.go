@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -537,5 +538,34 @@ func TestUploadLargeProfiledInBackground(t *testing.T) {
 	if frag.Code != http.StatusOK || !strings.Contains(frag.Body.String(), `data-testid="profile-columns"`) ||
 		strings.Contains(frag.Body.String(), `data-testid="profile-pending"`) {
 		t.Errorf("profile fragment: %d %s", frag.Code, frag.Body.String())
+	}
+}
+
+// TestUploadDiskFillsWhileReceiving has the disk fill up during an upload that the free-space
+// check let through: 507 in plain words, no server path, nothing registered or left behind.
+func TestUploadDiskFillsWhileReceiving(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	env := newTestEnv(t)
+	dir := filepath.Join(env.srv.cfg.DataDir, "extracts", "uploads")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1048576", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	env.srv.publisher.FreeBytes = func(string) (uint64, error) { return 1 << 40, nil } // the check is fooled
+	rec := env.upload(env.tokens[auth.RoleAnalyst], "filler", "f.csv", csvRows(400_000, 123456))
+	if rec.Code != http.StatusInsufficientStorage || !strings.Contains(rec.Body.String(), "disk is full") ||
+		strings.Contains(rec.Body.String(), env.srv.cfg.DataDir) {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+	}
+	if _, err := env.store.GetTable(context.Background(), "filler"); err == nil {
+		t.Error("the upload was registered")
+	}
+	if left := uploadLeftovers(t, env); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }

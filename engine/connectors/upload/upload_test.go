@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"unicode/utf16"
 
@@ -421,4 +424,47 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += n
 	return n, err
+}
+
+// smallDisk mounts a tmpfs of size bytes (root only; the test is skipped otherwise).
+func smallDisk(t *testing.T, size int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	return dir
+}
+
+// TestIngestFullDisk fills a small disk while receiving and while converting: both fail with
+// an error wrapping ENOSPC (answered 507), never an input error, and leave nothing behind.
+func TestIngestFullDisk(t *testing.T) {
+	var big strings.Builder
+	big.WriteString("id,note\n")
+	for i := 0; big.Len() < 3<<20; i++ {
+		big.WriteString(strconv.Itoa(i) + ",some text that takes room " + strconv.Itoa(i*7) + "\n")
+	}
+	for _, tc := range []struct {
+		name string
+		size int
+	}{{"write", 1 << 20}, {"convert", 3<<20 + 300<<10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := smallDisk(t, tc.size)
+			_, err := Ingest(context.Background(), dir, "t", "t.csv", strings.NewReader(big.String()), Options{MaxBytes: -1})
+			if !strings.Contains(err.Error(), tc.name) {
+				t.Errorf("err = %v, want a failure to %s", err, tc.name)
+			}
+			var ie *InputError
+			if !errors.Is(err, syscall.ENOSPC) || errors.As(err, &ie) {
+				t.Fatalf("err = %v, want one wrapping ENOSPC", err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, ".upload-*")); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
+	}
 }
