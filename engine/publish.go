@@ -271,14 +271,24 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 	default:
 		return nil, fmt.Errorf("%w: table %q belongs to %s; only its owner or an admin can replace it", ErrForbidden, id, existing.RegisteredBy)
 	}
+	narrowed := false
 	if existing != nil && existing.IsPublic && !req.Public {
 		// Narrow access before the new data is in place, so that no step makes it public.
 		if _, err := p.Store.SetTablePublic(ctx, id, false); err != nil {
 			return nil, err
 		}
+		narrowed = true
+	}
+	widenBack := func() {
+		if narrowed {
+			if _, err := p.Store.SetTablePublic(context.WithoutCancel(ctx), id, true); err != nil {
+				p.Log.Error("upload: making the table public again after a failed replacement failed", "table", id, "error", err)
+			}
+		}
 	}
 	pub, err := sp.Publish(req.Description)
 	if err != nil {
+		widenBack()
 		return nil, err
 	}
 	published := time.Now()
@@ -289,6 +299,7 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 			p.Log.Error("upload: taking back data that could not be registered failed; it is quarantined at the next start",
 				"table", id, "error", rerr)
 		}
+		widenBack()
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			return nil, &ConflictError{Detail: fmt.Sprintf("Table %q already exists in another source; choose another name", id)}
