@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -32,6 +33,8 @@ type uploadForm struct {
 	Spool                       *upload.Spool
 	// Checked and NameWasFree record the ownership check made when the file began to arrive.
 	Checked, NameWasFree bool
+	// Received is how long the file took to arrive and be written.
+	Received time.Duration
 }
 
 func (f *uploadForm) close() {
@@ -152,6 +155,8 @@ func (s *Server) spool(c echo.Context, f *uploadForm, part *multipart.Part, maxB
 		return uploadError(err)
 	}
 	f.Spool = sp
+	start := time.Now()
+	defer func() { f.Received = time.Since(start) }()
 	if err := sp.Receive(c.Request().Context(), part, part.FileName(), maxBytes); err != nil {
 		var mbe *http.MaxBytesError
 		var ie *upload.InputError
@@ -213,7 +218,7 @@ func (s *Server) publishUpload(c echo.Context, f *uploadForm) (*engine.UploadRes
 		return nil, uploadError(err)
 	}
 	s.log.Info("table uploaded", "table", res.Table.ID, "rows", res.Ingest.Rows, "bytes", f.Spool.Size(),
-		"profile", res.ProfileState, "user", u.Email)
+		"receive_ms", f.Received.Milliseconds(), "profile", res.ProfileState, "user", u.Email)
 	return res, nil
 }
 
