@@ -306,7 +306,7 @@ func (s *Server) submitUpload(c echo.Context) error {
 		for _, fe := range ve.Fields {
 			form.Errors[fe.Loc[len(fe.Loc)-1]] = fe.Msg
 		}
-	case errors.As(err, &he) && he.Code < 500:
+	case errors.As(err, &he) && (he.Code < 500 || he.Code == http.StatusInsufficientStorage):
 		form.Errors = map[string]string{"file": fmt.Sprint(he.Message)}
 	default:
 		return err

@@ -569,3 +569,24 @@ func TestUploadDiskFillsWhileReceiving(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+// TestUploadPageDiskFull shows the page's form again with the full-disk message inline.
+func TestUploadPageDiskFull(t *testing.T) {
+	env := newTestEnv(t)
+	env.srv.publisher.FreeBytes = func(string) (uint64, error) { return 10, nil }
+	b := env.browser()
+	if rec := b.login("analyst@example.com", testPassword); rec.Code != http.StatusSeeOther {
+		t.Fatalf("login: %d", rec.Code)
+	}
+	b.do("GET", "/upload", nil)
+	body, ctype := multipartBody(t, [][2]string{{"name", "page_full"}}, "f.csv", []byte(salesCSV))
+	r := request{method: "POST", path: "/upload", body: body, ctype: ctype, headers: map[string]string{"HX-Request": "true", "X-CSRF-Token": b.csrf}}
+	for _, c := range b.jar {
+		r.cookies = append(r.cookies, c)
+	}
+	rec := env.do(r)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "free disk space") ||
+		!strings.Contains(rec.Body.String(), `data-testid="upload-form"`) {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+	}
+}
