@@ -5,6 +5,7 @@
 package upload
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -433,6 +434,8 @@ func receive(ctx context.Context, r io.Reader, path string, max int64) ([]byte, 
 		return nil, 0, fmt.Errorf("upload: %w", err)
 	}
 	defer f.Close()
+	// A multipart part hands out a few KB per Read: gather them into large writes.
+	w := bufio.NewWriterSize(f, 1<<20)
 	var (
 		head     = make([]byte, 0, sniffBytes)
 		buf      = make([]byte, 256<<10)
@@ -456,7 +459,7 @@ func receive(ctx context.Context, r io.Reader, path string, max int64) ([]byte, 
 			if !nonSpace && len(bytes.TrimSpace(chunk)) > 0 {
 				nonSpace = true
 			}
-			if _, err := f.Write(chunk); err != nil {
+			if _, err := w.Write(chunk); err != nil {
 				return nil, 0, fmt.Errorf("upload: write %s: %w", path, err)
 			}
 		}
@@ -471,6 +474,9 @@ func receive(ctx context.Context, r io.Reader, path string, max int64) ([]byte, 
 			ie.Err = rerr
 			return nil, 0, ie
 		}
+	}
+	if err := w.Flush(); err != nil {
+		return nil, 0, fmt.Errorf("upload: write %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, 0, fmt.Errorf("upload: write %s: %w", path, err)
