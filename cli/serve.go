@@ -139,6 +139,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	if err := seedAdmin(ctx, cfg, st, log); err != nil {
 		return err
 	}
+	// Upload data a crash left published but unregistered is moved aside before anything
+	// serves it.
+	if _, err := engine.QuarantineUnregisteredUploads(ctx, cfg.DataDir, st, log); err != nil {
+		log.Error("checking uploads for unregistered data failed", "error", err)
+	}
 	eng, pub := openEngine(ctx, cfg, st, log)
 	syncer := engine.NewSyncer(eng, st, engine.SyncOptions{Publisher: pub, Log: log,
 		Connectors: connectors.NewRegistry(eng.ExtractsDir())})

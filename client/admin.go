@@ -157,10 +157,12 @@ type UploadedTable struct {
 	SizeBytes int64  `json:"size_bytes"`
 	Format    string `json:"format"`
 	IsPublic  bool   `json:"is_public"`
+	// Profile is "complete", or "pending" while a large file is profiled in the background.
+	Profile string `json:"profile"`
 }
 
 // UploadTable publishes a file as a table named name (the file name's extension gives the
-// format: .csv, .tsv, .jsonl, .ndjson, .parquet). Uploading the same name again replaces it.
+// format: .csv, .tsv, .json, .jsonl, .ndjson, .parquet). Uploading the same name again replaces it.
 func (c *Client) UploadTable(ctx context.Context, name, fileName string, data io.Reader, public bool) (*UploadedTable, error) {
 	return c.UploadTableWith(ctx, name, fileName, data, public, "")
 }

@@ -824,6 +824,13 @@ func countParquet(ctx context.Context, path string) (int64, error) {
 // stops being served. It waits for a running sync of that source to finish first.
 func (s *Syncer) Unregister(ctx context.Context, id string) (*store.Unregistered, error) {
 	id = strings.ToLower(id)
+	// The table's critical section, shared with uploads: a re-upload racing a delete runs
+	// wholly before or wholly after it.
+	unlockTable, err := lockTable(ctx, s.eng.DataDir(), id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlockTable()
 	row, err := s.store.GetTable(ctx, id)
 	if err != nil {
 		return nil, err
@@ -851,7 +858,7 @@ func (s *Syncer) Unregister(ctx context.Context, id string) (*store.Unregistered
 			s.opt.Log.Error("unregister: removing the data failed; it is served until removed", "table", id, "error", err)
 		}
 	}
-	if _, err := s.eng.Rebuild(ctx); err != nil {
+	if _, err := s.eng.Rebuild(context.WithoutCancel(ctx)); err != nil {
 		s.opt.Log.Error("unregister: rebuild failed; the table stops being served at the next rebuild", "table", id, "error", err)
 	}
 	return out, nil

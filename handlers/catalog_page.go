@@ -114,6 +114,7 @@ func (s *Server) catalogData(ctx context.Context, u *store.User, f views.Catalog
 	for i := range entries {
 		r := catalogRow(&entries[i], role)
 		r.Subscribed = subs[strings.ToLower(r.ID)]
+		r.Profiling = s.profilePending(r.ID)
 		sources[r.Source] = true
 		if r.Folder != "" {
 			folders[r.Folder] = true
@@ -194,6 +195,9 @@ func (s *Server) tablePageData(ctx context.Context, u *store.User, e *catalogEnt
 	} else {
 		d.Row.Subscribed, d.Subscriptions = subs[strings.ToLower(e.Table.ID)], len(subs)
 	}
+	// Read before the stored profile, so that a profile finished in between is not missed.
+	d.Profiling = s.profilePending(e.Table.ID)
+	d.Row.Profiling = d.Profiling
 	if e.Info != nil {
 		d.Columns = e.Info.Columns
 	}
@@ -269,6 +273,34 @@ func (s *Server) showCatalogSample(c echo.Context) error {
 		}
 	}
 	return render(c, http.StatusOK, views.SampleTable(out))
+}
+
+// cellText shows one result value as text; NULL as "null".
+func cellText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprint(v)
+}
+
+// profilePending reports whether table id is being profiled in the background.
+func (s *Server) profilePending(id string) bool {
+	return s.publisher != nil && s.publisher.ProfilePending(id)
+}
+
+// showCatalogProfile is GET /catalog/{table}/profile (htmx): the profile panel, which the
+// table page polls while a background profile runs.
+func (s *Server) showCatalogProfile(c echo.Context) error {
+	e, err := s.pageEntry(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.ProfilePanel(s.tablePageData(c.Request().Context(), currentUser(c), e)))
 }
 
 // refreshCatalogProfile is POST /catalog/{table}/refresh (htmx): profile the table again and

@@ -179,6 +179,8 @@ func TestSlowUploadIsCutOff(t *testing.T) {
 		t.Fatalf("slow upload: got %q, want a 408", got)
 	}
 	spools, _ := filepath.Glob(filepath.Join(n.srv.cfg.DataDir, "tmp", "upload-*"))
+	staged, _ := filepath.Glob(filepath.Join(n.srv.cfg.DataDir, "extracts", "uploads", ".upload-*"))
+	spools = append(spools, staged...)
 	if len(spools) > 0 {
 		t.Fatalf("the cut-off upload left its spool: %v", spools)
 	}

@@ -123,6 +123,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/catalog", Min: viewer, Handler: s.showCatalog},
 		{Method: "GET", Path: "/catalog/:table", Min: viewer, Handler: s.showCatalogTable},
 		{Method: "GET", Path: "/catalog/:table/sample", Min: viewer, Handler: s.showCatalogSample},
+		{Method: "GET", Path: "/catalog/:table/profile", Min: viewer, Handler: s.showCatalogProfile},
 		{Method: "POST", Path: "/catalog/:table/refresh", Min: viewer, Handler: s.refreshCatalogProfile, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/settings/subscriptions", Min: viewer, Handler: s.showSubscriptions},
 		{Method: "POST", Path: "/settings/subscriptions", Min: viewer, Handler: s.toggleSubscription, BodyLimit: jsonLimit},

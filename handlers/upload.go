@@ -7,10 +7,11 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,24 +25,29 @@ import (
 // multipartSlack is what the multipart envelope and the small text fields may add to the file.
 const multipartSlack = 1 << 20
 
-// uploadForm is a parsed table-upload request; the file is spooled to a temp file.
+// uploadForm is a parsed table-upload request; the file is received straight into the
+// upload source's staging area (a spool), where it is converted too.
 type uploadForm struct {
 	Name, Description, Filename string
 	Public                      bool
-	File                        *os.File
-	Size                        int64
+	Spool                       *upload.Spool
+	// Checked and NameWasFree record the ownership check made when the file began to arrive.
+	Checked, NameWasFree bool
+	// Received is how long the file took to arrive and be written.
+	Received time.Duration
 }
 
 func (f *uploadForm) close() {
-	if f.File != nil {
-		f.File.Close()
-		os.Remove(f.File.Name())
+	if f.Spool != nil {
+		_ = f.Spool.Close()
 	}
 }
 
-// readUploadForm streams a multipart body, spooling the file part into DATA_DIR/tmp and
-// stopping as soon as it passes the size cap, so an oversized upload is refused while it
-// arrives rather than after.
+// readUploadForm streams a multipart body, receiving the file part into a spool and stopping
+// as soon as it passes the size cap, so an oversized upload is refused while it arrives
+// rather than after. An upload the disk cannot hold is refused (507) before any of it is
+// read, and one the uploader may not publish (403, 409), when its name comes before the file,
+// before the file is read.
 func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 	req := c.Request()
 	maxBytes := s.cfg.Upload.MaxBytes
@@ -51,6 +57,13 @@ func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 	ct, params, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	if err != nil || ct != "multipart/form-data" || params["boundary"] == "" {
 		return nil, apiError(http.StatusUnsupportedMediaType, "Expected a multipart/form-data body with a file field")
+	}
+	expected := req.ContentLength
+	if expected < 0 {
+		expected = maxBytes
+	}
+	if err := s.publisher.CheckFreeSpace(expected); err != nil {
+		return nil, uploadSpaceError(err)
 	}
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBytes+multipartSlack)
 	mr := multipart.NewReader(req.Body, params["boundary"])
@@ -78,7 +91,7 @@ func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 		seen[field] = true
 		switch field {
 		case "file":
-			if err := s.spool(f, part, maxBytes); err != nil {
+			if err := s.spool(c, f, part, maxBytes); err != nil {
 				return nil, err
 			}
 		case "name", "description", "public", "_csrf":
@@ -88,6 +101,9 @@ func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 			}
 			if len(v) > 64<<10 {
 				return nil, fieldInvalid(field, "too long")
+			}
+			if !utf8.Valid(v) {
+				return nil, fieldInvalid(field, "is not valid UTF-8 text")
 			}
 			val := strings.TrimSpace(string(v))
 			switch field {
@@ -106,8 +122,8 @@ func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 		part.Close()
 	}
 	v := &ValidationError{}
-	if f.File == nil {
-		v.Add("file", "Field required: attach a CSV, TSV, JSON lines or parquet file", "missing")
+	if f.Spool == nil {
+		v.Add("file", "Field required: attach a CSV, TSV, JSON or parquet file", "missing")
 	}
 	if f.Name == "" {
 		v.Add("name", "Field required: the table name", "missing")
@@ -115,54 +131,56 @@ func (s *Server) readUploadForm(c echo.Context) (*uploadForm, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := f.File.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
 	ok = true
 	return f, nil
 }
 
-// spool copies the file part into a temp file, refusing it once it passes maxBytes.
-func (s *Server) spool(f *uploadForm, part *multipart.Part, maxBytes int64) error {
-	dir := filepath.Join(s.cfg.DataDir, "tmp")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+// spool receives the file part into a new spool, refusing it once it passes maxBytes. When
+// the name arrived first, the name and the uploader's right to publish it are checked before
+// the file is read.
+func (s *Server) spool(c echo.Context, f *uploadForm, part *multipart.Part, maxBytes int64) error {
+	if f.Name != "" {
+		if err := upload.CheckName(f.Name); err != nil {
+			return uploadError(err)
+		}
+		u := currentUser(c)
+		exists, err := s.publisher.CheckUpload(c.Request().Context(), f.Name, u.Email, auth.Role(u.Role) == auth.RoleAdmin)
+		if err != nil {
+			return uploadError(err)
+		}
+		f.Checked, f.NameWasFree = true, !exists
 	}
-	tmp, err := os.CreateTemp(dir, "upload-*")
+	sp, err := s.publisher.NewUploadSpool()
 	if err != nil {
-		return err
+		return uploadError(err)
 	}
-	f.File = tmp
-	f.Filename = filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
-	// Copy through a writer that remembers its own failure: a failed write to the spool (a
-	// full disk) is the server's problem, not a malformed body.
-	w := &spoolWriter{f: tmp}
-	n, err := io.Copy(w, io.LimitReader(part, maxBytes+1))
-	if w.err != nil {
-		return fmt.Errorf("upload: spool the file: %w", w.err)
+	f.Spool = sp
+	start := time.Now()
+	defer func() { f.Received = time.Since(start) }()
+	if err := sp.Receive(c.Request().Context(), part, part.FileName(), maxBytes); err != nil {
+		var mbe *http.MaxBytesError
+		var ie *upload.InputError
+		if errors.As(err, &mbe) || errors.As(err, &ie) && ie.Status == http.StatusRequestEntityTooLarge {
+			return tooLarge(maxBytes)
+		}
+		if isTimeout(err) {
+			return bodyReadError(err) // too slow a client: 408
+		}
+		return uploadError(err)
 	}
-	if err != nil {
-		return multipartError(err, maxBytes)
-	}
-	if n > maxBytes {
-		return tooLarge(maxBytes)
-	}
-	f.Size = n
+	f.Filename = sp.Filename()
 	return nil
 }
 
-// spoolWriter writes to the spool file and keeps the first write error.
-type spoolWriter struct {
-	f   *os.File
-	err error
-}
-
-func (w *spoolWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if err != nil && w.err == nil {
-		w.err = err
+// uploadSpaceError answers an upload the disk cannot hold with 507.
+func uploadSpaceError(err error) error {
+	var se *engine.SpaceError
+	if errors.As(err, &se) {
+		return apiError(http.StatusInsufficientStorage, fmt.Sprintf(
+			"The server does not have enough free disk space for this upload: it needs about %s and %s are free. Try a smaller file, or ask an admin to free space.",
+			views.FormatBytes(int64(se.Need)), views.FormatBytes(int64(se.Free))))
 	}
-	return n, err
+	return err
 }
 
 func tooLarge(maxBytes int64) error {
@@ -195,38 +213,46 @@ func trimZero(f float64) string {
 }
 
 // publishUpload runs a parsed upload through the publisher and maps its errors to statuses.
+// Every upload is an event of the activity log, named by its table, whatever its outcome: a
+// successful one commits its entry with the table's registration, a refused one records it
+// on its own.
 func (s *Server) publishUpload(c echo.Context, f *uploadForm) (*engine.UploadResult, error) {
 	u := currentUser(c)
-	res, err := s.publisher.Upload(c.Request().Context(), engine.UploadRequest{
-		Name: f.Name, Filename: f.Filename, Description: f.Description, Public: f.Public, Body: f.File,
+	params := map[string]any{"table_id": f.Name, "file": f.Filename, "bytes": f.Spool.Size()}
+	ctx := s.auditing(c, auditUpload, f.Name, params)
+	res, err := s.publisher.Upload(ctx, engine.UploadRequest{
+		Name: f.Name, Filename: f.Filename, Description: f.Description, Public: f.Public, Spool: f.Spool,
 		MaxBytes: s.cfg.Upload.MaxBytes, UploaderEmail: u.Email, IsAdmin: auth.Role(u.Role) == auth.RoleAdmin,
+		Checked: f.Checked, NameWasFree: f.NameWasFree,
 	})
+	if err != nil {
+		failed := map[string]any{"table_id": f.Name, "file": f.Filename, "bytes": f.Spool.Size(), "error": truncateRunes(err.Error(), 500)}
+		_ = s.audit(c, auditUpload, f.Name, "failure", failed) // the request fails anyway; audit logs its own failure
+		return nil, uploadError(err)
+	}
+	s.log.Info("table uploaded", "table", res.Table.ID, "rows", res.Ingest.Rows, "bytes", f.Spool.Size(),
+		"receive_ms", f.Received.Milliseconds(), "profile", res.ProfileState, "user", u.Email)
+	return res, nil
+}
+
+// uploadError maps the publisher's refusals to answers; other errors stay internal.
+func uploadError(err error) error {
 	var ie *upload.InputError
 	var ce *engine.ConflictError
-	// Every upload is an event of the activity log, named by its table, whatever its outcome.
-	params := map[string]any{"table_id": f.Name, "file": f.Filename, "bytes": f.Size}
-	if err == nil {
-		params["table_id"], params["rows"], params["format"] = res.Table.ID, res.Ingest.Rows, res.Ingest.Format
-		s.audit(c, auditUpload, res.Table.ID, auditResultOK, params)
-	} else {
-		params["error"] = truncateRunes(err.Error(), 500)
-		s.audit(c, auditUpload, f.Name, "failure", params)
-	}
 	switch {
-	case err == nil:
-		s.log.Info("table uploaded", "table", res.Table.ID, "rows", res.Ingest.Rows, "bytes", f.Size, "user", u.Email)
-		return res, nil
 	case errors.As(err, &ie):
 		if strings.HasPrefix(ie.Detail, "name: ") {
-			return nil, fieldInvalid("name", strings.TrimPrefix(ie.Detail, "name: "))
+			return fieldInvalid("name", strings.TrimPrefix(ie.Detail, "name: "))
 		}
-		return nil, apiError(ie.Status, ie.Detail)
+		return apiError(ie.Status, ie.Detail)
 	case errors.As(err, &ce):
-		return nil, apiError(http.StatusConflict, ce.Detail)
+		return apiError(http.StatusConflict, ce.Detail)
 	case errors.Is(err, engine.ErrForbidden):
-		return nil, apiError(http.StatusForbidden, strings.TrimPrefix(err.Error(), engine.ErrForbidden.Error()+": "))
+		return apiError(http.StatusForbidden, strings.TrimPrefix(err.Error(), engine.ErrForbidden.Error()+": "))
+	case errors.Is(err, syscall.ENOSPC):
+		return apiError(http.StatusInsufficientStorage, "The server's disk is full, so the upload could not be stored. Nothing was changed; ask an admin to free space.")
 	}
-	return nil, err
+	return uploadSpaceError(err)
 }
 
 // uploadTableResponse is the 201 body of POST /api/upload/table.
@@ -238,6 +264,8 @@ type uploadTableResponse struct {
 	Format    string          `json:"format"`
 	IsPublic  bool            `json:"is_public"`
 	Columns   []upload.Column `json:"columns"`
+	// Profile is "complete", "pending" (large files are profiled in the background) or "failed".
+	Profile string `json:"profile"`
 }
 
 // uploadTable is POST /api/upload/table: publish a file as a table (201).
@@ -257,7 +285,7 @@ func (s *Server) uploadTable(c echo.Context) error {
 	}
 	return c.JSON(http.StatusCreated, uploadTableResponse{
 		TableID: res.Table.ID, Name: res.Table.Name, Rows: res.Ingest.Rows, SizeBytes: res.Ingest.SizeBytes,
-		Format: res.Ingest.Format, IsPublic: res.Table.IsPublic, Columns: cols,
+		Format: res.Ingest.Format, IsPublic: res.Table.IsPublic, Columns: cols, Profile: res.ProfileState,
 	})
 }
 
@@ -291,7 +319,7 @@ func (s *Server) submitUpload(c echo.Context) error {
 		for _, fe := range ve.Fields {
 			form.Errors[fe.Loc[len(fe.Loc)-1]] = fe.Msg
 		}
-	case errors.As(err, &he) && he.Code < 500:
+	case errors.As(err, &he) && (he.Code < 500 || he.Code == http.StatusInsufficientStorage):
 		form.Errors = map[string]string{"file": fmt.Sprint(he.Message)}
 	default:
 		return err
@@ -303,6 +331,7 @@ func uploadResultView(res *engine.UploadResult) views.UploadResultData {
 	d := views.UploadResultData{
 		TableID: res.Table.ID, Name: res.Table.Name, Rows: res.Ingest.Rows, SizeBytes: res.Ingest.SizeBytes,
 		Format: res.Ingest.Format, Public: res.Table.IsPublic, Size: views.FormatBytes(res.Ingest.SizeBytes),
+		ProfilePending: res.ProfileState == engine.ProfilePending,
 	}
 	for _, col := range res.Ingest.Columns {
 		d.Columns = append(d.Columns, views.UploadColumn{Name: col.Name, Type: col.Type})

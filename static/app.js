@@ -198,7 +198,7 @@
   "use strict";
   var d = document;
   var chosen = null; // the File the user picked; re-attached when the form is re-rendered
-  var KINDS = { csv: "CSV", tsv: "TSV", jsonl: "JSON lines", ndjson: "JSON lines", parquet: "Parquet" };
+  var KINDS = { csv: "CSV", tsv: "TSV", json: "JSON", jsonl: "JSON lines", ndjson: "JSON lines", parquet: "Parquet" };
 
   function extOf(name) {
     var m = /\.([A-Za-z0-9]+)$/.exec(name || "");
@@ -281,7 +281,7 @@
     // A file the server would refuse is refused here already: the warning says why and
     // Upload stays disabled until another file is chosen.
     function warnWith(msg) { warn.textContent = msg; warn.classList.remove("hidden"); block(form, true); }
-    if (!kind) { warnWith("Unsupported file type: use .csv, .tsv, .jsonl, .ndjson or .parquet."); return; }
+    if (!kind) { warnWith("Unsupported file type: use .csv, .tsv, .json, .jsonl, .ndjson or .parquet."); return; }
     var max = parseInt(form.getAttribute("data-max-bytes"), 10);
     if (max && file.size > max) { warnWith("This file is larger than the " + sizeLabel(max) + " limit."); return; }
     if (file.size === 0) { warnWith("This file is empty."); return; }

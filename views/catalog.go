@@ -25,6 +25,7 @@ type CatalogRow struct {
 	// Match says where the search matched ("name" or "description"); MatchExcerpt is the
 	// description around the match.
 	Match, MatchExcerpt string
+	Profiling           bool // a profile is being computed in the background
 }
 
 // CatalogGroup is the tables of one source/folder.
@@ -200,6 +201,7 @@ type CatalogTableData struct {
 	PrimaryKey  string
 	CanRefresh  bool
 	RefreshNote string // result of a refresh, shown above the profile
+	Profiling   bool   // a profile is being computed in the background; the panel polls
 	Now         time.Time
 	// Subscriptions is how many tables the user subscribes to for da sync.
 	Subscriptions int

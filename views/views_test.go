@@ -331,3 +331,26 @@ func TestFormatCount(t *testing.T) {
 		}
 	}
 }
+
+// TestProfilePanelPolls shows a running background profile and polls for the finished panel,
+// and stops polling once there is no background profile.
+func TestProfilePanelPolls(t *testing.T) {
+	d := CatalogTableData{Row: CatalogRow{ID: "big_one", Name: "big_one", Readable: true, Profiling: true}, Profiling: true}
+	doc, _ := render(t, ProfilePanel(d))
+	p := byID(t, doc, "profile-pending")
+	if p.AttrOr("hx-get", "") != "/catalog/big_one/profile" || !strings.Contains(p.AttrOr("hx-trigger", ""), "every") ||
+		p.AttrOr("hx-target", "") != "#profile-panel" {
+		t.Errorf("pending panel attributes: %v", p.Nodes[0].Attr)
+	}
+	if !strings.Contains(p.Text(), "Profiling in progress") {
+		t.Errorf("pending text: %q", p.Text())
+	}
+	d.Profiling = false
+	doc, _ = render(t, ProfilePanel(d))
+	absent(t, doc, "profile-pending")
+
+	doc, _ = render(t, catalogBadges(CatalogRow{Readable: true, Profiling: true}))
+	byID(t, doc, "profiling-badge")
+	doc, _ = render(t, catalogBadges(CatalogRow{Readable: true}))
+	absent(t, doc, "profiling-badge")
+}

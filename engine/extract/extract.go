@@ -123,9 +123,16 @@ func Read(sourceDir string) (*Extract, error) {
 // rewrite that holds its row; if that combined rewrite fails, each row is tried on its own so
 // that one bad row fails only its own call.
 func Upsert(sourceDir string, t Table) error {
+	_, err := Swap(sourceDir, t)
+	return err
+}
+
+// Swap is Upsert that also returns the row it replaced (nil when the table is new), so that
+// a caller can put it back.
+func Swap(sourceDir string, t Table) (*Table, error) {
 	dir, err := absDir(sourceDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req := &upsertReq{t: t}
 	upsertsMu.Lock()
@@ -152,13 +159,14 @@ func Upsert(sourceDir string, t Table) error {
 	// Not mine: the writer took the batch under the source lock and closed done before it
 	// let go of the lock, which this call has held since.
 	<-b.done
-	return req.err
+	return req.prev, req.err
 }
 
 // upsertReq is one Upsert call waiting in a batch.
 type upsertReq struct {
-	t   Table
-	err error
+	t    Table
+	prev *Table // the row it replaced, once written
+	err  error
 }
 
 // upsertBatch is the upserts of one source waiting for the next rewrite.
@@ -180,34 +188,45 @@ func (b *upsertBatch) write(dir string) {
 	for i, r := range b.reqs {
 		rows[i] = r.t
 	}
-	err := upsertLocked(dir, rows)
+	prevs, err := upsertLocked(dir, rows)
 	if err == nil || len(b.reqs) == 1 {
-		for _, r := range b.reqs {
+		for i, r := range b.reqs {
 			r.err = err
+			if err == nil {
+				r.prev = prevs[i]
+			}
 		}
 		return
 	}
 	for _, r := range b.reqs {
-		r.err = upsertLocked(dir, []Table{r.t})
+		var p []*Table
+		p, r.err = upsertLocked(dir, []Table{r.t})
+		if r.err == nil {
+			r.prev = p[0]
+		}
 	}
 }
 
 // upsertLocked reads the contract, inserts or replaces rows in order and writes it back; the
-// caller holds the source lock.
-func upsertLocked(dir string, rows []Table) error {
+// caller holds the source lock. It returns, for each row, the row it replaced (nil for a new
+// table).
+func upsertLocked(dir string, rows []Table) ([]*Table, error) {
 	x, err := readFile(filepath.Join(dir, FileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		x, err = &Extract{}, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	existed := len(x.Tables) > 0 || len(x.Remote) > 0
 	changed := make([]changedRow, 0, len(rows))
-	for _, t := range rows {
+	prevs := make([]*Table, len(rows))
+	for k, t := range rows {
 		replaced := false
 		for i := range x.Tables {
 			if strings.EqualFold(x.Tables[i].Name, t.Name) {
+				old := x.Tables[i]
+				prevs[k] = &old
 				t.Name = x.Tables[i].Name // the data files carry the stored spelling
 				x.Tables[i] = t
 				replaced = true
@@ -222,14 +241,17 @@ func upsertLocked(dir string, rows []Table) error {
 	if existed {
 		err := patchLocked(dir, x, changed)
 		if err == nil {
-			return nil
+			return prevs, nil
 		}
 		if diskfull.Is(err) {
-			return err
+			return nil, err
 		}
 		// Whatever went wrong with the patch, a rewrite from scratch gives the same contract.
 	}
-	return writeLocked(dir, x)
+	if err := writeLocked(dir, x); err != nil {
+		return nil, err
+	}
+	return prevs, nil
 }
 
 // changedRow is one upserted _meta row; existed says whether it replaces a row.

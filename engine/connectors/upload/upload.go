@@ -1,10 +1,11 @@
 // Package upload is the "file upload" source: it turns an uploaded CSV, TSV, JSON lines or
-// parquet file into a ZSTD parquet table of the uploads source (DATA_DIR/extracts/uploads)
+// parquet file into a parquet table of the uploads source (DATA_DIR/extracts/uploads)
 // and records it in that source's extract contract. Permission checks, registration and
 // rebuilds are the caller's business.
 package upload
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -13,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -40,11 +43,12 @@ const (
 	FormatCSV     = "csv"
 	FormatTSV     = "tsv"
 	FormatJSONL   = "jsonl"
+	FormatJSON    = "json"
 	FormatParquet = "parquet"
 )
 
 // acceptedTypes is quoted in the 415 message.
-const acceptedTypes = ".csv, .tsv, .jsonl, .ndjson, .parquet"
+const acceptedTypes = ".csv, .tsv, .json (an array of objects), .jsonl, .ndjson, .parquet"
 
 // Column is one column of the stored table.
 type Column struct {
@@ -64,7 +68,7 @@ type Result struct {
 	SizeBytes int64
 	// Columns are the stored columns in order.
 	Columns []Column
-	// Format is the input format: csv, tsv, jsonl or parquet.
+	// Format is the input format: csv, tsv, json, jsonl or parquet.
 	Format string
 }
 
@@ -78,6 +82,19 @@ type Options struct {
 	Threads int
 	// MemoryLimit limits DuckDB's conversion memory (a DuckDB size such as "1GB"); "" means 1GB.
 	MemoryLimit string
+	// Compression is the parquet codec (snappy, zstd, ...); "" means DuckDB's default,
+	// snappy, which writes fastest: zstd makes files about half as big and conversions about
+	// 1.5 times as long.
+	Compression string
+}
+
+// compression is the COPY option for a codec name; unknown names are left to DuckDB's default.
+func compression(codec string) string {
+	switch c := strings.ToLower(codec); c {
+	case "snappy", "zstd", "gzip", "lz4_raw", "brotli", "uncompressed":
+		return ", COMPRESSION " + c
+	}
+	return ""
 }
 
 // InputError is a refusal caused by the request's content; Status is the HTTP status to
@@ -87,10 +104,15 @@ type InputError struct {
 	Status int
 	// Detail names the problem in words a user understands.
 	Detail string
+	// Err is the cause when reading the body failed.
+	Err error
 }
 
 // Error implements error.
 func (e *InputError) Error() string { return e.Detail }
+
+// Unwrap returns the cause.
+func (e *InputError) Unwrap() error { return e.Err }
 
 func inputErr(status int, format string, args ...any) *InputError {
 	return &InputError{Status: status, Detail: fmt.Sprintf(format, args...)}
@@ -114,6 +136,202 @@ func lockTable(key string) func() {
 	return mu.Unlock
 }
 
+// Spool is one upload on its way to becoming a table. Its body is written once, straight
+// into a private staging directory inside the source directory, where it is also converted,
+// so that publishing is a rename and an upload needs little more free space than its size.
+// The staging directory's name starts with a dot, which no table id can, so it never looks
+// like table data. Close removes it.
+type Spool struct {
+	sourceDir string // absolute
+	dir       string // staging directory
+	raw       string // the received body
+	filename  string // the uploaded file's base name
+	format    string
+	head      []byte
+	size      int64
+
+	out    string // the converted parquet, once Convert succeeded
+	result *Result
+}
+
+// NewSpool creates a staging directory in sourceDir for one upload.
+func NewSpool(sourceDir string) (*Spool, error) {
+	dir, err := filepath.Abs(sourceDir)
+	if err != nil {
+		return nil, fmt.Errorf("upload: source directory: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("upload: create %s: %w", dir, err)
+	}
+	staging, err := os.MkdirTemp(dir, ".upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("upload: staging directory: %w", err)
+	}
+	return &Spool{sourceDir: dir, dir: staging}, nil
+}
+
+// Close removes the staging directory and everything left in it.
+func (s *Spool) Close() error { return os.RemoveAll(s.dir) }
+
+// Dir is the staging directory (for free-space checks and tests).
+func (s *Spool) Dir() string { return s.dir }
+
+// Filename is the uploaded file's base name.
+func (s *Spool) Filename() string { return s.filename }
+
+// Size is the number of body bytes received.
+func (s *Spool) Size() int64 { return s.size }
+
+// Receive writes r (the uploaded file called filename) into the staging directory, refusing
+// an unsupported type or a file name that is not UTF-8 before reading, and a body over max
+// bytes (0: DefaultMaxBytes, negative: no cap) as soon as it passes the cap. Content problems
+// are *InputError; a failed write (a full disk) wraps the file system's error.
+func (s *Spool) Receive(ctx context.Context, r io.Reader, filename string, max int64) error {
+	if s.raw != "" {
+		return errors.New("upload: the spool already holds a file")
+	}
+	if !utf8.ValidString(filename) {
+		return inputErr(http.StatusBadRequest, "file: the file name is not valid UTF-8; rename the file and upload it again")
+	}
+	format, err := formatOf(filename)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return inputErr(http.StatusBadRequest, "file: no file was uploaded")
+	}
+	s.format, s.filename = format, displayName(filename)
+	s.raw = filepath.Join(s.dir, "input."+format)
+	head, size, err := receive(ctx, r, s.raw, maxBytes(max))
+	if err != nil {
+		return err
+	}
+	s.head, s.size = head, size
+	return nil
+}
+
+// Convert checks the received file and converts it, with one DuckDB statement, into a
+// parquet file of table strings.ToLower(name) in the staging directory. Nothing is published.
+func (s *Spool) Convert(ctx context.Context, name string, opt Options) (*Result, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if s.raw == "" {
+		return nil, inputErr(http.StatusBadRequest, "file: no file was uploaded")
+	}
+	id := strings.ToLower(name)
+	enc, err := inspect(s.format, s.raw, s.head, s.size)
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(s.dir, id+".parquet")
+	rows, cols, err := convert(ctx, s.format, enc, s.raw, out, s.dir, s.filename, opt)
+	if err != nil {
+		return nil, err
+	}
+	if len(cols) == 0 {
+		_ = os.Remove(out)
+		return nil, inputErr(http.StatusUnprocessableEntity, "file has no columns")
+	}
+	if rows == 0 && s.format != FormatParquet {
+		_ = os.Remove(out)
+		if s.format == FormatJSON || s.format == FormatJSONL {
+			return nil, inputErr(http.StatusUnprocessableEntity, "file holds no records; add at least one")
+		}
+		return nil, inputErr(http.StatusUnprocessableEntity, "file has a header row but no data rows; add at least one row below the header")
+	}
+	// The body is not needed any more: free its space before the parquet is published.
+	_ = os.Remove(s.raw)
+	fi, err := os.Stat(out)
+	if err != nil {
+		return nil, fmt.Errorf("upload: %w", err)
+	}
+	s.out = out
+	s.result = &Result{TableID: id, Rows: rows, SizeBytes: fi.Size(), Columns: cols, Format: s.format}
+	return s.result, nil
+}
+
+// Publication is a table Publish put in place; Rollback restores what was there before.
+type Publication struct {
+	dir, id, final, backup string
+	prev                   *extract.Table
+}
+
+// Publish moves the converted parquet into place as data/<id>.parquet and records it in the
+// source's extract contract with description. Until the caller calls Rollback or closes the
+// spool, the previous data is kept (as a hard link in the staging directory), so that a
+// failure of a later step can put it back. If recording fails, the previous data is put back
+// here.
+func (s *Spool) Publish(description string) (*Publication, error) {
+	if s.result == nil || s.out == "" {
+		return nil, errors.New("upload: nothing converted to publish")
+	}
+	id := s.result.TableID
+	defer lockTable(s.sourceDir + "\x00" + id)()
+	p := &Publication{dir: s.sourceDir, id: id, final: filepath.Join(extract.DataDir(s.sourceDir), id+".parquet")}
+	if _, err := os.Stat(p.final); err == nil {
+		p.backup = filepath.Join(s.dir, "previous.parquet")
+		if err := os.Link(p.final, p.backup); err != nil {
+			return nil, fmt.Errorf("upload: keep previous data of %s: %w", id, err)
+		}
+	}
+	if _, err := extract.PublishParquet(s.sourceDir, id, s.out); err != nil {
+		return nil, fmt.Errorf("upload: %w", err)
+	}
+	s.out = ""
+	prev, err := extract.Swap(s.sourceDir, extract.Table{
+		Name:        id,
+		Description: description,
+		Rows:        s.result.Rows,
+		SizeBytes:   s.result.SizeBytes,
+		ExtractedAt: time.Now().UTC().Truncate(time.Microsecond),
+		QueryMode:   extract.ModeLocal,
+	})
+	if err != nil {
+		if rerr := p.restoreData(); rerr != nil {
+			return nil, errors.Join(fmt.Errorf("upload: record %s: %w", id, err), rerr)
+		}
+		return nil, fmt.Errorf("upload: record %s: %w", id, err)
+	}
+	p.prev = prev
+	return p, nil
+}
+
+// restoreData puts the previous parquet back, or removes the new one when there was none.
+func (p *Publication) restoreData() error {
+	if p.backup != "" {
+		if err := os.Rename(p.backup, p.final); err != nil {
+			return fmt.Errorf("upload: restore previous data of %s: %w", p.id, err)
+		}
+		p.backup = ""
+		return nil
+	}
+	if err := os.Remove(p.final); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("upload: remove data of %s: %w", p.id, err)
+	}
+	return nil
+}
+
+// Rollback undoes Publish: the previous parquet and contract row come back, or, for a table
+// that was new, its data and row are removed.
+func (p *Publication) Rollback() error {
+	defer lockTable(p.dir + "\x00" + p.id)()
+	if p.prev == nil {
+		err := extract.Remove(p.dir, p.id)
+		if err != nil && !errors.Is(err, extract.ErrTableNotFound) {
+			return err
+		}
+		if p.backup != "" { // data without a contract row was there before: keep it
+			return p.restoreData()
+		}
+		return nil
+	}
+	if err := p.restoreData(); err != nil {
+		return err
+	}
+	return extract.Upsert(p.dir, *p.prev)
+}
+
 // Ingest streams r (the uploaded file called filename) into sourceDir as table
 // strings.ToLower(name), replacing an earlier table of that id atomically. Content
 // problems come back as *InputError; on any error the previous data stays as it was and no
@@ -122,67 +340,34 @@ func Ingest(ctx context.Context, sourceDir, name, filename string, r io.Reader, 
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	id := strings.ToLower(name)
-	format, err := formatOf(filename)
+	if _, err := formatOf(filename); err != nil {
+		return nil, err
+	}
+	s, err := NewSpool(sourceDir)
 	if err != nil {
 		return nil, err
 	}
-	if r == nil {
-		return nil, inputErr(http.StatusBadRequest, "file: no file was uploaded")
+	defer s.Close()
+	if err := s.Receive(ctx, r, filename, opt.MaxBytes); err != nil {
+		return nil, err
 	}
-	dir, err := filepath.Abs(sourceDir)
-	if err != nil {
-		return nil, fmt.Errorf("upload: source directory: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("upload: create %s: %w", dir, err)
-	}
-	// Staging lives inside the source directory so that publishing is a rename; its name
-	// starts with a dot, which no table id can, so it never looks like table data.
-	staging, err := os.MkdirTemp(dir, ".upload-*")
-	if err != nil {
-		return nil, fmt.Errorf("upload: staging directory: %w", err)
-	}
-	defer os.RemoveAll(staging)
-
-	raw := filepath.Join(staging, "input."+format)
-	head, size, err := receive(ctx, r, raw, maxBytes(opt.MaxBytes))
+	res, err := s.Convert(ctx, name, opt)
 	if err != nil {
 		return nil, err
 	}
-	enc, err := inspect(format, raw, head, size)
-	if err != nil {
+	if _, err := s.Publish(opt.Description); err != nil {
 		return nil, err
 	}
-
-	out := filepath.Join(staging, id+".parquet")
-	rows, err := convert(ctx, format, enc, raw, out, staging, filename, opt)
-	if err != nil {
-		return nil, err
-	}
-	cols, err := describe(ctx, out)
-	if err != nil {
-		return nil, err
-	}
-	if len(cols) == 0 {
-		return nil, inputErr(http.StatusUnprocessableEntity, "file has no columns")
-	}
-	fi, err := os.Stat(out)
-	if err != nil {
-		return nil, fmt.Errorf("upload: %w", err)
-	}
-	if err := publish(dir, id, out, staging, extract.Table{
-		Name:        id,
-		Description: opt.Description,
-		Rows:        rows,
-		SizeBytes:   fi.Size(),
-		ExtractedAt: time.Now().UTC().Truncate(time.Microsecond),
-		QueryMode:   extract.ModeLocal,
-	}); err != nil {
-		return nil, err
-	}
-	return &Result{TableID: id, Rows: rows, SizeBytes: fi.Size(), Columns: cols, Format: format}, nil
+	return res, nil
 }
+
+func displayName(filename string) string {
+	return filepath.Base(strings.ReplaceAll(filename, `\`, "/"))
+}
+
+// CheckName validates a table name as an upload's name: a *InputError (422) when it is not
+// an identifier or is reserved.
+func CheckName(name string) error { return checkName(name) }
 
 func checkName(name string) error {
 	if name == "" {
@@ -211,6 +396,8 @@ func formatOf(filename string) (string, error) {
 		return FormatTSV, nil
 	case ".jsonl", ".ndjson":
 		return FormatJSONL, nil
+	case ".json":
+		return FormatJSON, nil
 	case ".parquet":
 		return FormatParquet, nil
 	}
@@ -248,6 +435,8 @@ func receive(ctx context.Context, r io.Reader, path string, max int64) ([]byte, 
 		return nil, 0, fmt.Errorf("upload: %w", err)
 	}
 	defer f.Close()
+	// A multipart part hands out a few KB per Read: gather them into large writes.
+	w := bufio.NewWriterSize(f, 1<<20)
 	var (
 		head     = make([]byte, 0, sniffBytes)
 		buf      = make([]byte, 256<<10)
@@ -271,7 +460,7 @@ func receive(ctx context.Context, r io.Reader, path string, max int64) ([]byte, 
 			if !nonSpace && len(bytes.TrimSpace(chunk)) > 0 {
 				nonSpace = true
 			}
-			if _, err := f.Write(chunk); err != nil {
+			if _, err := w.Write(chunk); err != nil {
 				return nil, 0, fmt.Errorf("upload: write %s: %w", path, err)
 			}
 		}
@@ -279,11 +468,18 @@ func receive(ctx context.Context, r io.Reader, path string, max int64) ([]byte, 
 			break
 		}
 		if rerr != nil {
-			if ctx.Err() != nil {
+			// A client too slow for its deadline also ends the request's context; the
+			// deadline is the cause worth reporting.
+			if ctx.Err() != nil && !errors.Is(rerr, os.ErrDeadlineExceeded) {
 				return nil, 0, ctx.Err()
 			}
-			return nil, 0, inputErr(http.StatusBadRequest, "file: the upload was interrupted: %v", rerr)
+			ie := inputErr(http.StatusBadRequest, "file: the upload was interrupted: %v", rerr)
+			ie.Err = rerr
+			return nil, 0, ie
 		}
+	}
+	if err := w.Flush(); err != nil {
+		return nil, 0, fmt.Errorf("upload: write %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, 0, fmt.Errorf("upload: write %s: %w", path, err)
@@ -318,7 +514,7 @@ func inspect(format, path string, head []byte, size int64) (string, error) {
 		return "", inputErr(http.StatusUnprocessableEntity, "file is not text: it looks like a parquet file; upload it with a .parquet name")
 	}
 	if bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}) {
-		if format == FormatJSONL {
+		if format == FormatJSON || format == FormatJSONL {
 			return "", inputErr(http.StatusUnprocessableEntity, "file is not text DuckDB can read as JSON lines: it is UTF-16; save it as UTF-8")
 		}
 		return "utf-16", nil
@@ -326,13 +522,19 @@ func inspect(format, path string, head []byte, size int64) (string, error) {
 	if bytes.IndexByte(head, 0) >= 0 || controlRatio(head) > 0.01 {
 		return "", inputErr(http.StatusUnprocessableEntity, "file is not text: it contains binary data; upload CSV, TSV or JSON lines as text, or a .parquet file")
 	}
-	if utf8.Valid(trimPartialRune(head)) {
-		return "utf-8", nil
+	if !utf8.Valid(trimPartialRune(head)) {
+		if format == FormatJSON || format == FormatJSONL {
+			return "", inputErr(http.StatusUnprocessableEntity, "file is not valid UTF-8; JSON must be UTF-8 encoded")
+		}
+		return "latin-1", nil
 	}
-	if format == FormatJSONL {
-		return "", inputErr(http.StatusUnprocessableEntity, "file is not valid UTF-8; JSON lines must be UTF-8 encoded")
+	if format == FormatJSON {
+		body := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xEF\xBB\xBF")), " \t\r\n")
+		if len(body) > 0 && body[0] != '[' {
+			return "", inputErr(http.StatusUnprocessableEntity, `file is not a JSON array: a .json file must hold an array of objects, such as [{"id": 1}, {"id": 2}]; name a file with one object per line .jsonl`)
+		}
 	}
-	return "latin-1", nil
+	return "utf-8", nil
 }
 
 // controlRatio is the share of control bytes other than common whitespace.
@@ -411,16 +613,17 @@ func openDuck(staging string, opt Options) (*sql.DB, error) {
 	return db, nil
 }
 
-// convert writes the input as ZSTD parquet at out and returns the row count.
-func convert(ctx context.Context, format, enc, raw, out, staging, filename string, opt Options) (int64, error) {
+// convert writes the input as parquet at out with one COPY statement and returns the
+// row count and the stored columns (read back from the new file's footer).
+func convert(ctx context.Context, format, enc, raw, out, staging, filename string, opt Options) (int64, []Column, error) {
 	db, err := openDuck(staging, opt)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer db.Close()
-	display := filepath.Base(strings.ReplaceAll(filename, `\`, "/"))
+	display := displayName(filename)
 	run := func(source string) (int64, error) {
-		q := "COPY (SELECT * FROM " + source + ") TO " + sqlString(out) + " (FORMAT parquet, COMPRESSION zstd)"
+		q := "COPY (SELECT * FROM " + source + ") TO " + sqlString(out) + " (FORMAT parquet" + compression(opt.Compression) + ")"
 		res, err := db.ExecContext(ctx, q)
 		if err != nil {
 			_ = os.Remove(out)
@@ -429,25 +632,51 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 		}
 		return res.RowsAffected()
 	}
+	done := func(n int64) (int64, []Column, error) {
+		cols, err := describe(ctx, db, out)
+		if err != nil {
+			_ = os.Remove(out)
+			return 0, nil, err
+		}
+		return n, cols, nil
+	}
 	switch format {
 	case FormatParquet:
 		n, err := run("read_parquet(" + sqlString(raw) + ")")
 		if err != nil {
+			if diskfull.Is(err) {
+				return 0, nil, err
+			}
 			if ctx.Err() != nil {
-				return 0, ctx.Err()
+				return 0, nil, ctx.Err()
 			}
-			if errors.Is(err, diskfull.ErrDiskFull) {
-				return 0, fmt.Errorf("upload: convert: %w", err)
-			}
-			return 0, inputErr(http.StatusUnprocessableEntity, "file is not a valid parquet file: %s", cleanMessage(err, raw, display))
+			return 0, nil, inputErr(http.StatusUnprocessableEntity, "file is not a valid parquet file: %s", cleanMessage(err, raw, display))
 		}
-		return n, nil
+		return done(n)
 	case FormatJSONL:
 		n, err := run("read_json(" + sqlString(raw) + ", format = 'newline_delimited')")
-		if err != nil {
-			return 0, classify(ctx, err, "could not read JSON lines", raw, display)
+		if diskfull.Is(err) {
+			return 0, nil, err
 		}
-		return n, nil
+		if err != nil {
+			return 0, nil, classify(ctx, err, "could not read JSON lines", raw, display)
+		}
+		return done(n)
+	case FormatJSON:
+		n, err := run("read_json(" + sqlString(raw) + ", format = 'array', records = true)")
+		if diskfull.Is(err) {
+			return 0, nil, err
+		}
+		if err != nil {
+			if ctx.Err() == nil && strings.Contains(err.Error(), "expected records") {
+				if emptyArray(raw) {
+					return 0, nil, inputErr(http.StatusUnprocessableEntity, "file holds no records; add at least one")
+				}
+				return 0, nil, inputErr(http.StatusUnprocessableEntity, `file is not an array of objects: every element must be an object such as {"id": 1}`)
+			}
+			return 0, nil, classify(ctx, err, "could not read the JSON array (it must hold objects)", raw, display)
+		}
+		return done(n)
 	}
 	delim := ","
 	if format == FormatTSV {
@@ -465,14 +694,15 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 	for attempt := 0; attempt < 3; attempt++ {
 		n, err := run(csvSource(enc, full))
 		if err == nil {
-			return n, nil
+			return done(n)
+		}
+		if diskfull.Is(err) {
+			return 0, nil, err
 		}
 		msg := err.Error()
 		switch {
 		case ctx.Err() != nil:
-			return 0, ctx.Err()
-		case errors.Is(err, diskfull.ErrDiskFull):
-			return 0, fmt.Errorf("upload: convert: %w", err)
+			return 0, nil, ctx.Err()
 		case enc == "utf-8" && strings.Contains(msg, "Invalid unicode"):
 			// Not UTF-8 after all (beyond the sniffed head): read it as latin-1.
 			enc = "latin-1"
@@ -483,12 +713,22 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 			continue
 		case strings.Contains(msg, "Error when sniffing file"):
 			if detail := structuralProblem(raw, delim, enc); detail != "" {
-				return 0, inputErr(http.StatusUnprocessableEntity, "could not read %s: %s", strings.ToUpper(format), detail)
+				return 0, nil, inputErr(http.StatusUnprocessableEntity, "could not read %s: %s", strings.ToUpper(format), detail)
 			}
 		}
-		return 0, classify(ctx, err, "could not read "+strings.ToUpper(format), raw, display)
+		return 0, nil, classify(ctx, err, "could not read "+strings.ToUpper(format), raw, display)
 	}
-	return 0, inputErr(http.StatusUnprocessableEntity, "could not read %s", strings.ToUpper(format))
+	return 0, nil, inputErr(http.StatusUnprocessableEntity, "could not read %s", strings.ToUpper(format))
+}
+
+// emptyArray reports whether the JSON file at path is an empty array, whitespace aside.
+func emptyArray(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) > sniffBytes {
+		return false
+	}
+	b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF")))
+	return len(b) >= 2 && b[0] == '[' && b[len(b)-1] == ']' && len(bytes.TrimSpace(b[1:len(b)-1])) == 0
 }
 
 // classify turns a DuckDB error about the input into a 422; other errors stay internal.
@@ -569,13 +809,8 @@ func structuralProblem(path, delim, enc string) string {
 	}
 }
 
-// describe lists the stored parquet's columns with DuckDB type names.
-func describe(ctx context.Context, path string) ([]Column, error) {
-	db, err := sql.Open("duckdb", "?threads=1")
-	if err != nil {
-		return nil, fmt.Errorf("upload: open duckdb: %w", err)
-	}
-	defer db.Close()
+// describe lists the stored parquet's columns with DuckDB type names, from its footer.
+func describe(ctx context.Context, db *sql.DB, path string) ([]Column, error) {
 	rows, err := db.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet("+sqlString(path)+"))")
 	if err != nil {
 		return nil, fmt.Errorf("upload: describe result: %w", err)
@@ -592,28 +827,12 @@ func describe(ctx context.Context, path string) ([]Column, error) {
 	return cols, rows.Err()
 }
 
-// publish moves the parquet into place and records it; if recording fails the previous
-// parquet (kept as a hard link) is put back, so data and contract stay consistent.
-func publish(dir, id, out, staging string, t extract.Table) error {
-	defer lockTable(dir + "\x00" + id)()
-	final := filepath.Join(extract.DataDir(dir), id+".parquet")
-	backup := ""
-	if _, err := os.Stat(final); err == nil {
-		backup = filepath.Join(staging, "previous.parquet")
-		if err := os.Link(final, backup); err != nil {
-			return fmt.Errorf("upload: keep previous data of %s: %w", id, err)
-		}
+// FreeBytes is the space an unprivileged process may still write on the file system that
+// holds path.
+func FreeBytes(path string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return 0, fmt.Errorf("upload: free space of %s: %w", path, err)
 	}
-	if _, err := extract.PublishParquet(dir, id, out); err != nil {
-		return fmt.Errorf("upload: %w", err)
-	}
-	if err := extract.Upsert(dir, t); err != nil {
-		if backup != "" {
-			_ = os.Rename(backup, final)
-		} else {
-			_ = os.Remove(final)
-		}
-		return fmt.Errorf("upload: record %s: %w", id, err)
-	}
-	return nil
+	return st.Bavail * uint64(st.Bsize), nil
 }

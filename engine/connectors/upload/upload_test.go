@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"unicode/utf16"
 
@@ -339,5 +342,129 @@ func TestTrimPartialRune(t *testing.T) {
 		if got := string(trimPartialRune([]byte(c.in))); got != c.want {
 			t.Errorf("trimPartialRune(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestPublishRollback publishes a new table and a replacement and takes each back: the new
+// table disappears with its data, the replaced one gets its previous data and _meta row back.
+func TestPublishRollback(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	publish := func(name, content string) *Publication {
+		t.Helper()
+		s, err := NewSpool(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.Receive(ctx, strings.NewReader(content), name+".csv", 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Convert(ctx, name, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Publish("v:" + content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := publish("fresh", "a\n1\n")
+	if err := p.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(extract.DataDir(dir), "fresh.parquet")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the new table's data is still there: %v", err)
+	}
+
+	publish("kept", "a\n1\n2\n")
+	p = publish("kept", "a\n7\n8\n9\n")
+	if got := rowsOf(t, dir, "kept", "a"); len(got) != 3 {
+		t.Fatalf("replacement not published: %v", got)
+	}
+	if err := p.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf(t, dir, "kept", "a"); len(got) != 2 {
+		t.Errorf("after rollback the table has %v, want the previous 2 rows", got)
+	}
+	x, err := extract.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Tables) != 1 || x.Tables[0].Rows != 2 || x.Tables[0].Description != "v:a\n1\n2\n" {
+		t.Errorf("_meta after rollback: %+v", x.Tables)
+	}
+}
+
+// TestSpoolRefusesBeforeReading refuses an unsupported type or a file name that is not UTF-8
+// without reading the body.
+func TestSpoolRefusesBeforeReading(t *testing.T) {
+	s, err := NewSpool(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, name := range []string{"\xff\xfe.csv", "x.exe"} {
+		r := &countingReader{r: strings.NewReader("a\n1\n")}
+		err := s.Receive(context.Background(), r, name, 0)
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Status >= 500 || r.n > 0 {
+			t.Errorf("%q: %v, read %d bytes", name, err, r.n)
+		}
+	}
+}
+
+type countingReader struct {
+	r interface{ Read([]byte) (int, error) }
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// smallDisk mounts a tmpfs of size bytes (root only; the test is skipped otherwise).
+func smallDisk(t *testing.T, size int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	return dir
+}
+
+// TestIngestFullDisk fills a small disk while receiving and while converting: both fail with
+// an error wrapping ENOSPC (answered 507), never an input error, and leave nothing behind.
+func TestIngestFullDisk(t *testing.T) {
+	var big strings.Builder
+	big.WriteString("id,note\n")
+	for i := 0; big.Len() < 3<<20; i++ {
+		big.WriteString(strconv.Itoa(i) + ",some text that takes room " + strconv.Itoa(i*7) + "\n")
+	}
+	for _, tc := range []struct {
+		name string
+		size int
+	}{{"write", 1 << 20}, {"convert", 3<<20 + 300<<10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := smallDisk(t, tc.size)
+			_, err := Ingest(context.Background(), dir, "t", "t.csv", strings.NewReader(big.String()), Options{MaxBytes: -1})
+			if !strings.Contains(err.Error(), tc.name) {
+				t.Errorf("err = %v, want a failure to %s", err, tc.name)
+			}
+			var ie *InputError
+			if !errors.Is(err, syscall.ENOSPC) || errors.As(err, &ie) {
+				t.Fatalf("err = %v, want one wrapping ENOSPC", err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, ".upload-*")); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
 	}
 }
