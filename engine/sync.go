@@ -614,9 +614,31 @@ func (s *Syncer) run(jobID string) {
 		}
 	}
 	hctx := context.WithoutCancel(ctx)
+	// A sync that found the data unchanged succeeded too, and sync history says so; the
+	// rebuild records a row only for the tables whose data changed.
+	var done []string
+	for _, p := range final.Tables {
+		if p.State == SyncDone {
+			done = append(done, p.ID)
+		}
+	}
+	if recorded, err := s.store.SyncHistorySince(hctx, done, start); err != nil {
+		s.opt.Log.Error("sync: reading sync_history failed", "job", jobID, "error", err)
+	} else {
+		for _, p := range final.Tables {
+			if p.State == SyncDone && !recorded[p.ID] {
+				dur := int64(0)
+				if !p.StartedAt.IsZero() {
+					dur = p.FinishedAt.Sub(p.StartedAt).Milliseconds()
+				}
+				history = append(history, store.SyncHistory{TableID: p.ID, Status: store.SyncStatusOK, Rows: p.Rows,
+					DurationMS: max(dur, 0)})
+			}
+		}
+	}
 	if len(history) > 0 {
 		if err := s.store.ApplySyncChanges(hctx, store.SyncChanges{History: history}); err != nil {
-			s.opt.Log.Error("sync: recording failures in sync_history failed", "job", jobID, "error", err)
+			s.opt.Log.Error("sync: recording the job in sync_history failed", "job", jobID, "error", err)
 		}
 	}
 	// The final state is saved before the job shows as finished, so that whoever saw it

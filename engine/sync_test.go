@@ -177,6 +177,20 @@ func TestSyncFailingConnectorKeepsPreviousData(t *testing.T) {
 	if failed != 1 {
 		t.Errorf("sync_history of beta has %d failure rows, want 1: %+v", failed, hist)
 	}
+	// alpha synced three times, the last time without a change: each sync is in its history.
+	hist, err = env.st.ListSyncHistory(context.Background(), "alpha", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := 0
+	for _, h := range hist {
+		if h.Status == store.SyncStatusOK && h.Rows > 0 {
+			ok++
+		}
+	}
+	if ok != 3 {
+		t.Errorf("sync_history of alpha has %d successful rows, want 3 (one per sync): %+v", ok, hist)
+	}
 	if m, _ := filepath.Glob(filepath.Join(env.dir, "extracts", "flaky", ".sync-*")); len(m) > 0 {
 		t.Errorf("staging left behind: %v", m)
 	}

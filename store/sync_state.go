@@ -399,3 +399,25 @@ func (s *Store) PruneSyncHistory(ctx context.Context, olderThan time.Time) (int6
 	}
 	return n, nil
 }
+
+// SyncHistorySince reports which of ids have a sync_history row at or after since.
+func (s *Store) SyncHistorySince(ctx context.Context, ids []string, since time.Time) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT table_id FROM sync_history WHERE synced_at >= ? AND list_contains(?, table_id)`,
+		since.UTC(), ids)
+	if err != nil {
+		return nil, fmt.Errorf("store: sync history since: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: sync history since: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
