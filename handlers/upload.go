@@ -177,7 +177,7 @@ func uploadSpaceError(err error) error {
 	var se *engine.SpaceError
 	if errors.As(err, &se) {
 		return apiError(http.StatusInsufficientStorage, fmt.Sprintf(
-			"The server does not have enough free disk space for this upload: it needs about %s and %s are free. Try a smaller file, or ask an admin to free space.",
+			"The server's disk is too full for this upload: it needs about %s free and has %s. Try a smaller file, or ask an admin to free space.",
 			views.FormatBytes(int64(se.Need)), views.FormatBytes(int64(se.Free))))
 	}
 	return err

@@ -357,7 +357,7 @@ func TestUploadRefusedWhenDiskIsFull(t *testing.T) {
 		return 100, nil
 	}
 	rec := env.upload(env.tokens[auth.RoleAnalyst], "full", "f.csv", []byte(salesCSV))
-	if rec.Code != http.StatusInsufficientStorage || !strings.Contains(rec.Body.String(), "not have enough free disk space") {
+	if rec.Code != http.StatusInsufficientStorage || !strings.Contains(rec.Body.String(), "disk is too full for this upload") {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 	}
 	if strings.Contains(rec.Body.String(), env.srv.cfg.DataDir) {
@@ -585,7 +585,7 @@ func TestUploadPageDiskFull(t *testing.T) {
 		r.cookies = append(r.cookies, c)
 	}
 	rec := env.do(r)
-	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "free disk space") ||
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "disk is too full for this upload") ||
 		!strings.Contains(rec.Body.String(), `data-testid="upload-form"`) {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 	}

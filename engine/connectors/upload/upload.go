@@ -628,7 +628,10 @@ func convert(ctx context.Context, format, enc, raw, out, staging, filename strin
 		if err != nil {
 			_ = os.Remove(out)
 			// A full disk is the server's problem: keep it from being read as bad input.
-			return 0, diskfull.Wrap(err)
+			if diskfull.Is(err) {
+				return 0, fmt.Errorf("upload: convert: %w", diskfull.Wrap(err))
+			}
+			return 0, err
 		}
 		return res.RowsAffected()
 	}

@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"da/engine/diskfull"
 	"database/sql"
 	"errors"
 	"os"
@@ -9,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"unicode/utf16"
 
@@ -459,8 +459,8 @@ func TestIngestFullDisk(t *testing.T) {
 				t.Errorf("err = %v, want a failure to %s", err, tc.name)
 			}
 			var ie *InputError
-			if !errors.Is(err, syscall.ENOSPC) || errors.As(err, &ie) {
-				t.Fatalf("err = %v, want one wrapping ENOSPC", err)
+			if !diskfull.Is(err) || errors.As(err, &ie) {
+				t.Fatalf("err = %v, want a disk-full error", err)
 			}
 			if left, _ := filepath.Glob(filepath.Join(dir, ".upload-*")); len(left) > 0 {
 				t.Errorf("left behind: %v", left)
