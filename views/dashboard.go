@@ -1,6 +1,7 @@
 package views
 
 import (
+	"regexp"
 	"time"
 
 	"da/auth"
@@ -163,3 +164,17 @@ func subscriptionTitle(on bool) string {
 	}
 	return "Not subscribed. Click to subscribe."
 }
+
+// exampleTable is the table the agent card's query example names: the first one the user can
+// read whose name needs no quoting inside the shell command, or a placeholder when there is
+// none.
+func exampleTable(ds []DashboardDataset) string {
+	for _, d := range ds {
+		if plainIdent.MatchString(d.ID) {
+			return d.ID
+		}
+	}
+	return "my_table"
+}
+
+var plainIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)

@@ -267,7 +267,7 @@ func dashboardBody(s Shell, d DashboardData) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if s.User.Role.AtLeast(auth.RoleAnalyst) {
-			templ_7745c5c3_Err = agentCard().Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = agentCard(exampleTable(d.Datasets)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -624,7 +624,7 @@ func dashboardEmpty(s Shell) templ.Component {
 
 // agentCard shows the da CLI commands an AI agent (or a person) runs to use this server.
 // "{origin}" is replaced with the page's origin by static/app.js, on screen and when copied.
-func agentCard() templ.Component {
+func agentCard(table string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -661,7 +661,7 @@ func agentCard() templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = agentCommand(3, `da query "SELECT * FROM my_table LIMIT 10"`, "Query them with DuckDB").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = agentCommand(3, `da query "SELECT * FROM `+table+` LIMIT 10"`, "Query them with DuckDB").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
