@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"da/auth"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,7 +83,8 @@ func TestDiskFullErrorsAnswer507(t *testing.T) {
 // health: reads the health body's overall status and disk service.
 func health(t *testing.T, env *testEnv) (string, map[string]any) {
 	t.Helper()
-	rec := env.do(request{method: "GET", path: "/api/health"})
+	// Only admins (and the scrape token) see the disk's details.
+	rec := env.do(request{method: "GET", path: "/api/health", token: env.tokens[auth.RoleAdmin]})
 	if rec.Code != 200 {
 		t.Fatalf("health answered %d", rec.Code)
 	}
