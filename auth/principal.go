@@ -27,6 +27,8 @@ type Principals struct {
 	mu   sync.Mutex
 	user map[string]cachedUser
 	pat  map[string]cachedPAT // by store.HashToken of the token
+	// readable holds non-admin users' readable sets by user id (readable_cache.go).
+	readable map[string]cachedReadable
 }
 
 type cachedUser struct {
@@ -43,7 +45,8 @@ type cachedPAT struct {
 
 // NewPrincipals returns an empty cache over st.
 func NewPrincipals(st *store.Store) *Principals {
-	return &Principals{st: st, now: time.Now, user: map[string]cachedUser{}, pat: map[string]cachedPAT{}}
+	return &Principals{st: st, now: time.Now, user: map[string]cachedUser{}, pat: map[string]cachedPAT{},
+		readable: map[string]cachedReadable{}}
 }
 
 // User returns the user with that id (store.ErrNotFound when there is none). The caller gets

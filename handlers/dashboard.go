@@ -79,7 +79,7 @@ func (s *Server) showDashboard(c echo.Context) error {
 	if len(stats.Stale) > 0 {
 		d.Health = "degraded"
 	}
-	readable, err := auth.ReadableTables(ctx, s.store, u)
+	readable, err := s.principals.ReadableTables(ctx, u)
 	if err != nil {
 		return err
 	}
