@@ -27,6 +27,16 @@ type Principals struct {
 	mu   sync.Mutex
 	user map[string]cachedUser
 	pat  map[string]cachedPAT // by store.HashToken of the token
+	// readable holds non-admin users' readable sets by user id (readable_cache.go).
+	readable map[string]cachedReadable
+	// jwt holds the claims of JWTs whose signature was verified, by the token itself: a
+	// token's bytes fix its claims, so only the time checks need repeating.
+	jwt map[string]cachedJWT
+}
+
+type cachedJWT struct {
+	issuer *Issuer
+	claims *Claims
 }
 
 type cachedUser struct {
@@ -43,7 +53,8 @@ type cachedPAT struct {
 
 // NewPrincipals returns an empty cache over st.
 func NewPrincipals(st *store.Store) *Principals {
-	return &Principals{st: st, now: time.Now, user: map[string]cachedUser{}, pat: map[string]cachedPAT{}}
+	return &Principals{st: st, now: time.Now, user: map[string]cachedUser{}, pat: map[string]cachedPAT{},
+		readable: map[string]cachedReadable{}, jwt: map[string]cachedJWT{}}
 }
 
 // User returns the user with that id (store.ErrNotFound when there is none). The caller gets
@@ -133,7 +144,7 @@ func (p *Principals) AuthenticatePAT(ctx context.Context, token string, now time
 // ParseJWT verifies a JWT with issuer and returns its user, who must exist, be active and
 // not have invalidated the token since it was issued (ErrTokenStale).
 func (p *Principals) ParseJWT(ctx context.Context, issuer *Issuer, token string) (*store.User, error) {
-	claims, err := issuer.Parse(token)
+	claims, err := p.verifiedClaims(issuer, token)
 	if err != nil {
 		return nil, err
 	}
@@ -155,3 +166,30 @@ var (
 	ErrAccountInactive = errors.New("auth: account is deactivated")
 	ErrTokenStale      = errors.New("auth: token was issued before the account's password or status changed")
 )
+
+// verifiedClaims is issuer.Parse(token), verifying a given token's signature only once. The
+// expiry (and not-before time) are checked on every call, exactly as Parse does.
+func (p *Principals) verifiedClaims(issuer *Issuer, token string) (*Claims, error) {
+	p.mu.Lock()
+	e, ok := p.jwt[token]
+	p.mu.Unlock()
+	if ok && e.issuer == issuer {
+		now := issuer.now()
+		if e.claims.ExpiresAt == nil || !now.Before(e.claims.ExpiresAt.Time) ||
+			(e.claims.NotBefore != nil && now.Before(e.claims.NotBefore.Time)) {
+			return nil, ErrInvalidToken
+		}
+		return e.claims, nil
+	}
+	claims, err := issuer.Parse(token)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if len(p.jwt) >= principalCacheMax {
+		clear(p.jwt)
+	}
+	p.jwt[token] = cachedJWT{issuer: issuer, claims: claims}
+	p.mu.Unlock()
+	return claims, nil
+}

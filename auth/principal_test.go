@@ -87,3 +87,48 @@ func TestPrincipalsCacheAndGeneration(t *testing.T) {
 		t.Fatalf("deleted user: %v", err)
 	}
 }
+
+// TestPrincipalsJWTVerifiedOnceStillExpires reuses a verified token's claims but still
+// refuses it once it expires, and never lets a token with a forged signature ride on the
+// cache of the genuine one.
+func TestPrincipalsJWTVerifiedOnceStillExpires(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, err := store.Open(filepath.Join(t.TempDir(), "system.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u := &store.User{Email: "j@example.com", Role: "analyst"}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	issuer := NewIssuer("0123456789abcdef0123456789abcdef")
+	issuer.now = func() time.Time { return now }
+	token, _, err := issuer.Issue(u.ID, u.Email, RoleAnalyst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewPrincipals(st)
+	for i := 0; i < 2; i++ {
+		if got, err := p.ParseJWT(ctx, issuer, token); err != nil || got.ID != u.ID {
+			t.Fatalf("round %d: %v, %v", i, got, err)
+		}
+	}
+	forged := token[:len(token)-2] + "AA"
+	if forged == token {
+		forged = token[:len(token)-2] + "BB"
+	}
+	if _, err := p.ParseJWT(ctx, issuer, forged); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("forged signature: %v", err)
+	}
+	other := NewIssuer("fedcba9876543210fedcba9876543210")
+	if _, err := p.ParseJWT(ctx, other, token); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("another secret accepted the cached token: %v", err)
+	}
+	now = now.Add(TokenTTL + time.Second)
+	if _, err := p.ParseJWT(ctx, issuer, token); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("expired token: %v", err)
+	}
+}

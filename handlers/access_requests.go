@@ -7,7 +7,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"da/auth"
 	"da/store"
 )
 
@@ -86,7 +85,7 @@ func (s *Server) createAccessRequest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ok, err := auth.CanAccessTable(ctx, s.store, u, t.ID)
+	ok, err := s.principals.CanAccessTable(ctx, u, t.ID)
 	if err != nil {
 		return err
 	}

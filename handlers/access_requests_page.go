@@ -37,7 +37,7 @@ func (s *Server) accessRequestsData(c echo.Context, f views.RequestForm) (views.
 	ctx := c.Request().Context()
 	u := currentUser(c)
 	d := views.AccessRequestsData{Form: f, CSRF: s.csrfToken(c), IsAdmin: auth.Role(u.Role) == auth.RoleAdmin}
-	readable, err := auth.ReadableTables(ctx, s.store, u)
+	readable, err := s.principals.ReadableTables(ctx, u)
 	if err != nil {
 		return d, err
 	}
@@ -94,7 +94,7 @@ func (s *Server) showRequestDialog(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := currentUser(c)
 	done := ""
-	if ok, err := auth.CanAccessTable(ctx, s.store, u, t.ID); err != nil {
+	if ok, err := s.principals.CanAccessTable(ctx, u, t.ID); err != nil {
 		return err
 	} else if ok {
 		done = "You can already read " + t.ID + "."
@@ -131,7 +131,7 @@ func (s *Server) submitAccessRequest(c echo.Context) error {
 		f.Errors["reason"] = "The reason may have at most 2000 characters"
 	}
 	if t != nil && len(f.Errors) == 0 {
-		ok, err := auth.CanAccessTable(ctx, s.store, u, t.ID)
+		ok, err := s.principals.CanAccessTable(ctx, u, t.ID)
 		if err != nil {
 			return err
 		}

@@ -110,7 +110,7 @@ func (s *Server) showActivity(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		readable, err := auth.ReadableTables(ctx, s.store, u)
+		readable, err := s.principals.ReadableTables(ctx, u)
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"gopkg.in/yaml.v3"
 
-	"da/auth"
 	"da/engine"
 	"da/engine/extract"
 	"da/engine/profile"
@@ -62,7 +61,7 @@ func (e *catalogEntry) Downloadable() bool {
 // catalogEntries lists every registered table (and, for admins, every served table that has
 // no registry row) ordered by id, with u's access computed once.
 func (s *Server) catalogEntries(ctx context.Context, u *store.User) ([]catalogEntry, error) {
-	readable, err := auth.ReadableTables(ctx, s.store, u)
+	readable, err := s.principals.ReadableTables(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +132,7 @@ func tableParam(c echo.Context, name string) (string, error) {
 // readableEntry returns the catalog entry of id if u may read it: 404 when no such table
 // exists, 403 when it exists but u may not read it.
 func (s *Server) readableEntry(ctx context.Context, u *store.User, id string) (*catalogEntry, error) {
-	ok, err := auth.CanAccessTable(ctx, s.store, u, id)
+	ok, err := s.principals.CanAccessTable(ctx, u, id)
 	if err != nil {
 		return nil, err
 	}

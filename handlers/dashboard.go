@@ -88,7 +88,7 @@ func (s *Server) showDashboard(c echo.Context) error {
 			return err
 		}
 	}
-	readable, err := auth.ReadableTables(ctx, s.store, u)
+	readable, err := s.principals.ReadableTables(ctx, u)
 	if err != nil {
 		return err
 	}

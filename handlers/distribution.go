@@ -40,7 +40,7 @@ type manifestTable struct {
 // content hash that changes exactly when the data changes, plus asset hashes.
 func (s *Server) showManifest(c echo.Context) error {
 	ctx := c.Request().Context()
-	readable, err := auth.ReadableTables(ctx, s.store, currentUser(c))
+	readable, err := s.principals.ReadableTables(ctx, currentUser(c))
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func (s *Server) downloadTable(c echo.Context) error {
 // registry knows it. Unknown tables are 404 for everyone; known ones the caller may not read
 // are 403 (the catalog shows their names anyway), as readableEntry answers.
 func (s *Server) downloadableTable(ctx context.Context, u *store.User, id string) (*engine.TableInfo, error) {
-	ok, err := auth.CanAccessTable(ctx, s.store, u, id)
+	ok, err := s.principals.CanAccessTable(ctx, u, id)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +276,7 @@ func (s *Server) showSyncSettings(c echo.Context) error {
 // subscribe to) and those refused. Unlike the original, which demanded an explicit grant,
 // the one table-access rule decides: public tables, own uploads and admins' tables count.
 func (s *Server) subscribable(c echo.Context, want map[string]bool) (map[string]bool, []string, error) {
-	readable, err := auth.ReadableTables(c.Request().Context(), s.store, currentUser(c))
+	readable, err := s.principals.ReadableTables(c.Request().Context(), currentUser(c))
 	if err != nil {
 		return nil, nil, err
 	}

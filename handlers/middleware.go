@@ -180,6 +180,24 @@ func limitBody(n int64) echo.MiddlewareFunc {
 	}
 }
 
+// loadSession loads the browser session, except for API requests with an Authorization
+// header: those authenticate by their token alone (authenticate never reads the session for
+// them, nor does CSRF protection), so the session store is not asked and no session cookie
+// is sent back.
+func (s *Server) loadSession() echo.MiddlewareFunc {
+	load := echo.WrapMiddleware(s.sessions.LoadAndSave)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		withSession := load(next)
+		return func(c echo.Context) error {
+			req := c.Request()
+			if req.Header.Get("Authorization") != "" && strings.HasPrefix(req.URL.Path, "/api/") {
+				return next(c)
+			}
+			return withSession(c)
+		}
+	}
+}
+
 // authenticate resolves the caller from a bearer token, the browser session, or the
 // access_token cookie, loading the user (and so the role) from the database every time.
 // A bad bearer token is an error right away; a stale session is simply anonymous.

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 
 	"da/auth"
@@ -129,5 +131,37 @@ func expectCode(t *testing.T, got, want int) {
 	t.Helper()
 	if got != want {
 		t.Fatalf("status %d, want %d", got, want)
+	}
+}
+
+// TestBearerAPIRequestsLeaveTheSessionAlone signs a browser in, then sends an API request
+// with another user's bearer token and the browser's session cookie: the token alone decides
+// who calls, the session is neither read nor renewed (no Set-Cookie), and the browser's
+// session still works afterwards.
+func TestBearerAPIRequestsLeaveTheSessionAlone(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	b := env.browser()
+	if rec := b.login("viewer@example.com", testPassword); rec.Code != 303 {
+		t.Fatalf("login: %d", rec.Code)
+	}
+	var cookies []*http.Cookie
+	for _, c := range b.jar {
+		cookies = append(cookies, c)
+	}
+	rec := env.do(request{method: "GET", path: "/api/me", token: env.tokens[auth.RoleAnalyst], cookies: cookies})
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "analyst@example.com") {
+		t.Fatalf("bearer request: %d %s", rec.Code, rec.Body)
+	}
+	if sc := rec.Header().Values("Set-Cookie"); len(sc) > 0 {
+		t.Fatalf("a bearer API request touched the session: %v", sc)
+	}
+	if rec := b.do("GET", "/api/me", nil); rec.Code != 200 || !strings.Contains(rec.Body.String(), "viewer@example.com") {
+		t.Fatalf("the session after the bearer request: %d %s", rec.Code, rec.Body)
+	}
+	// Without a token the same request is the session's again.
+	rec = env.do(request{method: "GET", path: "/api/me", cookies: cookies})
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "viewer@example.com") {
+		t.Fatalf("cookie-only request: %d %s", rec.Code, rec.Body)
 	}
 }

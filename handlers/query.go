@@ -33,7 +33,7 @@ const (
 // files that u may read (admins: all). Every query path goes through it, so a permission
 // change takes effect on the next query.
 func (s *Server) readableQueryTables(ctx context.Context, u *store.User) ([]query.Table, error) {
-	readable, err := auth.ReadableTables(ctx, s.store, u)
+	readable, err := s.principals.ReadableTables(ctx, u)
 	if err != nil {
 		return nil, err
 	}

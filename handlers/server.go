@@ -138,7 +138,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 		return staticHandler(c)
 	})
 
-	g := e.Group("", echo.WrapMiddleware(s.sessions.LoadAndSave), s.authenticate, s.csrf)
+	g := e.Group("", s.loadSession(), s.authenticate, s.csrf)
 	for _, r := range s.routes() {
 		mw := []echo.MiddlewareFunc{s.auditRequests, s.requireAccess(r)}
 		if r.BodyLimit > 0 {

@@ -150,6 +150,36 @@ func (r *auditRow) insert(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
+// insertAuditRows writes rows as insert does for one, with one multi-row INSERT per
+// rowsPerInsert rows: DuckDB then parses, plans and checks one statement instead of one per
+// entry.
+func insertAuditRows(ctx context.Context, tx *sql.Tx, rows []*auditRow) error {
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), rowsPerInsert)]
+		rows = rows[len(chunk):]
+		args := make([]any, 0, 9*len(chunk))
+		for _, r := range chunk {
+			e := r.e
+			params, err := auditParams(e)
+			if err != nil {
+				return err
+			}
+			var dur any
+			if e.DurationMS > 0 {
+				dur = e.DurationMS
+			}
+			args = append(args, e.ID, e.Timestamp.UTC(), nullString(e.UserID), e.Action,
+				nullString(e.Resource), params, nullString(e.Result), dur, nullString(e.ClientIP))
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, timestamp, user_id, action, resource, params, result, duration_ms, client_ip)
+		VALUES `+valueTuples(len(chunk), 9), args...)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func auditWhere(f AuditFilter) (string, []any) {
 	var conds []string
 	var args []any

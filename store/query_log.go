@@ -228,10 +228,8 @@ func (l *QueryLog) write(batch []*queryRecord) error {
 		if err := insertQueryRuns(ctx, tx, runs); err != nil {
 			return err
 		}
-		for _, a := range audits {
-			if err := a.insert(ctx, tx); err != nil {
-				return fmt.Errorf("store: audit: %w", err)
-			}
+		if err := insertAuditRows(ctx, tx, audits); err != nil {
+			return fmt.Errorf("store: audit: %w", err)
 		}
 		return nil
 	})

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,5 +143,50 @@ func TestQueryLogBatchKeepsFirstOfDuplicateIDs(t *testing.T) {
 	defer mu.Unlock()
 	if len(failed) != 0 {
 		t.Fatalf("batch write failed: %v", failed)
+	}
+}
+
+// TestQueryLogWritesLargeBatchesWhole queues more records than one multi-row INSERT holds:
+// every history row and audit entry arrives, each with its own values in the right columns.
+func TestQueryLogWritesLargeBatchesWhole(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	u := &User{Email: "big@example.com", Role: "analyst"}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	l := s.QueryLog()
+	const n = 3*rowsPerInsert + 5
+	for i := range n {
+		run := &QueryRun{UserID: u.ID, SQL: fmt.Sprintf("SELECT %d", i), Status: QueryOK, RowCount: int64(i), ElapsedMS: int64(i)}
+		audit := &AuditEntry{UserID: u.ID, Action: "query", Resource: fmt.Sprintf("q-%d", i), Result: "success",
+			DurationMS: i + 1, ClientIP: "198.51.100.1", Params: map[string]any{"i": i}}
+		if err := l.Record(ctx, run, audit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := s.ListQueryRuns(ctx, u.ID, 500)
+	if err != nil || len(runs) != n {
+		t.Fatalf("history rows = %d, %v", len(runs), err)
+	}
+	for _, r := range runs {
+		if r.SQL != fmt.Sprintf("SELECT %d", r.RowCount) || r.ElapsedMS != r.RowCount {
+			t.Fatalf("history row mixed up: %+v", r)
+		}
+	}
+	entries, err := s.QueryAudit(ctx, AuditFilter{UserID: u.ID, Action: "query", Limit: 500})
+	if err != nil || len(entries) != n {
+		t.Fatalf("audit rows = %d, %v", len(entries), err)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		i, _ := e.Params["i"].(float64)
+		if e.Resource != fmt.Sprintf("q-%d", int(i)) || e.DurationMS != int(i)+1 || e.Result != "success" || e.ClientIP != "198.51.100.1" {
+			t.Fatalf("audit entry mixed up: %+v", e)
+		}
+		seen[e.Resource] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct audit entries, want %d", len(seen), n)
 	}
 }

@@ -60,7 +60,8 @@ func (s *Store) RegisterTable(ctx context.Context, t *Table) error {
 		t.QueryMode = "local"
 	}
 	auditResource(ctx, t.ID)
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	// An auth write: a re-registration can make a table private or change its owner.
+	err := s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO table_registry (id, name, source_type, bucket, source_table,
 			sync_strategy, query_mode, sync_schedule, profile_after_sync, primary_key, folder, description,
 			registered_by, is_public, registered_at)
@@ -118,7 +119,7 @@ func (s *Store) ListTables(ctx context.Context) ([]Table, error) {
 
 // DeleteTable removes a registry row; ErrNotFound when there is none.
 func (s *Store) DeleteTable(ctx context.Context, id string) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+	return s.authWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM table_registry WHERE id = ?`, id)
 		if err != nil {
 			return fmt.Errorf("store: delete table %q: %w", id, err)
