@@ -24,13 +24,13 @@ const principalCacheMax = 10000
 type Principals struct {
 	st   *store.Store
 	now  func() time.Time
-	mu   sync.Mutex
-	user map[string]cachedUser
-	pat  map[string]cachedPAT // by store.HashToken of the token
+	user genCache[store.User]
+	pat  genCache[store.PersonalToken] // by store.HashToken of the token
 	// readable holds non-admin users' readable sets by user id (readable_cache.go).
-	readable map[string]cachedReadable
+	readable genCache[cachedReadable]
 	// jwt holds the claims of JWTs whose signature was verified, by the token itself: a
 	// token's bytes fix its claims, so only the time checks need repeating.
+	mu  sync.Mutex
 	jwt map[string]cachedJWT
 }
 
@@ -39,22 +39,55 @@ type cachedJWT struct {
 	claims *Claims
 }
 
-type cachedUser struct {
-	u     store.User
-	gen   uint64
-	until time.Time
+// genCache holds values by key, each valid while the store's auth generation is the one it
+// was read under and, when it has a deadline, until then. Past principalCacheMax entries
+// it starts over.
+type genCache[V any] struct {
+	mu sync.Mutex
+	m  map[string]genEntry[V]
 }
 
-type cachedPAT struct {
-	t     store.PersonalToken
+type genEntry[V any] struct {
+	v     V
 	gen   uint64
-	until time.Time
+	until time.Time // zero: no deadline
+}
+
+// get returns a copy of the value under key when it is still valid at gen and now.
+func (c *genCache[V]) get(key string, gen uint64, now time.Time) (V, bool) {
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if !ok || e.gen != gen || (!e.until.IsZero() && !now.Before(e.until)) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// put stores v under key, read at generation gen and valid until until (zero: no deadline).
+func (c *genCache[V]) put(key string, v V, gen uint64, until time.Time) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= principalCacheMax {
+		c.m = map[string]genEntry[V]{}
+	}
+	c.m[key] = genEntry[V]{v: v, gen: gen, until: until}
+	c.mu.Unlock()
+}
+
+// update changes the value under key in place, if there is one.
+func (c *genCache[V]) update(key string, fn func(*V)) {
+	c.mu.Lock()
+	if e, ok := c.m[key]; ok {
+		fn(&e.v)
+		c.m[key] = e
+	}
+	c.mu.Unlock()
 }
 
 // NewPrincipals returns an empty cache over st.
 func NewPrincipals(st *store.Store) *Principals {
-	return &Principals{st: st, now: time.Now, user: map[string]cachedUser{}, pat: map[string]cachedPAT{},
-		readable: map[string]cachedReadable{}, jwt: map[string]cachedJWT{}}
+	return &Principals{st: st, now: time.Now, jwt: map[string]cachedJWT{}}
 }
 
 // User returns the user with that id (store.ErrNotFound when there is none). The caller gets
@@ -64,23 +97,14 @@ func (p *Principals) User(ctx context.Context, id string) (*store.User, error) {
 	// moves it on, so what is cached below can only be as new as the generation it carries.
 	gen := p.st.AuthGeneration()
 	now := p.now()
-	p.mu.Lock()
-	e, ok := p.user[id]
-	p.mu.Unlock()
-	if ok && e.gen == gen && now.Before(e.until) {
-		u := e.u
+	if u, ok := p.user.get(id, gen, now); ok {
 		return &u, nil
 	}
 	u, err := p.st.GetUserByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	if len(p.user) >= principalCacheMax {
-		clear(p.user)
-	}
-	p.user[id] = cachedUser{u: *u, gen: gen, until: now.Add(PrincipalTTL)}
-	p.mu.Unlock()
+	p.user.put(id, *u, gen, now.Add(PrincipalTTL))
 	return u, nil
 }
 
@@ -89,34 +113,24 @@ func (p *Principals) findPAT(ctx context.Context, token string) (*store.Personal
 	key := store.HashToken(token)
 	gen := p.st.AuthGeneration()
 	now := p.now()
-	p.mu.Lock()
-	e, ok := p.pat[key]
-	p.mu.Unlock()
-	if ok && e.gen == gen && now.Before(e.until) {
-		t := e.t
+	if t, ok := p.pat.get(key, gen, now); ok {
 		return &t, key, nil
 	}
 	t, err := p.st.FindPersonalToken(ctx, token)
 	if err != nil {
 		return nil, key, err
 	}
-	p.mu.Lock()
-	if len(p.pat) >= principalCacheMax {
-		clear(p.pat)
-	}
-	p.pat[key] = cachedPAT{t: *t, gen: gen, until: now.Add(PrincipalTTL)}
-	p.mu.Unlock()
+	p.pat.put(key, *t, gen, now.Add(PrincipalTTL))
 	return t, key, nil
 }
 
 // touched records in the cache that the token's last use was written.
 func (p *Principals) touched(key string, t *store.PersonalToken) {
-	p.mu.Lock()
-	if e, ok := p.pat[key]; ok && e.t.ID == t.ID {
-		e.t.LastUsedAt = t.LastUsedAt
-		p.pat[key] = e
-	}
-	p.mu.Unlock()
+	p.pat.update(key, func(c *store.PersonalToken) {
+		if c.ID == t.ID {
+			c.LastUsedAt = t.LastUsedAt
+		}
+	})
 }
 
 // AuthenticatePAT is the package's AuthenticatePAT through the cache.

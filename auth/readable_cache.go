@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"strings"
+	"time"
 
 	"da/store"
 )
@@ -12,7 +13,6 @@ import (
 type cachedReadable struct {
 	r     *Readable
 	email string
-	gen   uint64
 }
 
 // ReadableTables is the package's ReadableTables through the cache. Registering, deleting,
@@ -25,22 +25,14 @@ func (p *Principals) ReadableTables(ctx context.Context, u *store.User) (*Readab
 	}
 	// As in User: the generation is read before the database.
 	gen := p.st.AuthGeneration()
-	p.mu.Lock()
-	e, ok := p.readable[u.ID]
-	p.mu.Unlock()
-	if ok && e.gen == gen && e.email == u.Email {
+	if e, ok := p.readable.get(u.ID, gen, time.Time{}); ok && e.email == u.Email {
 		return e.r, nil
 	}
 	r, err := ReadableTables(ctx, p.st, u)
 	if err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	if len(p.readable) >= principalCacheMax {
-		clear(p.readable)
-	}
-	p.readable[u.ID] = cachedReadable{r: r, email: u.Email, gen: gen}
-	p.mu.Unlock()
+	p.readable.put(u.ID, cachedReadable{r: r, email: u.Email}, gen, time.Time{})
 	return r, nil
 }
 
