@@ -59,7 +59,8 @@ func userRole(c echo.Context) auth.Role {
 }
 
 // rejectBadPaths refuses paths with traversal, encoded separators, backslashes, NUL or
-// invalid UTF-8 (in the path or the query string) before routing, so that they can never be cleaned into another route or redirected.
+// invalid UTF-8 (in the path or the query string) before routing, so that they can never be
+// cleaned into another route or redirected.
 func rejectBadPaths(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		raw := c.Request().URL.EscapedPath()
@@ -82,21 +83,22 @@ func rejectBadPaths(next echo.HandlerFunc) echo.HandlerFunc {
 		if !utf8.ValidString(c.Request().URL.Path) {
 			return apiError(http.StatusBadRequest, "Invalid path: it must be valid UTF-8 once percent-decoded")
 		}
-		if raw := c.Request().URL.RawQuery; raw != "" {
-			q, _ := url.ParseQuery(raw)
-			for k, vs := range q {
-				if !utf8.ValidString(k) || !allValidUTF8(vs) {
-					return apiError(http.StatusBadRequest, "Invalid query string: parameters must be valid UTF-8 once percent-decoded")
-				}
-			}
+		if !validQueryUTF8(c.Request().URL.RawQuery) {
+			return apiError(http.StatusBadRequest, "Invalid query string: parameters must be valid UTF-8 once percent-decoded")
 		}
 		return next(c)
 	}
 }
 
-func allValidUTF8(vs []string) bool {
-	for _, v := range vs {
-		if !utf8.ValidString(v) {
+// validQueryUTF8 reports whether a raw query string decodes to valid UTF-8. A query with no
+// escapes is checked as it is; otherwise it is decoded piece by piece, as ParseQuery would
+// (a piece that does not decode is left to the handler, which ignores it as ParseQuery does).
+func validQueryUTF8(raw string) bool {
+	if !strings.Contains(raw, "%") {
+		return utf8.ValidString(raw)
+	}
+	for _, piece := range strings.FieldsFunc(raw, func(r rune) bool { return r == '&' || r == '=' }) {
+		if dec, err := url.QueryUnescape(piece); err == nil && !utf8.ValidString(dec) {
 			return false
 		}
 	}
