@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -249,8 +248,9 @@ func uploadError(err error) error {
 		return apiError(http.StatusConflict, ce.Detail)
 	case errors.Is(err, engine.ErrForbidden):
 		return apiError(http.StatusForbidden, strings.TrimPrefix(err.Error(), engine.ErrForbidden.Error()+": "))
-	case errors.Is(err, syscall.ENOSPC):
-		return apiError(http.StatusInsufficientStorage, "The server's disk is full, so the upload could not be stored. Nothing was changed; ask an admin to free space.")
+	case isDiskFull(err):
+		// The central answer, as an HTTP error, so that the upload page shows it in the form.
+		return apiError(http.StatusInsufficientStorage, diskFullDetail)
 	}
 	return uploadSpaceError(err)
 }
