@@ -468,3 +468,32 @@ func TestIngestFullDisk(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestRowGroups checks that a stored upload is cut into row groups of rowGroupRows, so
+// that a lookup reads only the groups its filter matches.
+func TestIngestRowGroups(t *testing.T) {
+	dir := t.TempDir()
+	rows := 2*rowGroupRows + 5
+	var b strings.Builder
+	b.WriteString("id,v\n")
+	for i := range rows {
+		b.WriteString(strconv.Itoa(i) + ",x\n")
+	}
+	if _, err := ingestString(t, dir, "t", "t.csv", b.String(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var groups, biggest int
+	err = db.QueryRow(`SELECT count(DISTINCT row_group_id), max(row_group_num_rows) FROM parquet_metadata(` +
+		sqlString(filepath.Join(extract.DataDir(dir), "t.parquet")) + `)`).Scan(&groups, &biggest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if groups != 3 || biggest != rowGroupRows {
+		t.Fatalf("stored as %d row groups of at most %d rows, want 3 of at most %d", groups, biggest, rowGroupRows)
+	}
+}
