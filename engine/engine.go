@@ -9,6 +9,7 @@ package engine
 
 import (
 	"context"
+	"da/engine/extract"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -66,6 +67,10 @@ type Engine struct {
 	// rebuild), so that the next rebuild can copy it and change only what changed.
 	views   map[string]publishedView
 	extFail map[string]extFailure
+
+	// primed holds digests of files uploads just published (PrimeDigest); primeMu guards it.
+	primeMu sync.Mutex
+	primed  map[fileSig]extract.Digest
 
 	catalog atomic.Pointer[Catalog]
 	// snapMu guards the snapshot files: OpenAnalytics holds it shared while it opens the

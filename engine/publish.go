@@ -313,6 +313,9 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 		return nil, err
 	}
 	registered := time.Now()
+	if d, ok := pub.Digest(); ok {
+		p.Engine.PrimeDigest(pub.Path(), d)
+	}
 	if _, err := p.Engine.RebuildSource(context.WithoutCancel(ctx), UploadSource); err != nil {
 		return nil, fmt.Errorf("publish upload: %w", err)
 	}

@@ -2,12 +2,9 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -558,7 +555,7 @@ func (e *Engine) buildLocal(ctx context.Context, conn *sql.Conn, dir string, inf
 		if _, err := conn.ExecContext(ctx, "CREATE VIEW "+quoteIdent(info.Name)+" AS "+body); err != nil {
 			return "", "cannot read its parquet data: " + duckMessage(err)
 		}
-		f, err := readFacts(ctx, conn, info.Name, files, sigs, size)
+		f, err := e.readFacts(ctx, conn, info.Name, files, sigs, size)
 		if err != nil {
 			return "", "cannot read its parquet data: " + duckMessage(err)
 		}
@@ -586,8 +583,8 @@ func parquetList(files []string) string {
 
 // readFacts hashes a table's files and reads its row count and sizes from the parquet footers
 // and its column count from its (just created) view.
-func readFacts(ctx context.Context, conn *sql.Conn, name string, files []string, sigs []fileSig, size int64) (*tableFacts, error) {
-	hash, crc, err := hashFiles(files)
+func (e *Engine) readFacts(ctx context.Context, conn *sql.Conn, name string, files []string, sigs []fileSig, size int64) (*tableFacts, error) {
+	hash, crc, err := e.hashFiles(sigs)
 	if err != nil {
 		return nil, err
 	}
@@ -621,29 +618,40 @@ func (e *Engine) pruneCache(b *built) {
 	}
 }
 
-// castagnoli is the CRC-32C table.
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// hashFiles reads the files' bytes in order once and returns their SHA-256 in hex, cut to 32
-// characters (the content hash), and their CRC-32C (sent with downloads so clients can check
-// the bytes without computing a SHA-256).
-func hashFiles(files []string) (string, uint32, error) {
-	h := sha256.New()
-	c := crc32.New(castagnoli)
-	w := io.MultiWriter(h, c)
-	buf := make([]byte, 1<<20)
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			return "", 0, err
-		}
-		_, err = io.CopyBuffer(w, f, buf)
-		_ = f.Close()
-		if err != nil {
-			return "", 0, fmt.Errorf("read %s: %w", name, err)
+// hashFiles returns the files' content hash and CRC-32C (extract.HashFiles), or the digest
+// an upload computed while it published the file (PrimeDigest), if the file is unchanged.
+func (e *Engine) hashFiles(sigs []fileSig) (string, uint32, error) {
+	if len(sigs) == 1 {
+		e.primeMu.Lock()
+		d, ok := e.primed[sigs[0]]
+		delete(e.primed, sigs[0])
+		e.primeMu.Unlock()
+		if ok {
+			return d.Hash, d.CRC32C, nil
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32], c.Sum32(), nil
+	files := make([]string, len(sigs))
+	for i, s := range sigs {
+		files[i] = s.path
+	}
+	d, err := extract.HashFiles(files...)
+	return d.Hash, d.CRC32C, err
+}
+
+// PrimeDigest hands the next rebuild the digest of a file just published at path, computed
+// while the file was written out, so that the rebuild need not read the file again. It is
+// used only if the file's size and modification time are still what they are now.
+func (e *Engine) PrimeDigest(path string, d extract.Digest) {
+	fi, err := os.Stat(path)
+	if err != nil || d.Hash == "" {
+		return
+	}
+	e.primeMu.Lock()
+	defer e.primeMu.Unlock()
+	if e.primed == nil || len(e.primed) >= 64 { // digests of files replaced again unread
+		e.primed = map[fileSig]extract.Digest{}
+	}
+	e.primed[fileSig{path: path, size: fi.Size(), mtime: fi.ModTime().UnixNano()}] = d
 }
 
 // readMeta reads a source's _meta rows in their stored order.

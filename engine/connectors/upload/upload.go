@@ -152,6 +152,29 @@ type Spool struct {
 
 	out    string // the converted parquet, once Convert succeeded
 	result *Result
+	digest chan digestResult // the converted parquet's digest, computed in the background
+}
+
+type digestResult struct {
+	d   extract.Digest
+	err error
+}
+
+// startDigest hashes the converted file in the background, while it is written out to disk
+// and published, so that the catalog need not read it again (Publication.Digest).
+func (s *Spool) startDigest(path string) {
+	f, err := os.Open(path) // opened now: the file is renamed when it is published
+	ch := make(chan digestResult, 1)
+	s.digest = ch
+	if err != nil {
+		ch <- digestResult{err: err}
+		return
+	}
+	go func() {
+		defer f.Close()
+		d, err := extract.HashReader(f)
+		ch <- digestResult{d, err}
+	}()
 }
 
 // NewSpool creates a staging directory in sourceDir for one upload.
@@ -248,6 +271,7 @@ func (s *Spool) Convert(ctx context.Context, name string, opt Options) (*Result,
 	}
 	s.out = out
 	s.result = &Result{TableID: id, Rows: rows, SizeBytes: fi.Size(), Columns: cols, Format: s.format}
+	s.startDigest(out)
 	return s.result, nil
 }
 
@@ -255,6 +279,21 @@ func (s *Spool) Convert(ctx context.Context, name string, opt Options) (*Result,
 type Publication struct {
 	dir, id, final, backup string
 	prev                   *extract.Table
+	digest                 chan digestResult
+}
+
+// Path is where the table's data now is.
+func (p *Publication) Path() string { return p.final }
+
+// Digest waits for the published file's digest, computed while it was published; ok is
+// false if it could not be computed (the catalog then reads the file itself).
+func (p *Publication) Digest() (d extract.Digest, ok bool) {
+	if p.digest == nil {
+		return extract.Digest{}, false
+	}
+	r := <-p.digest
+	p.digest <- r // later calls get the same answer
+	return r.d, r.err == nil
 }
 
 // Publish moves the converted parquet into place as data/<id>.parquet and records it in the
@@ -268,7 +307,8 @@ func (s *Spool) Publish(description string) (*Publication, error) {
 	}
 	id := s.result.TableID
 	defer lockTable(s.sourceDir + "\x00" + id)()
-	p := &Publication{dir: s.sourceDir, id: id, final: filepath.Join(extract.DataDir(s.sourceDir), id+".parquet")}
+	p := &Publication{dir: s.sourceDir, id: id, final: filepath.Join(extract.DataDir(s.sourceDir), id+".parquet"),
+		digest: s.digest}
 	if _, err := os.Stat(p.final); err == nil {
 		p.backup = filepath.Join(s.dir, "previous.parquet")
 		if err := os.Link(p.final, p.backup); err != nil {

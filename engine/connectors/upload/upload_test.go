@@ -488,8 +488,8 @@ func TestIngestRowGroups(t *testing.T) {
 	}
 	defer db.Close()
 	var groups, biggest int
-	err = db.QueryRow(`SELECT count(DISTINCT row_group_id), max(row_group_num_rows) FROM parquet_metadata(` +
-		sqlString(filepath.Join(extract.DataDir(dir), "t.parquet")) + `)`).Scan(&groups, &biggest)
+	err = db.QueryRow(`SELECT count(DISTINCT row_group_id), max(row_group_num_rows) FROM parquet_metadata(`+
+		sqlString(filepath.Join(extract.DataDir(dir), "t.parquet"))+`)`).Scan(&groups, &biggest)
 	if err != nil {
 		t.Fatal(err)
 	}
