@@ -15,6 +15,7 @@ import (
 var TempGlobs = []string{
 	"tmp/upload-*",                     // upload request bodies being received
 	"tmp/da-query-*",                   // query sandboxes
+	"tmp/backup-*",                     // backups being collected
 	"extracts/*/.upload-*",             // upload staging
 	"extracts/*/.sync-*",               // sync staging
 	"extracts/*/.demo-gen-*",           // demo data staging

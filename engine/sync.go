@@ -573,7 +573,10 @@ func (s *Syncer) run(jobID string) {
 		}
 		for _, m := range groups[src] {
 			s.setTable(jobID, m.p.ID, func(p *TableProgress) { p.State, p.StartedAt = SyncExtracting, time.Now().UTC() })
-			if err := s.extractTable(ctx, m.conn, m.p.ID); err != nil {
+			releaseWrites := s.eng.holdWrites()
+			err := s.extractTable(ctx, m.conn, m.p.ID)
+			releaseWrites()
+			if err != nil {
 				s.opt.Log.Warn("sync: extract failed", "job", jobID, "table", m.p.ID, "error", err)
 				s.failTable(jobID, m.p.ID, err.Error())
 				continue
@@ -870,6 +873,8 @@ func (s *Syncer) Unregister(ctx context.Context, id string) (*store.Unregistered
 		}
 		defer unlock()
 	}
+	releaseWrites := s.eng.holdWrites()
+	defer releaseWrites()
 	out, err := s.store.UnregisterTable(ctx, id)
 	if err != nil {
 		return nil, err
@@ -880,6 +885,7 @@ func (s *Syncer) Unregister(ctx context.Context, id string) (*store.Unregistered
 			s.opt.Log.Error("unregister: removing the data failed; it is served until removed", "table", id, "error", err)
 		}
 	}
+	releaseWrites()
 	if _, err := s.eng.Rebuild(context.WithoutCancel(ctx)); err != nil {
 		s.opt.Log.Error("unregister: rebuild failed; the table stops being served at the next rebuild", "table", id, "error", err)
 	}

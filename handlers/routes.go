@@ -147,6 +147,9 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/admin/tables/:id/delete", Min: admin, Handler: s.deleteTablePage, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/admin/tables/:id/sync", Min: admin, Handler: s.syncTablePage, BodyLimit: jsonLimit},
 
+		// Operations (admin): a backup archive of the data directory (backup.go).
+		{Method: "POST", Path: "/api/admin/backup", Min: admin, Handler: s.createBackup, BodyLimit: jsonLimit},
+
 		// Browser sign-in.
 		{Method: "GET", Path: "/", Min: pub, Handler: s.showHome},
 		{Method: "GET", Path: "/login", Min: pub, Handler: s.showLogin},
