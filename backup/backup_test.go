@@ -2,6 +2,7 @@ package backup
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -15,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -362,5 +364,53 @@ func TestRestoreRefusesBadArchivesWithoutChanges(t *testing.T) {
 				t.Errorf("left behind in the data directory: %v", names)
 			}
 		})
+	}
+}
+
+// TestHelperHoldsDatabase is not a test: run by TestRestoreRefusedWhileServing as another
+// process, it holds a system database open, as a running server does, until stdin closes.
+func TestHelperHoldsDatabase(t *testing.T) {
+	path := os.Getenv("DA_TEST_HOLD_DB")
+	if path == "" {
+		t.Skip("helper process only")
+	}
+	st, err := store.Open(path)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = st.Close()
+	os.Exit(0)
+}
+
+func TestRestoreRefusedWhileServing(t *testing.T) {
+	in := populated(t)
+	archive := backupTo(t, in)
+	target := t.TempDir()
+	if _, err := Restore(context.Background(), archive, target); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldsDatabase$")
+	cmd.Env = append(os.Environ(), "DA_TEST_HOLD_DB="+filepath.Join(target, "state", "system.duckdb"))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = stdin.Close(); _ = cmd.Wait() }()
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if strings.TrimSpace(line) != "ready" {
+		t.Fatalf("helper: %q", line)
+	}
+	skip := func(rel string) bool { return strings.HasPrefix(rel, "state/system.duckdb") }
+	before := files(t, target, skip)
+	_, err := Restore(context.Background(), archive, target)
+	if !errors.Is(err, ErrRunning) || !strings.Contains(err.Error(), "stop `da serve`") {
+		t.Fatalf("Restore over a served data directory = %v, want ErrRunning", err)
+	}
+	if after := files(t, target, skip); !reflect.DeepEqual(before, after) {
+		t.Error("a refused restore changed the data directory")
 	}
 }
