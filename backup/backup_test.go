@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"da/engine"
 	"da/store"
@@ -412,5 +413,45 @@ func TestRestoreRefusedWhileServing(t *testing.T) {
 	}
 	if after := files(t, target, skip); !reflect.DeepEqual(before, after) {
 		t.Error("a refused restore changed the data directory")
+	}
+}
+
+func TestWriteRotatedKeepsTheNewest(t *testing.T) {
+	in := populated(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "notes.txt"), "not an archive")
+	ctx := context.Background()
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var paths []string
+	for i := 0; i < 4; i++ {
+		p, err := WriteRotated(ctx, dir, 2, start.Add(time.Duration(i)*time.Hour), func(w io.Writer) error {
+			_, err := Create(ctx, Source{DataDir: in.dir, Store: in.st, Freeze: in.eng.FreezeWrites}, w)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, filepath.Base(p))
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{paths[2], paths[3], "notes.txt"}
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("backup dir = %v, want %v", names, want)
+	}
+	// A producer that fails leaves no archive and removes nothing.
+	_, err := WriteRotated(ctx, dir, 1, start.Add(10*time.Hour), func(w io.Writer) error {
+		_, _ = w.Write([]byte("half"))
+		return errors.New("boom")
+	})
+	if err == nil {
+		t.Fatal("a failed producer was accepted")
+	}
+	entries, _ = os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Fatalf("a failed backup changed the backup dir: %v", entries)
 	}
 }

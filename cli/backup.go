@@ -5,11 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"da/backup"
 	"da/config"
+	"da/jobs"
 	"da/store"
 )
 
@@ -141,6 +145,24 @@ func (e *env) adminRestore(args []string) int {
 	}
 	fmt.Fprintln(e.stdout, "Start the server: it rebuilds the analytics database from the restored extracts.")
 	return ExitOK
+}
+
+// backupTask is the scheduled backup job: an archive from produce into backup.dir (default
+// DATA_DIR/backups), keeping the newest backup.keep.
+func backupTask(cfg *config.Config, log *slog.Logger, produce func(ctx context.Context, w io.Writer) error) jobs.Task {
+	dir := cfg.Backup.Dir
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir, "backups")
+	}
+	return jobs.Task{Name: "backup", Schedule: cfg.Backup.Schedule, Run: func(ctx context.Context) error {
+		start := time.Now()
+		p, err := backup.WriteRotated(ctx, dir, cfg.Backup.Keep, start, func(w io.Writer) error { return produce(ctx, w) })
+		if err != nil {
+			return err
+		}
+		log.Info("scheduled backup written", "path", p, "keep", cfg.Backup.Keep, "duration_ms", time.Since(start).Milliseconds())
+		return nil
+	}}
 }
 
 // loadLocalConfig loads the configuration with an optional --data-dir override.

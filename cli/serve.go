@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/alexedwards/scs/postgresstore"
 
 	"da/auth"
+	"da/backup"
 	"da/config"
 	"da/engine"
 	"da/engine/connectors"
@@ -150,7 +152,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	defer syncer.Close()
 	var sched handlers.RegistryScheduler
 	if !cfg.NoJobs {
-		s, err := startJobs(ctx, cfg, st, syncer, log)
+		s, err := startJobs(ctx, cfg, st, syncer, eng, version, log)
 		if err != nil {
 			return err
 		}
@@ -283,10 +285,16 @@ func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 
 // startJobs starts the in-process scheduler: every table's sync_schedule and the sync
 // history retention.
-func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, log *slog.Logger) (*jobs.Scheduler, error) {
+func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, eng *engine.Engine, version string, log *slog.Logger) (*jobs.Scheduler, error) {
 	var tasks []jobs.Task
 	if cfg.SyncHistoryRetentionDays > 0 {
 		tasks = append(tasks, jobs.HistoryRetention(st, time.Duration(cfg.SyncHistoryRetentionDays)*24*time.Hour))
+	}
+	if cfg.Backup.Schedule != "" {
+		tasks = append(tasks, backupTask(cfg, log, func(ctx context.Context, w io.Writer) error {
+			_, err := backup.Create(ctx, backup.Source{DataDir: cfg.DataDir, Store: st, Freeze: eng.FreezeWrites, Version: version}, w)
+			return err
+		}))
 	}
 	s := jobs.New(jobs.Options{Syncs: &jobs.Local{Store: st, Syncer: syncer}, Tasks: tasks, Log: log})
 	if err := s.Start(ctx); err != nil {

@@ -6,14 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"da/backup"
 	"da/engine"
+	"da/jobs"
 	"da/store"
 )
 
@@ -156,4 +159,27 @@ func checkRestoredUploads(t *testing.T, archive []byte, uploads, rows int) int {
 		}
 	}
 	return present
+}
+
+// TestOneShotSyncAll is the compose `extract` profile's command (`da jobs --once`): one sync
+// of every registered table through the API, waited for.
+func TestOneShotSyncAll(t *testing.T) {
+	env := newTestEnv(t)
+	if rec := env.upload(env.tokens["analyst"], "sales", "sales.csv", []byte(salesCSV)); rec.Code != 201 {
+		t.Fatalf("upload = %d %s", rec.Code, rec.Body.String())
+	}
+	srv := httptest.NewServer(env.e)
+	defer srv.Close()
+	ctx := context.Background()
+	res, err := (&jobs.Remote{BaseURL: srv.URL, Token: env.tokens["admin"]}).SyncAll(ctx, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.JobID == "" || res.Tables != 1 || len(res.Failed) != 0 {
+		t.Fatalf("SyncAll = %+v", res)
+	}
+	if _, err := (&jobs.Remote{BaseURL: srv.URL, Token: env.tokens["analyst"]}).SyncAll(ctx, time.Millisecond); err == nil ||
+		!strings.Contains(err.Error(), "403") {
+		t.Fatalf("SyncAll as an analyst = %v, want a 403", err)
+	}
 }
