@@ -22,8 +22,12 @@ var TempGlobs = []string{
 	"extracts/*/.extract.duckdb.tmp-*", // extract.duckdb being rebuilt (and its WAL)
 	"extracts/*/data/.*.parquet.tmp-*", // parquet copied across file systems
 	"analytics/server.duckdb.*.tmp*",   // analytics database being rebuilt (and its WAL)
-	"state/.system.duckdb.tmp-*",       // system database being migrated (and its WAL)
-	"state/*_secret.tmp-*",             // generated secrets being written
+	"cache/openmetadata/tables/.tmp-*", // OpenMetadata cache entries being written
+	"docs/.tmp-*",                      // catalog export files being written
+	"docs/*/.tmp-*",
+	"docs/*/*/.tmp-*",
+	"state/.system.duckdb.tmp-*", // system database being migrated (and its WAL)
+	"state/*_secret.tmp-*",       // generated secrets being written
 }
 
 // Leftover is one temporary file or directory found by FindTemp.
