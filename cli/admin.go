@@ -28,6 +28,8 @@ func (e *env) admin(args []string) int {
 		return e.adminBackup(args[1:])
 	case "restore":
 		return e.adminRestore(args[1:])
+	case "catalog-export":
+		return e.adminCatalogExport(args[1:])
 	default:
 		if code, ok := e.adminClient(args); ok {
 			return code

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"da/backup"
+	"da/client"
 	"da/config"
+	"da/engine/openmetadata"
 	"da/jobs"
 	"da/store"
 )
@@ -181,4 +183,63 @@ func verifyFile(path string) (*backup.Manifest, error) {
 	}
 	defer f.Close()
 	return backup.Verify(f)
+}
+
+// adminCatalogExport is `da admin catalog-export`: through the server while it runs, else
+// directly into the stopped instance's DATA_DIR/docs.
+func (e *env) adminCatalogExport(args []string) int {
+	fs := flag.NewFlagSet("admin catalog-export", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "data directory (env DATA_DIR, default ./data)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code, ok := e.parseFlags(fs, args); !ok {
+		return code
+	}
+	ctx := context.Background()
+	cfg, err := e.loadLocalConfig(*dataDir)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "da admin catalog-export: invalid configuration:\n%v\n", err)
+		return ExitUsage
+	}
+	var res *client.CatalogExport
+	dbPath := filepath.Join(cfg.DataDir, filepath.FromSlash(backup.SystemDB))
+	if _, statErr := os.Stat(dbPath); statErr == nil && store.CheckUnlocked(ctx, dbPath) == nil {
+		en := openmetadata.FromConfig(cfg.OpenMetadata, cfg.DataDir, nil)
+		if !en.Enabled() {
+			fmt.Fprintln(e.stderr, "da admin catalog-export: OpenMetadata is not configured: set OPENMETADATA_URL and OPENMETADATA_TOKEN")
+			return ExitUsage
+		}
+		st, err := store.Open(dbPath)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "da admin catalog-export: %v\n", err)
+			return ExitError
+		}
+		defer st.Close()
+		r, err := openmetadata.ExportRegistered(ctx, st, en, cfg.DataDir, cfg.OpenMetadata)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "da admin catalog-export: %v\n", err)
+			return ExitError
+		}
+		res = &client.CatalogExport{Metrics: r.Metrics, Tables: r.Tables, Failed: r.Failed, Kept: r.Kept, Removed: r.Removed,
+			MetricsError: r.MetricsError, LastExport: r.LastExport}
+	} else {
+		_, c, err := e.authedClient()
+		if err != nil {
+			return e.fail("admin catalog-export", err)
+		}
+		if res, err = c.ExportCatalog(ctx); err != nil {
+			return e.fail("admin catalog-export", err)
+		}
+	}
+	if *asJSON {
+		return e.printJSON(res)
+	}
+	fmt.Fprintf(e.stdout, "Exported %d metrics and %d tables to DATA_DIR/docs; %d stale generated files removed, %d hand-written files kept.\n",
+		res.Metrics, res.Tables, len(res.Removed), len(res.Kept))
+	if res.MetricsError != "" {
+		fmt.Fprintf(e.stdout, "Metrics could not be listed (their files were kept): %s\n", res.MetricsError)
+	}
+	for id, why := range res.Failed {
+		fmt.Fprintf(e.stdout, "  skipped %s: %s\n", id, why)
+	}
+	return ExitOK
 }

@@ -39,6 +39,8 @@ Usage:
                                   write a verified backup archive of DATA_DIR (works while serving)
   da admin restore FILE [--check] [--data-dir DIR]
                                   restore an archive into a stopped instance
+  da admin catalog-export [--json]
+                                  export OpenMetadata's metrics and tables to DATA_DIR/docs
   da demo load [--data-dir DIR]   load the demo data set and demo admin into a stopped instance
   da jobs [--server URL]          run the scheduled syncs against a server started with --no-jobs
                                   (env JOBS_API_TOKEN: an admin's personal access token)

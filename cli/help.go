@@ -26,6 +26,8 @@ var helps = map[string]cmdHelp{
 		examples: []string{"admin backup --out da-backup.tar.gz", "admin backup --out /backups/da.tar.gz --data-dir /srv/da"}},
 	"admin restore": {args: "FILE", purpose: "Check a backup archive and restore it into a stopped instance's DATA_DIR (the former content is kept aside).",
 		examples: []string{"admin restore da-backup.tar.gz --check", "admin restore da-backup.tar.gz --data-dir /srv/da"}},
+	"admin catalog-export": {purpose: "Write OpenMetadata's metrics and the registered tables to DATA_DIR/docs (generated files only; hand-written ones are kept).",
+		examples: []string{"admin catalog-export", "admin catalog-export --json"}},
 	"demo load": {purpose: "Load the demo data set and the demo admin into a stopped instance.",
 		examples: []string{"demo load --data-dir ./data"}},
 	"jobs": {purpose: "Run the scheduled syncs against a server started with --no-jobs (env JOBS_API_TOKEN: an admin's personal access token).",

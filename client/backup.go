@@ -29,3 +29,24 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	}
 	return n, nil
 }
+
+// CatalogExport is the outcome of POST /api/admin/catalog-export.
+type CatalogExport struct {
+	Metrics      int               `json:"metrics_count"`
+	Tables       int               `json:"tables_count"`
+	Failed       map[string]string `json:"failed"`
+	Kept         []string          `json:"kept"`
+	Removed      []string          `json:"removed"`
+	MetricsError string            `json:"metrics_error,omitempty"`
+	LastExport   string            `json:"last_export"`
+}
+
+// ExportCatalog asks the server to export OpenMetadata's metrics and the registered tables
+// to its DATA_DIR/docs (admin).
+func (c *Client) ExportCatalog(ctx context.Context) (*CatalogExport, error) {
+	var out CatalogExport
+	if err := c.do(ctx, http.MethodPost, "/api/admin/catalog-export", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -208,6 +208,9 @@ type OpenMetadataConfig struct {
 	DataProduct string        // openmetadata.data_product
 	// Timeout bounds one call to OpenMetadata (openmetadata.timeout, OPENMETADATA_TIMEOUT).
 	Timeout time.Duration
+	// ExportSchedule runs the catalog export to DATA_DIR/docs as a job (openmetadata.export_schedule,
+	// OPENMETADATA_EXPORT_SCHEDULE: cron or @every); empty runs it only on demand.
+	ExportSchedule string
 	// Tables maps a table id to the OpenMetadata FQN of its table (openmetadata.tables);
 	// a table not listed uses the default FQN (see the openmetadata package).
 	Tables map[string]string

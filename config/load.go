@@ -434,6 +434,8 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 	om, fo := &c.OpenMetadata, &f.OpenMetadata
 	l.str(&om.URL, "openmetadata.url", env("OPENMETADATA_URL", y("openmetadata.url", fo.URL)))
 	l.str(&om.Token, "openmetadata.token", secret("OPENMETADATA_TOKEN", y("openmetadata.token", fo.Token)))
+	l.str(&om.ExportSchedule, "openmetadata.export_schedule",
+		env("OPENMETADATA_EXPORT_SCHEDULE", y("openmetadata.export_schedule", fo.ExportSchedule)))
 	l.duration(&om.Timeout, "openmetadata.timeout", env("OPENMETADATA_TIMEOUT", y("openmetadata.timeout", fo.Timeout)))
 	if len(fo.Tables) > 0 {
 		om.Tables = map[string]string{}

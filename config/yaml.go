@@ -127,6 +127,7 @@ type fileOpenMetadata struct {
 	FilterTag       *string           `yaml:"filter_tag"`
 	DataProduct     *string           `yaml:"data_product"`
 	Timeout         *string           `yaml:"timeout"`
+	ExportSchedule  *string           `yaml:"export_schedule"`
 	Tables          map[string]string `yaml:"tables"`
 }
 

@@ -134,6 +134,9 @@ type SyncOptions struct {
 	KeepJobs int
 	KeepFor  time.Duration
 	Log      *slog.Logger
+	// AfterSync, when set, hears of the tables each job published (after profiling), for
+	// work that follows a sync such as the OpenMetadata enrichment; it must not block.
+	AfterSync func(ids []string)
 }
 
 // Syncer runs sync jobs in the background: connectors extract into the extract contract
@@ -602,6 +605,9 @@ func (s *Syncer) run(jobID string) {
 	}
 	for _, id := range extracted {
 		s.profile(ctx, jobID, id)
+	}
+	if s.opt.AfterSync != nil && len(extracted) > 0 {
+		s.opt.AfterSync(extracted)
 	}
 
 	final, _ := s.Job(jobID)

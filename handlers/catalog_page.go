@@ -195,6 +195,9 @@ func (s *Server) tablePageData(ctx context.Context, u *store.User, e *catalogEnt
 	} else {
 		d.Row.Subscribed, d.Subscriptions = subs[strings.ToLower(e.Table.ID)], len(subs)
 	}
+	if e.Readable {
+		d.OpenMetadata = s.openMetadataView(e.Table.ID, d.Now)
+	}
 	// Read before the stored profile, so that a profile finished in between is not missed.
 	d.Profiling = s.profilePending(e.Table.ID)
 	d.Row.Profiling = d.Profiling

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"da/config"
 )
 
 // CacheDir is where the enrichment cache lives, relative to DATA_DIR.
@@ -79,6 +81,11 @@ type Enricher struct {
 	mu      sync.Mutex
 	pending map[string]bool // tables with a background refresh queued or running
 	wg      sync.WaitGroup
+}
+
+// FromConfig is New with the instance's openmetadata settings.
+func FromConfig(om config.OpenMetadataConfig, dataDir string, log *slog.Logger) *Enricher {
+	return New(Options{URL: om.URL, Token: om.Token, Timeout: om.Timeout, TTL: om.CacheTTL, FQNs: om.Tables}, dataDir, log)
 }
 
 // New returns an enricher writing its cache under dataDir, or nil when URL or token is not
@@ -212,7 +219,13 @@ func (e *Enricher) refreshOne(ctx context.Context, id string) Result {
 
 // RefreshLater refreshes, in the background and one at a time, the tables among ids whose
 // cache entry is missing or older than the TTL. It never blocks the caller.
-func (e *Enricher) RefreshLater(ids ...string) {
+func (e *Enricher) RefreshLater(ids ...string) { e.queue(ids, false) }
+
+// RefreshSynced refreshes the tables a sync just published, in the background, whatever
+// the age of their cache entries.
+func (e *Enricher) RefreshSynced(ids []string) { e.queue(ids, true) }
+
+func (e *Enricher) queue(ids []string, force bool) {
 	if e == nil {
 		return
 	}
@@ -224,7 +237,7 @@ func (e *Enricher) RefreshLater(ids ...string) {
 		if e.pending[id] {
 			continue
 		}
-		if en, ok := e.Cached(id); ok && en.Fresh(now, e.opt.TTL) {
+		if en, ok := e.Cached(id); ok && !force && en.Fresh(now, e.opt.TTL) {
 			continue
 		}
 		e.pending[id] = true

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"da/config"
+	"da/store"
 )
 
 // Marker is the first line of every file the export writes. Only files that start with it
@@ -233,4 +236,19 @@ func removeEmptyDirs(root string) {
 	for i := len(dirs) - 1; i >= 0; i-- {
 		_ = os.Remove(dirs[i]) // fails, as it should, when not empty
 	}
+}
+
+// ExportRegistered exports every table of the registry and OpenMetadata's metrics to
+// dataDir/docs with the configured FQNs, data product and filter tag.
+func ExportRegistered(ctx context.Context, st *store.Store, en *Enricher, dataDir string, om config.OpenMetadataConfig) (*ExportResult, error) {
+	tables, err := st.ListTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(tables))
+	for _, t := range tables {
+		ids = append(ids, t.ID)
+	}
+	return Export(ctx, en.Client(), ExportOptions{DocsDir: filepath.Join(dataDir, "docs"), Tables: ids,
+		FQNs: om.Tables, DataProduct: om.DataProduct, FilterTag: om.FilterTag})
 }
