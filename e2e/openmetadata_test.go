@@ -34,4 +34,10 @@ func TestCatalogShowsOpenMetadata(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("openmetadata-link")).ToHaveAttribute("href", fake.URL+"/table/bigquery.orders_om"))
 	must(t, expect.Locator(page.GetByTestId("openmetadata-tier")).ToHaveText("Tier1"))
 	screenshot(t, page, "catalog-openmetadata")
+
+	// The description changes in OpenMetadata; the admin's button fetches it again.
+	fake.AddTable(omtest.OrdersTable("bigquery.orders_om", "Orders of the web shop, cancelled ones included."))
+	must(t, page.GetByTestId("openmetadata-refresh").Click())
+	must(t, expect.Locator(page.GetByTestId("openmetadata-note")).ToHaveText("Refreshed from OpenMetadata."))
+	must(t, expect.Locator(page.GetByTestId("openmetadata-description")).ToHaveText("Orders of the web shop, cancelled ones included."))
 }

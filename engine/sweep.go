@@ -16,6 +16,8 @@ var TempGlobs = []string{
 	"tmp/upload-*",                     // upload request bodies being received
 	"tmp/da-query-*",                   // query sandboxes
 	"tmp/backup-*",                     // backups being collected
+	".restore-*",                       // a restore being unpacked
+	"backups/.partial-*",               // scheduled backups being written
 	"extracts/*/.upload-*",             // upload staging
 	"extracts/*/.sync-*",               // sync staging
 	"extracts/*/.demo-gen-*",           // demo data staging

@@ -55,16 +55,32 @@ func (s *Server) openMetadataOf(id string) *openMetadataJSON {
 	return out
 }
 
-// openMetadataView is table id's cached enrichment for the table page (nil when none).
-func (s *Server) openMetadataView(id string, now time.Time) *views.OpenMetadataView {
-	j := s.openMetadataOf(id)
-	if j == nil {
+// openMetadataDescription is table id's cached OpenMetadata description ("" when none), for
+// catalog rows whose registry entry has no description of its own.
+func (s *Server) openMetadataDescription(id string) string {
+	if en, ok := s.enricher.Cached(id); ok && en.Enrichment != nil {
+		return en.Enrichment.Description
+	}
+	return ""
+}
+
+// openMetadataView is table id's cached enrichment for the table page: nil when OpenMetadata
+// is not configured, or when nothing was fetched and the caller cannot refresh it.
+func (s *Server) openMetadataView(id string, isAdmin bool, now time.Time) *views.OpenMetadataView {
+	if !s.enricher.Enabled() {
 		return nil
 	}
-	v := &views.OpenMetadataView{FQN: j.FQN, Description: j.Description, Tags: j.Tags, Owners: j.Owners, Tier: j.Tier,
-		URL: j.CatalogURL, Error: j.Error}
-	if en, ok := s.enricher.Cached(id); ok {
-		v.FetchedAgo = views.Ago(en.FetchedAt, now)
+	j := s.openMetadataOf(id)
+	if j == nil {
+		if !isAdmin {
+			return nil
+		}
+		return &views.OpenMetadataView{TableID: id, CanRefresh: true, FQN: s.enricher.FQN(id)}
+	}
+	v := &views.OpenMetadataView{TableID: id, CanRefresh: isAdmin, FQN: j.FQN, Description: j.Description, Tags: j.Tags,
+		Owners: j.Owners, Tier: j.Tier, URL: j.CatalogURL, Error: j.Error}
+	if en, ok := s.enricher.Cached(id); ok && en.Enrichment != nil {
+		v.Fetched, v.FetchedAgo = true, views.Ago(en.FetchedAt, now)
 	}
 	for name, c := range j.Columns {
 		if c.Description != "" || len(c.Tags) > 0 {
@@ -73,6 +89,29 @@ func (s *Server) openMetadataView(id string, now time.Time) *views.OpenMetadataV
 	}
 	sort.Slice(v.Columns, func(a, b int) bool { return v.Columns[a].Name < v.Columns[b].Name })
 	return v
+}
+
+// refreshOpenMetadataPage is POST /catalog/{table}/openmetadata (admin, htmx): fetch the
+// table's enrichment now and answer the panel with the outcome.
+func (s *Server) refreshOpenMetadataPage(c echo.Context) error {
+	e, err := s.pageEntry(c)
+	if err != nil {
+		return err
+	}
+	if !s.enricher.Enabled() {
+		return apiError(http.StatusServiceUnavailable, notConfiguredOM)
+	}
+	id := strings.ToLower(e.Table.ID)
+	if err := s.audit(c, auditOpenMetadataRefresh, id, auditResultOK, nil); err != nil {
+		return err
+	}
+	r := s.enricher.Refresh(c.Request().Context(), []string{id})[0]
+	v := s.openMetadataView(id, true, time.Now().UTC())
+	v.Note = "Refreshed from OpenMetadata."
+	if !r.OK {
+		v.Note = "The refresh failed: " + r.Error
+	}
+	return render(c, http.StatusOK, views.OpenMetadataPanel(v))
 }
 
 // refreshOpenMetadata is POST /api/admin/openmetadata/refresh (admin): fetch the enrichment

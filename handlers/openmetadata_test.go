@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,15 +62,34 @@ func TestOpenMetadataInTheCatalog(t *testing.T) {
 		{who: "analyst", method: "GET", path: "/catalog/sales", status: 200,
 			want: []string{`data-testid="openmetadata-description"`, "Sales from the ERP, one row per order line.",
 				`href="` + fake.URL + `/table/bigquery.sales"`, `data-testid="openmetadata-tier"`, "Net amount in EUR"}},
+		// The catalog list shows it for tables without a description of their own.
+		{who: "analyst", method: "GET", path: "/catalog?q=ERP", status: 200, want: []string{`data-table="sales"`, "Sales from the ERP"}},
+		{who: "analyst", method: "POST", path: "/catalog/sales/openmetadata", status: 403},
 		// The enrichment is the table's: callers who cannot read the table do not see it.
 		{who: "viewer", method: "GET", path: "/catalog/sales", status: 403, forbidden: []string{"Sales from the ERP"}},
 		{who: "viewer", method: "GET", path: "/api/catalog/tables?include=locked", status: 200, forbidden: []string{"Sales from the ERP"}},
 	})
 
+	// An admin refreshes it from the table page (htmx, CSRF-checked).
+	b := env.browser()
+	if rec := b.login("admin@example.com", testPassword); rec.Code != 303 {
+		t.Fatalf("login: %d", rec.Code)
+	}
+	if rec := b.do("GET", "/catalog/sales", nil); rec.Code != 200 || !strings.Contains(rec.Body.String(), `data-testid="openmetadata-refresh"`) {
+		t.Fatalf("admin table page = %d, no refresh button", rec.Code)
+	}
+	if rec := b.do("POST", "/catalog/sales/openmetadata", url.Values{}); rec.Code != 403 {
+		t.Errorf("refresh without the CSRF token = %d, want 403", rec.Code)
+	}
+	rec := b.do("POST", "/catalog/sales/openmetadata", url.Values{"_csrf": {b.csrf}})
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Refreshed from OpenMetadata.") || strings.Contains(rec.Body.String(), "<html") {
+		t.Fatalf("page refresh = %d %.300s", rec.Code, rec.Body.String())
+	}
+
 	// OpenMetadata failing: pages and the API still answer, with the last enrichment and
 	// the reason the refresh failed.
 	fake.Fail("/api/v1/", omtest.Fault{Status: 500}, omtest.Fault{Status: 500}, omtest.Fault{Status: 500})
-	rec := env.do(request{method: "POST", path: "/api/admin/openmetadata/refresh", token: admin})
+	rec = env.do(request{method: "POST", path: "/api/admin/openmetadata/refresh", token: admin})
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"failed":1`) {
 		t.Fatalf("refresh while failing = %d %s", rec.Code, rec.Body.String())
 	}

@@ -152,6 +152,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/api/admin/backup", Min: admin, Handler: s.createBackup, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/api/admin/openmetadata/refresh", Min: admin, Handler: s.refreshOpenMetadata, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/api/admin/catalog-export", Min: admin, Handler: s.exportCatalog, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/catalog/:table/openmetadata", Min: admin, Handler: s.refreshOpenMetadataPage, BodyLimit: jsonLimit},
 
 		// Browser sign-in.
 		{Method: "GET", Path: "/", Min: pub, Handler: s.showHome},

@@ -278,7 +278,11 @@ func boolAttr(b bool) string {
 
 // OpenMetadataView is what OpenMetadata says about a table, shown on its page.
 type OpenMetadataView struct {
-	FQN, Description string
+	TableID string
+	// Fetched is false until an enrichment was fetched; CanRefresh shows the admin's button.
+	Fetched, CanRefresh bool
+	Note                string // outcome of a refresh from the page
+	FQN, Description    string
 	Tags, Owners     []string
 	Tier             string
 	URL              string // the table's page in OpenMetadata; "" when unknown
