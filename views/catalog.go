@@ -283,12 +283,12 @@ type OpenMetadataView struct {
 	Fetched, CanRefresh bool
 	Note                string // outcome of a refresh from the page
 	FQN, Description    string
-	Tags, Owners     []string
-	Tier             string
-	URL              string // the table's page in OpenMetadata; "" when unknown
-	FetchedAgo       string
-	Error            string // why the last refresh failed (the data shown is older)
-	Columns          []OpenMetadataColumn
+	Tags, Owners        []string
+	Tier                string
+	URL                 string // the table's page in OpenMetadata; "" when unknown
+	FetchedAgo          string
+	Error               string // why the last refresh failed (the data shown is older)
+	Columns             []OpenMetadataColumn
 }
 
 // OpenMetadataColumn is a column's description and tags from OpenMetadata.
