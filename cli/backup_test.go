@@ -85,3 +85,23 @@ func TestAdminBackupRestoreCommands(t *testing.T) {
 		t.Fatalf("tables after restore = %+v, %v", tables, err)
 	}
 }
+
+func TestJobsFlags(t *testing.T) {
+	base := startTestServer(t)
+	cli := newCLI(t, base)
+	cli.vars["JOBS_API_TOKEN"] = "x"
+	if code, _, errs := cli.run("jobs", "--syncs=false"); code != ExitUsage || !strings.Contains(errs, "DA_BACKUP_SCHEDULE") {
+		t.Errorf("jobs --syncs=false without backups: %d %s", code, errs)
+	}
+	delete(cli.vars, "JOBS_API_TOKEN")
+	if code, _, errs := cli.run("jobs", "--once"); code != ExitUsage || !strings.Contains(errs, "JOBS_API_TOKEN") {
+		t.Errorf("jobs --once without a token: %d %s", code, errs)
+	}
+	// --once with an admin's token syncs every table and exits 0.
+	admin := adminClient(t, base)
+	upload(t, admin, "orders", "id\n1\n", true)
+	cli.vars["JOBS_API_TOKEN"] = admin.Token
+	if out := cli.mustRun(ExitOK, "jobs", "--once"); !strings.Contains(out, "1 tables, 0 failed") {
+		t.Errorf("jobs --once: %s", out)
+	}
+}

@@ -57,6 +57,10 @@ func (e *env) jobsCmd(args []string) int {
 		fmt.Fprintf(e.stderr, "da jobs: invalid configuration:\n%v\n", err)
 		return ExitUsage
 	}
+	if !*syncs && !*once && cfg.Backup.Schedule == "" {
+		fmt.Fprintln(e.stderr, "da jobs: --syncs=false leaves nothing to run; set DA_BACKUP_SCHEDULE")
+		return ExitUsage
+	}
 	log := newLogger(cfg, os.Stderr)
 	remote := &jobs.Remote{BaseURL: strings.TrimRight(url, "/"), Token: token}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -95,10 +99,6 @@ func (e *env) jobsCmd(args []string) int {
 	}
 	var syncSource jobs.Syncs = remote
 	if !*syncs {
-		if len(tasks) == 0 {
-			fmt.Fprintln(e.stderr, "da jobs: --syncs=false leaves nothing to run; set DA_BACKUP_SCHEDULE")
-			return ExitUsage
-		}
 		syncSource = nil
 	}
 	s := jobs.New(jobs.Options{Syncs: syncSource, Tasks: tasks, ReloadEvery: *reload, Log: log})
