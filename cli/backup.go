@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,8 +66,13 @@ func (e *env) adminBackup(args []string) int {
 		fmt.Fprintf(e.stderr, "da admin backup: %v\n", err)
 		return ExitError
 	}
-	fmt.Fprintf(e.stdout, "Backup written to %s (%s): %d files, %d bytes of data, schema version %d, verified.\n",
-		*out, how, len(m.Files), m.TotalBytes, m.SchemaVersion)
+	sum, err := sha256File(*out)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "da admin backup: %v\n", err)
+		return ExitError
+	}
+	fmt.Fprintf(e.stdout, "Backup written to %s (%s): %d files, %d bytes of data, schema version %d, verified.\nSHA-256 of the archive: %s\n",
+		*out, how, len(m.Files), m.TotalBytes, m.SchemaVersion, sum)
 	return ExitOK
 }
 
@@ -242,4 +249,19 @@ func (e *env) adminCatalogExport(args []string) int {
 		fmt.Fprintf(e.stdout, "  skipped %s: %s\n", id, why)
 	}
 	return ExitOK
+}
+
+// sha256File is the hex SHA-256 of the file at path, printed so that an operator can check a
+// copied archive (sha256sum) without da.
+func sha256File(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -25,7 +25,8 @@ func TestAdminBackupRestoreCommands(t *testing.T) {
 	cli.mustRun(ExitOK, "auth", "login", "--email", testAdminEmail, "--password", testAdminPassword)
 
 	out := filepath.Join(t.TempDir(), "da.tar.gz")
-	if got := cli.mustRun(ExitOK, "admin", "backup", "--out", out); !strings.Contains(got, "from the server at "+base) || !strings.Contains(got, "verified") {
+	if got := cli.mustRun(ExitOK, "admin", "backup", "--out", out); !strings.Contains(got, "from the server at "+base) || !strings.Contains(got, "verified") ||
+		!strings.Contains(got, "SHA-256 of the archive: ") {
 		t.Fatalf("backup output: %s", got)
 	}
 	if code, _, errs := cli.run("admin", "backup", "--out", out); code != ExitUsage || !strings.Contains(errs, "already exists") {
