@@ -54,6 +54,8 @@ type Manifest struct {
 	Files      []File `json:"files"`
 	// TotalBytes is the sum of the files' sizes.
 	TotalBytes int64 `json:"total_bytes"`
+	// FrozenMillis is how long uploads, syncs and deletes were held off.
+	FrozenMillis int64 `json:"frozen_ms"`
 }
 
 // File is one file of the archive.
@@ -124,16 +126,19 @@ func Create(ctx context.Context, src Source, w io.Writer) (*Manifest, error) {
 	}
 	defer os.RemoveAll(stage)
 
+	collectStart := time.Now()
 	consistent, err := collect(ctx, src, stage)
 	if err != nil {
 		return nil, err
 	}
+	frozen := time.Since(collectStart).Milliseconds()
 	version, err := store.FileSchemaVersion(ctx, filepath.Join(stage, filepath.FromSlash(SystemDB)))
 	if err != nil {
 		return nil, fmt.Errorf("backup: read the snapshot's schema version: %w", err)
 	}
 	m := &Manifest{Format: Format, FormatVersion: FormatVersion, SchemaVersion: version, DAVersion: src.Version,
-		StateBackend: store.BackendDuckDB, CreatedAt: now().UTC().Truncate(time.Second), Consistent: consistent}
+		StateBackend: store.BackendDuckDB, CreatedAt: now().UTC().Truncate(time.Second), Consistent: consistent,
+		FrozenMillis: frozen}
 	err = filepath.WalkDir(stage, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err

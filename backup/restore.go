@@ -193,8 +193,8 @@ func Restore(ctx context.Context, archivePath, dataDir string) (*RestoreResult, 
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	if err := store.CheckUnlocked(ctx, filepath.Join(dataDir, filepath.FromSlash(SystemDB))); err != nil {
-		return nil, fmt.Errorf("%w: stop `da serve` on %s before restoring (%v)", ErrRunning, dataDir, err)
+	if err := checkStopped(ctx, dataDir); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(archivePath)
 	if err != nil {
@@ -224,8 +224,8 @@ func Restore(ctx context.Context, archivePath, dataDir string) (*RestoreResult, 
 		return nil, invalid("the archived system database has schema version %d, the manifest says %d", v, m.SchemaVersion)
 	}
 	// Checked again at the last moment: a server may have started meanwhile.
-	if err := store.CheckUnlocked(ctx, filepath.Join(dataDir, filepath.FromSlash(SystemDB))); err != nil {
-		return nil, fmt.Errorf("%w: stop `da serve` on %s before restoring (%v)", ErrRunning, dataDir, err)
+	if err := checkStopped(ctx, dataDir); err != nil {
+		return nil, err
 	}
 	prev, err := swap(dataDir, stage, stamp)
 	if err != nil {
@@ -233,6 +233,15 @@ func Restore(ctx context.Context, archivePath, dataDir string) (*RestoreResult, 
 	}
 	staged = false
 	return &RestoreResult{Manifest: m, Previous: prev}, nil
+}
+
+// checkStopped refuses while a process holds dataDir's system database.
+func checkStopped(ctx context.Context, dataDir string) error {
+	p := filepath.Join(dataDir, filepath.FromSlash(SystemDB))
+	if err := store.CheckUnlocked(ctx, p); err != nil {
+		return fmt.Errorf("%w: %s is held by a running process; stop `da serve` on %s before restoring", ErrRunning, p, dataDir)
+	}
+	return nil
 }
 
 // swap moves every entry of dataDir (except dot entries) into dataDir/.pre-restore-<stamp>

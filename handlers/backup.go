@@ -34,7 +34,8 @@ func (s *Server) createBackup(c echo.Context) error {
 		s.log.Error("backup failed while streaming; the client's archive is incomplete", "error", err)
 		return nil
 	}
-	s.log.Info("backup sent", "files", len(m.Files), "bytes", m.TotalBytes, "schema_version", m.SchemaVersion)
+	s.log.Info("backup sent", "files", len(m.Files), "bytes", m.TotalBytes, "schema_version", m.SchemaVersion,
+		"writes_held_ms", m.FrozenMillis)
 	return nil
 }
 
