@@ -19,20 +19,22 @@ const auditBackup = "backup_create"
 // is sent before the collection succeeded, so a failure there answers a JSON error; the
 // client verifies the whole archive against its manifest when it arrives.
 func (s *Server) createBackup(c echo.Context) error {
-	if err := s.audit(c, auditBackup, "", auditResultOK, nil); err != nil {
-		return err
-	}
 	name := fmt.Sprintf("da-backup-%s.tar.gz", time.Now().UTC().Format("20060102-150405"))
 	w := &lazyHeader{c: c, name: name}
 	m, err := backup.Create(c.Request().Context(), backup.Source{DataDir: s.cfg.DataDir, Store: s.store,
 		Freeze: s.engine.FreezeWrites, Version: s.version}, w)
 	if err != nil {
+		_ = s.audit(c, auditBackup, "", "failed: "+firstLine(err.Error()), nil)
 		if !w.started {
 			s.log.Error("backup failed", "error", err)
 			return apiError(http.StatusServiceUnavailable, "Backup failed: "+err.Error())
 		}
 		s.log.Error("backup failed while streaming; the client's archive is incomplete", "error", err)
 		return nil
+	}
+	// Recorded once the archive is sent, so the entry is not in the archive it describes.
+	if err := s.audit(c, auditBackup, "", auditResultOK, map[string]any{"files": len(m.Files), "bytes": m.TotalBytes}); err != nil {
+		s.log.Error("recording the backup in the audit log failed", "error", err)
 	}
 	s.log.Info("backup sent", "files", len(m.Files), "bytes", m.TotalBytes, "schema_version", m.SchemaVersion,
 		"writes_held_ms", m.FrozenMillis)

@@ -54,7 +54,7 @@ func TestBackupRoutes(t *testing.T) {
 			t.Errorf("manifest = %+v", m)
 		}
 	}
-	// The backup is audited, and the audit row is inside the archive it describes.
+	// The backup is audited.
 	entries, err := env.store.QueryAudit(context.Background(), store.AuditFilter{Action: auditBackup})
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("audit entries = %v, %v", entries, err)
