@@ -576,10 +576,7 @@ func (s *Syncer) run(jobID string) {
 		}
 		for _, m := range groups[src] {
 			s.setTable(jobID, m.p.ID, func(p *TableProgress) { p.State, p.StartedAt = SyncExtracting, time.Now().UTC() })
-			releaseWrites := s.eng.holdWrites()
-			err := s.extractTable(ctx, m.conn, m.p.ID)
-			releaseWrites()
-			if err != nil {
+			if err := s.extractTable(ctx, m.conn, m.p.ID); err != nil {
 				s.opt.Log.Warn("sync: extract failed", "job", jobID, "table", m.p.ID, "error", err)
 				s.failTable(jobID, m.p.ID, err.Error())
 				continue
@@ -771,6 +768,10 @@ func (s *Syncer) extractTable(ctx context.Context, conn connectors.Connector, id
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	// The extract ran in a staging folder, which backups skip; publishing it is the change
+	// a backup must see whole or not at all.
+	releaseWrites := s.eng.holdWrites()
+	defer releaseWrites()
 	desc := row.Description
 	if res.Description != "" {
 		desc = res.Description
