@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"da/config"
 )
@@ -104,5 +106,46 @@ func TestJobsFlags(t *testing.T) {
 	cli.vars["JOBS_API_TOKEN"] = admin.Token
 	if out := cli.mustRun(ExitOK, "jobs", "--once"); !strings.Contains(out, "1 tables, 0 failed") {
 		t.Errorf("jobs --once: %s", out)
+	}
+}
+
+// The scheduled backup job of `da serve` writes verified archives into DATA_DIR/backups and
+// keeps the newest backup.keep.
+func TestScheduledBackups(t *testing.T) {
+	dir := t.TempDir()
+	envs := map[string]string{"DATA_DIR": dir, "SEED_ADMIN_EMAIL": testAdminEmail, "SEED_ADMIN_PASSWORD": testAdminPassword,
+		"DA_BACKUP_SCHEDULE": "@every 1s", "DA_BACKUP_KEEP": "2"}
+	cfg, err := config.Load(func(k string) string { return envs[k] }, config.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startServerWith(t, cfg)
+	backups := filepath.Join(dir, "backups")
+	var names []string
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		names, _ = filepath.Glob(filepath.Join(backups, "da-backup-*.tar.gz"))
+		if len(names) >= 2 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(names) < 2 {
+		t.Fatalf("scheduled backups: %v", names)
+	}
+	// Later archives replace the oldest: it goes, and two remain.
+	oldest, pruned := names[0], false
+	for time.Now().Before(deadline) && !pruned {
+		now, _ := filepath.Glob(filepath.Join(backups, "da-backup-*.tar.gz"))
+		pruned = len(now) == 2 && !slices.Contains(now, oldest)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !pruned {
+		t.Fatalf("the oldest archive %s was not pruned", oldest)
+	}
+	for _, n := range names[len(names)-1:] {
+		if _, err := verifyFile(n); err != nil && !os.IsNotExist(err) {
+			t.Errorf("%s: %v", n, err)
+		}
 	}
 }
