@@ -198,6 +198,7 @@ func TestRoundTripKeepsEveryTableUserAndFile(t *testing.T) {
 
 	target := t.TempDir()
 	writeFile(t, filepath.Join(target, "extracts", "old", "stale.txt"), "before the restore")
+	writeFile(t, filepath.Join(target, "backups", "da-backup-20260101-000000.tar.gz"), "an earlier archive")
 	res, err := Restore(context.Background(), archive, target)
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
@@ -210,6 +211,9 @@ func TestRoundTripKeepsEveryTableUserAndFile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(target, "extracts", "old")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("former content still in place: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(target, "backups", "da-backup-20260101-000000.tar.gz")); err != nil {
+		t.Errorf("the scheduled backups were moved away: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(target, "tmp")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal("temporary files were archived")
@@ -238,7 +242,7 @@ func TestRoundTripKeepsEveryTableUserAndFile(t *testing.T) {
 	}
 	skip := func(rel string) bool {
 		return strings.HasPrefix(rel, "analytics/") || strings.HasPrefix(rel, "tmp/") || strings.HasPrefix(rel, "state/system.duckdb") ||
-			strings.HasPrefix(rel, ".")
+			strings.HasPrefix(rel, ".") || strings.HasPrefix(rel, "backups/")
 	}
 	if a, b := files(t, in.dir, skip), files(t, target, skip); !reflect.DeepEqual(a, b) {
 		t.Errorf("files after the round trip = %v, want %v", b, a)

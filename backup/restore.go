@@ -244,7 +244,7 @@ func checkStopped(ctx context.Context, dataDir string) error {
 	return nil
 }
 
-// swap moves every entry of dataDir (except dot entries) into dataDir/.pre-restore-<stamp>
+// swap moves every entry of dataDir (except dot entries and backups/) into dataDir/.pre-restore-<stamp>
 // and then every entry of stage into dataDir. Each move is a rename on one file system; when
 // one fails, the moves done so far are undone. DATA_DIR itself may be a mount point, so it
 // is never renamed as a whole.
@@ -271,7 +271,8 @@ func swap(dataDir, stage, stamp string) (string, error) {
 	}
 	kept := false
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
+		// Scheduled backups stay where they are: they are not part of any archive.
+		if strings.HasPrefix(e.Name(), ".") || e.Name() == "backups" {
 			continue
 		}
 		if !kept {
