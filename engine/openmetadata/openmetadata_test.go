@@ -106,11 +106,11 @@ func TestFailuresKeepThePreviousEnrichment(t *testing.T) {
 		{"503 then ok", []omtest.Fault{{Status: 503}}, true, "", []time.Duration{500 * time.Millisecond}},
 		{"500 three times", []omtest.Fault{{Status: 500}, {Status: 500}, {Status: 500}}, false, "500",
 			[]time.Duration{500 * time.Millisecond, time.Second}},
-		{"slow beyond the timeout, three times", []omtest.Fault{{Delay: 5 * time.Second}, {Delay: 5 * time.Second}, {Delay: 5 * time.Second}},
+		{"slow beyond the timeout, three times", []omtest.Fault{{Delay: 10 * time.Second}, {Delay: 10 * time.Second}, {Delay: 10 * time.Second}},
 			false, "no answer within", []time.Duration{500 * time.Millisecond, time.Second}},
 		{"403", []omtest.Fault{{Status: 403}}, false, "403", nil},
 	}
-	e.client.Timeout = 200 * time.Millisecond
+	e.client.Timeout = time.Second
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			*waits = nil
