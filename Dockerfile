@@ -13,7 +13,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin da \
- && mkdir -p /data && chown da:da /data
+ && mkdir -p /data /backups && chown da:da /data /backups
 COPY --from=build /out/da /usr/local/bin/da
 ENV DATA_DIR=/data DA_ADDR=:8000 DA_ENV=production
 VOLUME ["/data"]

@@ -24,6 +24,12 @@ func (e *env) admin(args []string) int {
 	switch args[0] {
 	case "bootstrap":
 		return e.adminBootstrap(args[1:])
+	case "backup":
+		return e.adminBackup(args[1:])
+	case "restore":
+		return e.adminRestore(args[1:])
+	case "catalog-export":
+		return e.adminCatalogExport(args[1:])
 	default:
 		if code, ok := e.adminClient(args); ok {
 			return code

@@ -35,6 +35,12 @@ Usage:
                                   run the web server and JSON API
   da admin bootstrap --email E [--password P] [--name N] [--data-dir DIR]
                                   create the first admin in a stopped instance
+  da admin backup --out FILE [--data-dir DIR]
+                                  write a verified backup archive of DATA_DIR (works while serving)
+  da admin restore FILE [--check] [--data-dir DIR]
+                                  restore an archive into a stopped instance
+  da admin catalog-export [--json]
+                                  export OpenMetadata's metrics and tables to DATA_DIR/docs
   da demo load [--data-dir DIR]   load the demo data set and demo admin into a stopped instance
   da jobs [--server URL]          run the scheduled syncs against a server started with --no-jobs
                                   (env JOBS_API_TOKEN: an admin's personal access token)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"da/client"
 	"da/config"
 	"da/jobs"
 )
@@ -25,11 +27,23 @@ func (e *env) jobsCmd(args []string) int {
 	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
 	server := fs.String("server", "", "server URL (env API_URL or DA_SERVER, default http://localhost:8000)")
 	reload := fs.Duration("reload", 30*time.Second, "how often to re-read the schedules")
+	syncs := fs.Bool("syncs", true, "run the tables' sync schedules (--syncs=false with DA_BACKUP_SCHEDULE runs only the backups)")
+	once := fs.Bool("once", false, "sync every registered table once, wait for the job and exit (1 when a table failed)")
+	standby := fs.Bool("standby", false, "without a token, wait idle instead of exiting (the server then runs its jobs itself)")
 	if code, ok := e.parseFlags(fs, args); !ok {
 		return code
 	}
 	url := firstNonEmpty(*server, e.getenv("API_URL"), e.getenv("DA_SERVER"), "http://localhost:8000")
 	token := firstNonEmpty(e.getenv("JOBS_API_TOKEN"), e.getenv("SCHEDULER_API_TOKEN"), e.getenv("DA_TOKEN"))
+	if token == "" && *standby {
+		fmt.Fprintln(e.stderr, "da jobs: no JOBS_API_TOKEN set: standing by (the server runs its scheduled jobs itself unless it "+
+			"was started with --no-jobs). To run them here, start the server with DA_NO_JOBS=true and set JOBS_API_TOKEN "+
+			"to an admin's personal access token.")
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		<-ctx.Done()
+		return ExitOK
+	}
 	if token == "" {
 		fmt.Fprintln(e.stderr, "da jobs: set JOBS_API_TOKEN to an admin's personal access token (create one under Settings → Tokens)")
 		return ExitUsage
@@ -43,10 +57,29 @@ func (e *env) jobsCmd(args []string) int {
 		fmt.Fprintf(e.stderr, "da jobs: invalid configuration:\n%v\n", err)
 		return ExitUsage
 	}
+	if !*syncs && !*once && cfg.Backup.Schedule == "" {
+		fmt.Fprintln(e.stderr, "da jobs: --syncs=false leaves nothing to run; set DA_BACKUP_SCHEDULE")
+		return ExitUsage
+	}
 	log := newLogger(cfg, os.Stderr)
 	remote := &jobs.Remote{BaseURL: strings.TrimRight(url, "/"), Token: token}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *once {
+		res, err := remote.SyncAll(ctx, 2*time.Second)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "da jobs --once: %v\n", err)
+			return ExitServer
+		}
+		fmt.Fprintf(e.stdout, "sync job %s: %d tables, %d failed\n", res.JobID, res.Tables, len(res.Failed))
+		for id, reason := range res.Failed {
+			fmt.Fprintf(e.stdout, "  %s: %s\n", id, reason)
+		}
+		if len(res.Failed) > 0 {
+			return ExitError
+		}
+		return ExitOK
+	}
 	// Fail fast on a wrong URL or token rather than logging the same error every 30 s.
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	sched, err := remote.Schedules(cctx)
@@ -55,7 +88,20 @@ func (e *env) jobsCmd(args []string) int {
 		fmt.Fprintf(e.stderr, "da jobs: cannot read the schedules from %s: %v\n", url, err)
 		return ExitServer
 	}
-	s := jobs.New(jobs.Options{Syncs: remote, ReloadEvery: *reload, Log: log})
+	var tasks []jobs.Task
+	if cfg.Backup.Schedule != "" {
+		// The server takes the snapshot (it holds the data); this process keeps the archives.
+		c := client.New(strings.TrimRight(url, "/"), token)
+		tasks = append(tasks, backupTask(cfg, log, func(ctx context.Context, w io.Writer) error {
+			_, err := c.Backup(ctx, w)
+			return err
+		}))
+	}
+	var syncSource jobs.Syncs = remote
+	if !*syncs {
+		syncSource = nil
+	}
+	s := jobs.New(jobs.Options{Syncs: syncSource, Tasks: tasks, ReloadEvery: *reload, Log: log})
 	if err := s.Start(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "da jobs: %v\n", err)
 		return ExitError

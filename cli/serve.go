@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,9 +20,11 @@ import (
 	"github.com/alexedwards/scs/postgresstore"
 
 	"da/auth"
+	"da/backup"
 	"da/config"
 	"da/engine"
 	"da/engine/connectors"
+	"da/engine/openmetadata"
 	"da/engine/query"
 	"da/handlers"
 	"da/jobs"
@@ -145,12 +148,18 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		log.Error("checking uploads for unregistered data failed", "error", err)
 	}
 	eng, pub := openEngine(ctx, cfg, st, log)
-	syncer := engine.NewSyncer(eng, st, engine.SyncOptions{Publisher: pub, Log: log,
-		Connectors: connectors.NewRegistry(eng.ExtractsDir())})
+	enricher := openmetadata.FromConfig(cfg.OpenMetadata, cfg.DataDir, log)
+	defer enricher.Wait()
+	syncOpt := engine.SyncOptions{Publisher: pub, Log: log, Connectors: connectors.NewRegistry(eng.ExtractsDir())}
+	if enricher.Enabled() {
+		syncOpt.AfterSync = enricher.RefreshSynced
+		log.Info("OpenMetadata enrichment on", "url", cfg.OpenMetadata.URL)
+	}
+	syncer := engine.NewSyncer(eng, st, syncOpt)
 	defer syncer.Close()
 	var sched handlers.RegistryScheduler
 	if !cfg.NoJobs {
-		s, err := startJobs(ctx, cfg, st, syncer, log)
+		s, err := startJobs(ctx, cfg, st, syncer, eng, enricher, version, log)
 		if err != nil {
 			return err
 		}
@@ -187,7 +196,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
 		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
-		DemoLogin: demoLogin(demo),
+		DemoLogin: demoLogin(demo), Enricher: enricher,
 	})
 	// Every request's context derives from reqCtx, so that a shutdown can cancel the queries
 	// and uploads still running once the drain is over.
@@ -283,10 +292,26 @@ func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 
 // startJobs starts the in-process scheduler: every table's sync_schedule and the sync
 // history retention.
-func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, log *slog.Logger) (*jobs.Scheduler, error) {
+func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, eng *engine.Engine,
+	enricher *openmetadata.Enricher, version string, log *slog.Logger) (*jobs.Scheduler, error) {
 	var tasks []jobs.Task
 	if cfg.SyncHistoryRetentionDays > 0 {
 		tasks = append(tasks, jobs.HistoryRetention(st, time.Duration(cfg.SyncHistoryRetentionDays)*24*time.Hour))
+	}
+	if cfg.Backup.Schedule != "" {
+		tasks = append(tasks, backupTask(cfg, log, func(ctx context.Context, w io.Writer) error {
+			_, err := backup.Create(ctx, backup.Source{DataDir: cfg.DataDir, Store: st, Freeze: eng.FreezeWrites, Version: version}, w)
+			return err
+		}))
+	}
+	if cfg.OpenMetadata.ExportSchedule != "" && enricher.Enabled() {
+		tasks = append(tasks, jobs.Task{Name: "catalog-export", Schedule: cfg.OpenMetadata.ExportSchedule, Run: func(ctx context.Context) error {
+			res, err := openmetadata.ExportRegistered(ctx, st, enricher, cfg.DataDir, cfg.OpenMetadata)
+			if err == nil {
+				log.Info("catalog exported", "metrics", res.Metrics, "tables", res.Tables, "failed", len(res.Failed), "removed", len(res.Removed))
+			}
+			return err
+		}})
 	}
 	s := jobs.New(jobs.Options{Syncs: &jobs.Local{Store: st, Syncer: syncer}, Tasks: tasks, Log: log})
 	if err := s.Start(ctx); err != nil {

@@ -130,6 +130,8 @@ type Config struct {
 	SyncHistoryRetentionDays int
 	// Profiler holds the column profiler's settings.
 	Profiler ProfilerConfig
+	// Backup configures the scheduled backups (off unless a schedule is set).
+	Backup BackupConfig
 
 	// CorporateMemory holds the knowledge governance settings.
 	CorporateMemory CorporateMemoryConfig
@@ -204,6 +206,21 @@ type OpenMetadataConfig struct {
 	CacheTTL    time.Duration // openmetadata.cache_ttl_seconds, default 1h
 	FilterTag   string        // openmetadata.filter_tag
 	DataProduct string        // openmetadata.data_product
+	// Timeout bounds one call to OpenMetadata (openmetadata.timeout, OPENMETADATA_TIMEOUT).
+	Timeout time.Duration
+	// ExportSchedule runs the catalog export to DATA_DIR/docs as a job (openmetadata.export_schedule,
+	// OPENMETADATA_EXPORT_SCHEDULE: cron or @every); empty runs it only on demand.
+	ExportSchedule string
+	// Tables maps a table id to the OpenMetadata FQN of its table (openmetadata.tables);
+	// a table not listed uses the default FQN (see the openmetadata package).
+	Tables map[string]string
+}
+
+// BackupConfig configures the scheduled backup job (backup.* keys).
+type BackupConfig struct {
+	Schedule string // backup.schedule (DA_BACKUP_SCHEDULE): cron or @every; empty disables the job
+	Keep     int    // backup.keep (DA_BACKUP_KEEP): archives kept, oldest removed first; default 7
+	Dir      string // backup.dir (DA_BACKUP_DIR): default DATA_DIR/backups
 }
 
 // AIConfig configures the LLM provider used by corporate-memory collection (ai.* keys).
@@ -359,7 +376,8 @@ func defaults() *Config {
 
 		DataSource:   "local",
 		Keboola:      KeboolaConfig{TokenEnv: "KEBOOLA_STORAGE_TOKEN"},
-		OpenMetadata: OpenMetadataConfig{CacheTTL: time.Hour},
+		OpenMetadata: OpenMetadataConfig{CacheTTL: time.Hour, Timeout: 10 * time.Second},
+		Backup:       BackupConfig{Keep: 7},
 		AI: AIConfig{
 			Model:            "claude-haiku-4-5-20251001",
 			StructuredOutput: "auto",

@@ -432,8 +432,17 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 	l.str(&t.DomainSuffix, "telegram.domain_suffix", file(y("telegram.domain_suffix", ft.DomainSuffix)))
 
 	om, fo := &c.OpenMetadata, &f.OpenMetadata
-	l.str(&om.URL, "openmetadata.url", file(y("openmetadata.url", fo.URL)))
-	l.str(&om.Token, "openmetadata.token", file(y("openmetadata.token", fo.Token)))
+	l.str(&om.URL, "openmetadata.url", env("OPENMETADATA_URL", y("openmetadata.url", fo.URL)))
+	l.str(&om.Token, "openmetadata.token", secret("OPENMETADATA_TOKEN", y("openmetadata.token", fo.Token)))
+	l.str(&om.ExportSchedule, "openmetadata.export_schedule",
+		env("OPENMETADATA_EXPORT_SCHEDULE", y("openmetadata.export_schedule", fo.ExportSchedule)))
+	l.duration(&om.Timeout, "openmetadata.timeout", env("OPENMETADATA_TIMEOUT", y("openmetadata.timeout", fo.Timeout)))
+	if len(fo.Tables) > 0 {
+		om.Tables = map[string]string{}
+		for k, v := range fo.Tables {
+			om.Tables[strings.ToLower(k)] = v
+		}
+	}
 	l.duration(&om.CacheTTL, "openmetadata.cache_ttl_seconds", file(y("openmetadata.cache_ttl_seconds", fo.CacheTTLSeconds)))
 	l.str(&om.FilterTag, "openmetadata.filter_tag", file(y("openmetadata.filter_tag", fo.FilterTag)))
 	l.str(&om.DataProduct, "openmetadata.data_product", file(y("openmetadata.data_product", fo.DataProduct)))
@@ -477,6 +486,10 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 	l.integer(&h.MaxConnsPerAddr, "server.max_conns_per_addr",
 		env("DA_HTTP_MAX_CONNS_PER_ADDR", y("server.max_conns_per_addr", fs.MaxConnsPerAddr)))
 	l.duration(&h.ShutdownDrain, "server.shutdown_drain", env("DA_SHUTDOWN_DRAIN", y("server.shutdown_drain", fs.ShutdownDrain)))
+	b, fb := &c.Backup, &f.Backup
+	l.str(&b.Schedule, "backup.schedule", env("DA_BACKUP_SCHEDULE", y("backup.schedule", fb.Schedule)))
+	l.integer(&b.Keep, "backup.keep", env("DA_BACKUP_KEEP", y("backup.keep", fb.Keep)))
+	l.str(&b.Dir, "backup.dir", env("DA_BACKUP_DIR", y("backup.dir", fb.Dir)))
 	l.integer(&c.SyncHistoryRetentionDays, "sync.history_retention_days",
 		env("DA_SYNC_HISTORY_RETENTION_DAYS", y("sync.history_retention_days", f.Sync.HistoryRetentionDays)))
 

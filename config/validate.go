@@ -171,6 +171,10 @@ func (l *loader) validate(f *fileConfig) {
 		l.problem("%s must be a Telegram username (letters, digits, _) (got %q)", l.label("TELEGRAM_BOT_USERNAME"), u)
 	}
 	l.httpURL("openmetadata.url", c.OpenMetadata.URL, false)
+	l.positive("backup.keep", int64(c.Backup.Keep))
+	if c.OpenMetadata.Timeout <= 0 {
+		l.problem("%s must be positive", l.label("openmetadata.timeout"))
+	}
 	if c.OpenMetadata.CacheTTL < 0 {
 		l.problem("%s must not be negative", l.label("openmetadata.cache_ttl_seconds"))
 	}

@@ -45,6 +45,7 @@ type fileConfig struct {
 	Upload           fileUpload           `yaml:"upload"`
 	Query            fileQuery            `yaml:"query"`
 	Sync             fileSync             `yaml:"sync"`
+	Backup           fileBackup           `yaml:"backup"`
 }
 
 type fileInstance struct {
@@ -120,11 +121,14 @@ type fileBigQueryTop struct {
 }
 
 type fileOpenMetadata struct {
-	URL             *string `yaml:"url"`
-	Token           *string `yaml:"token"`
-	CacheTTLSeconds *string `yaml:"cache_ttl_seconds"`
-	FilterTag       *string `yaml:"filter_tag"`
-	DataProduct     *string `yaml:"data_product"`
+	URL             *string           `yaml:"url"`
+	Token           *string           `yaml:"token"`
+	CacheTTLSeconds *string           `yaml:"cache_ttl_seconds"`
+	FilterTag       *string           `yaml:"filter_tag"`
+	DataProduct     *string           `yaml:"data_product"`
+	Timeout         *string           `yaml:"timeout"`
+	ExportSchedule  *string           `yaml:"export_schedule"`
+	Tables          map[string]string `yaml:"tables"`
 }
 
 type fileEmail struct {
@@ -231,6 +235,12 @@ type fileQuery struct {
 	ExportMaxRows  *string `yaml:"export_max_rows"`
 	MemoryLimit    *string `yaml:"memory_limit"`
 	Threads        *string `yaml:"threads"`
+}
+
+type fileBackup struct {
+	Schedule *string `yaml:"schedule"`
+	Keep     *string `yaml:"keep"`
+	Dir      *string `yaml:"dir"`
 }
 
 type fileSync struct {

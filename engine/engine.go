@@ -76,6 +76,10 @@ type Engine struct {
 	// snapMu guards the snapshot files: OpenAnalytics holds it shared while it opens the
 	// current snapshot, a swap holds it exclusively while it replaces and deletes snapshots.
 	snapMu sync.RWMutex
+	// writeGate orders backups with the writers of DATA_DIR: every step that changes an
+	// extract together with the registry (an upload's publish and registration, a sync's
+	// extract, a delete) holds it shared, and FreezeWrites holds it exclusively.
+	writeGate sync.RWMutex
 }
 
 // Catalog is one immutable published state. Never modify it; a rebuild publishes a new one.
@@ -155,6 +159,33 @@ func New(dataDir string, st *store.Store, log *slog.Logger, opt Options) *Engine
 	}
 	e.catalog.Store(&Catalog{Tables: map[string]*TableInfo{}})
 	return e
+}
+
+// holdWrites takes the write gate shared for one change of DATA_DIR; the returned function
+// releases it and may be called more than once.
+func (e *Engine) holdWrites() func() {
+	e.writeGate.RLock()
+	var once sync.Once
+	return func() { once.Do(e.writeGate.RUnlock) }
+}
+
+// FreezeWrites waits until no upload, sync extract or delete is changing DATA_DIR and holds
+// off new ones until the returned function is called, so that a backup copies the extracts
+// and the system database as one state. Queries, rebuilds and reads go on meanwhile.
+func (e *Engine) FreezeWrites(ctx context.Context) (func(), error) {
+	locked := make(chan struct{})
+	go func() {
+		e.writeGate.Lock()
+		close(locked)
+	}()
+	select {
+	case <-locked:
+		var once sync.Once
+		return func() { once.Do(e.writeGate.Unlock) }, nil
+	case <-ctx.Done():
+		go func() { <-locked; e.writeGate.Unlock() }()
+		return nil, ctx.Err()
+	}
 }
 
 // DataDir is the absolute DATA_DIR the engine publishes.

@@ -253,6 +253,9 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 		return nil, err
 	}
 	defer unlock()
+	// The data and its registration change together, never on either side of a backup.
+	releaseWrites := p.Engine.holdWrites()
+	defer releaseWrites()
 	locked := time.Now()
 	existing, err := p.Store.GetTable(ctx, id)
 	switch {
@@ -312,6 +315,7 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 		}
 		return nil, err
 	}
+	releaseWrites()
 	registered := time.Now()
 	if d, ok := pub.Digest(); ok {
 		p.Engine.PrimeDigest(pub.Path(), d)

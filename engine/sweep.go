@@ -15,14 +15,21 @@ import (
 var TempGlobs = []string{
 	"tmp/upload-*",                     // upload request bodies being received
 	"tmp/da-query-*",                   // query sandboxes
+	"tmp/backup-*",                     // backups being collected
+	".restore-*",                       // a restore being unpacked
+	"backups/.partial-*",               // scheduled backups being written
 	"extracts/*/.upload-*",             // upload staging
 	"extracts/*/.sync-*",               // sync staging
 	"extracts/*/.demo-gen-*",           // demo data staging
 	"extracts/*/.extract.duckdb.tmp-*", // extract.duckdb being rebuilt (and its WAL)
 	"extracts/*/data/.*.parquet.tmp-*", // parquet copied across file systems
 	"analytics/server.duckdb.*.tmp*",   // analytics database being rebuilt (and its WAL)
-	"state/.system.duckdb.tmp-*",       // system database being migrated (and its WAL)
-	"state/*_secret.tmp-*",             // generated secrets being written
+	"cache/openmetadata/tables/.tmp-*", // OpenMetadata cache entries being written
+	"docs/.tmp-*",                      // catalog export files being written
+	"docs/*/.tmp-*",
+	"docs/*/*/.tmp-*",
+	"state/.system.duckdb.tmp-*", // system database being migrated (and its WAL)
+	"state/*_secret.tmp-*",       // generated secrets being written
 }
 
 // Leftover is one temporary file or directory found by FindTemp.

@@ -134,6 +134,9 @@ type SyncOptions struct {
 	KeepJobs int
 	KeepFor  time.Duration
 	Log      *slog.Logger
+	// AfterSync, when set, hears of the tables each job published (after profiling), for
+	// work that follows a sync such as the OpenMetadata enrichment; it must not block.
+	AfterSync func(ids []string)
 }
 
 // Syncer runs sync jobs in the background: connectors extract into the extract contract
@@ -600,6 +603,9 @@ func (s *Syncer) run(jobID string) {
 	for _, id := range extracted {
 		s.profile(ctx, jobID, id)
 	}
+	if s.opt.AfterSync != nil && len(extracted) > 0 {
+		s.opt.AfterSync(extracted)
+	}
 
 	final, _ := s.Job(jobID)
 	var history []store.SyncHistory
@@ -762,6 +768,10 @@ func (s *Syncer) extractTable(ctx context.Context, conn connectors.Connector, id
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	// The extract ran in a staging folder, which backups skip; publishing it is the change
+	// a backup must see whole or not at all.
+	releaseWrites := s.eng.holdWrites()
+	defer releaseWrites()
 	desc := row.Description
 	if res.Description != "" {
 		desc = res.Description
@@ -870,6 +880,8 @@ func (s *Syncer) Unregister(ctx context.Context, id string) (*store.Unregistered
 		}
 		defer unlock()
 	}
+	releaseWrites := s.eng.holdWrites()
+	defer releaseWrites()
 	out, err := s.store.UnregisterTable(ctx, id)
 	if err != nil {
 		return nil, err
@@ -880,6 +892,7 @@ func (s *Syncer) Unregister(ctx context.Context, id string) (*store.Unregistered
 			s.opt.Log.Error("unregister: removing the data failed; it is served until removed", "table", id, "error", err)
 		}
 	}
+	releaseWrites()
 	if _, err := s.eng.Rebuild(context.WithoutCancel(ctx)); err != nil {
 		s.opt.Log.Error("unregister: rebuild failed; the table stops being served at the next rebuild", "table", id, "error", err)
 	}

@@ -188,6 +188,8 @@ type catalogTableJSON struct {
 	Downloadable bool    `json:"downloadable"`
 	// Readable is false only for the locked tables listed with ?include=locked.
 	Readable bool `json:"readable"`
+	// OpenMetadata is the cached enrichment from OpenMetadata, when configured and fetched.
+	OpenMetadata *openMetadataJSON `json:"openmetadata,omitempty"`
 }
 
 // isoOrNil formats t as RFC 3339 UTC, or nil when zero.
@@ -227,6 +229,7 @@ func (s *Server) listCatalogTables(c echo.Context) error {
 		if e.Info != nil {
 			j.Rows, j.Columns, j.SizeBytes = e.Info.Rows, e.Info.Columns, e.Info.SizeBytes
 		}
+		j.OpenMetadata = s.openMetadataOf(e.Table.ID)
 		out = append(out, j)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"tables": out, "count": len(out)})

@@ -115,6 +115,9 @@ func (s *Server) catalogData(ctx context.Context, u *store.User, f views.Catalog
 		r := catalogRow(&entries[i], role)
 		r.Subscribed = subs[strings.ToLower(r.ID)]
 		r.Profiling = s.profilePending(r.ID)
+		if r.Readable && r.Description == "" {
+			r.Description = s.openMetadataDescription(r.ID)
+		}
 		sources[r.Source] = true
 		if r.Folder != "" {
 			folders[r.Folder] = true
@@ -194,6 +197,9 @@ func (s *Server) tablePageData(ctx context.Context, u *store.User, e *catalogEnt
 		s.log.Error("load subscriptions", "user", u.ID, "err", err)
 	} else {
 		d.Row.Subscribed, d.Subscriptions = subs[strings.ToLower(e.Table.ID)], len(subs)
+	}
+	if e.Readable {
+		d.OpenMetadata = s.openMetadataView(e.Table.ID, auth.Role(u.Role).AtLeast(auth.RoleAdmin), d.Now)
 	}
 	// Read before the stored profile, so that a profile finished in between is not missed.
 	d.Profiling = s.profilePending(e.Table.ID)

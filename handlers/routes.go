@@ -147,6 +147,13 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/admin/tables/:id/delete", Min: admin, Handler: s.deleteTablePage, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/admin/tables/:id/sync", Min: admin, Handler: s.syncTablePage, BodyLimit: jsonLimit},
 
+		// Operations (admin): a backup archive of the data directory (backup.go); OpenMetadata
+		// enrichment on demand and the catalog export to DATA_DIR/docs (openmetadata.go).
+		{Method: "POST", Path: "/api/admin/backup", Min: admin, Handler: s.createBackup, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/api/admin/openmetadata/refresh", Min: admin, Handler: s.refreshOpenMetadata, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/api/admin/catalog-export", Min: admin, Handler: s.exportCatalog, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/catalog/:table/openmetadata", Min: admin, Handler: s.refreshOpenMetadataPage, BodyLimit: jsonLimit},
+
 		// Browser sign-in.
 		{Method: "GET", Path: "/", Min: pub, Handler: s.showHome},
 		{Method: "GET", Path: "/login", Min: pub, Handler: s.showLogin},

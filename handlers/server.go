@@ -18,6 +18,7 @@ import (
 	"da/auth"
 	"da/config"
 	"da/engine"
+	"da/engine/openmetadata"
 	"da/engine/query"
 	"da/static"
 	"da/store"
@@ -51,6 +52,9 @@ type Deps struct {
 	Scheduler RegistryScheduler
 	// DemoLogin, set by `da serve --demo`, is shown on the login page.
 	DemoLogin *DemoLogin
+	// Enricher adds OpenMetadata's descriptions, tags, owners and tier to the catalog; nil
+	// when OpenMetadata is not configured.
+	Enricher *openmetadata.Enricher
 }
 
 // DemoLogin is the demo admin's sign-in, for the login page of a demo instance.
@@ -80,6 +84,7 @@ type Server struct {
 	// database and could not be written after the answer was sent.
 	auditLost atomic.Uint64
 	probe     *writeProbe // health's write probe (health.go)
+	enricher  *openmetadata.Enricher
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -115,7 +120,8 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
-		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin}
+		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin,
+		enricher: d.Enricher}
 	s.probe = s.newWriteProbe()
 
 	e := echo.New()

@@ -150,3 +150,53 @@ func (r *Remote) TriggerSync(ctx context.Context, tableID string) (string, error
 	}
 	return out.JobID, nil
 }
+
+// SyncResult is the outcome of SyncAll: the job and the tables that failed, with reasons.
+type SyncResult struct {
+	JobID  string
+	Tables int
+	Failed map[string]string
+}
+
+// SyncAll starts a sync of every registered table through POST /api/sync/trigger and polls
+// GET /api/sync/jobs/{id} every poll until the job has finished. It is the one-shot
+// extraction that `da jobs --once` runs.
+func (r *Remote) SyncAll(ctx context.Context, poll time.Duration) (*SyncResult, error) {
+	var started struct {
+		JobID string `json:"job_id"`
+	}
+	if _, err := r.do(ctx, http.MethodPost, "/api/sync/trigger", map[string]any{"trigger": engine.TriggerManual}, &started); err != nil {
+		return nil, err
+	}
+	res := &SyncResult{JobID: started.JobID, Failed: map[string]string{}}
+	if started.JobID == "" {
+		return res, nil
+	}
+	for {
+		var job struct {
+			Status string `json:"status"`
+			Tables []struct {
+				ID     string `json:"id"`
+				State  string `json:"state"`
+				Reason string `json:"reason"`
+			} `json:"tables"`
+		}
+		if _, err := r.do(ctx, http.MethodGet, "/api/sync/jobs/"+started.JobID, nil, &job); err != nil {
+			return nil, err
+		}
+		if job.Status == engine.JobDone || job.Status == engine.JobFailed {
+			res.Tables = len(job.Tables)
+			for _, t := range job.Tables {
+				if t.State == engine.SyncFailed {
+					res.Failed[t.ID] = t.Reason
+				}
+			}
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}

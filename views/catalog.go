@@ -205,6 +205,8 @@ type CatalogTableData struct {
 	Now         time.Time
 	// Subscriptions is how many tables the user subscribes to for da sync.
 	Subscriptions int
+	// OpenMetadata is the table's enrichment from OpenMetadata; nil when there is none.
+	OpenMetadata *OpenMetadataView
 }
 
 // Ago describes how long ago t was ("3 h ago"), or "never".
@@ -272,4 +274,25 @@ func boolAttr(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// OpenMetadataView is what OpenMetadata says about a table, shown on its page.
+type OpenMetadataView struct {
+	TableID string
+	// Fetched is false until an enrichment was fetched; CanRefresh shows the admin's button.
+	Fetched, CanRefresh bool
+	Note                string // outcome of a refresh from the page
+	FQN, Description    string
+	Tags, Owners        []string
+	Tier                string
+	URL                 string // the table's page in OpenMetadata; "" when unknown
+	FetchedAgo          string
+	Error               string // why the last refresh failed (the data shown is older)
+	Columns             []OpenMetadataColumn
+}
+
+// OpenMetadataColumn is a column's description and tags from OpenMetadata.
+type OpenMetadataColumn struct {
+	Name, Description string
+	Tags              []string
 }

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// A snapshot taken while users are being created holds the users committed before it,
+// opens as a store of the same schema version, and has no WAL.
+func TestSnapshotToWhileWriting(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		if err := s.CreateUser(ctx, &User{Email: fmt.Sprintf("u%d@example.com", i), Role: "viewer", Active: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 100; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = s.CreateUser(ctx, &User{Email: fmt.Sprintf("w%d@example.com", i), Role: "viewer", Active: true})
+		}
+	}()
+	dst := filepath.Join(t.TempDir(), "snap.duckdb")
+	err := s.SnapshotTo(ctx, dst)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dst + ".wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the snapshot has a WAL: %v", err)
+	}
+	if v, err := FileSchemaVersion(ctx, dst); err != nil || v != LatestVersion {
+		t.Fatalf("snapshot schema version = %d, %v", v, err)
+	}
+	snap, err := Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	users, err := snap.ListUsers(ctx)
+	if err != nil || len(users) < 5 {
+		t.Fatalf("snapshot users = %d, %v", len(users), err)
+	}
+	if err := s.SnapshotTo(ctx, dst); err == nil {
+		t.Error("a snapshot over an existing file was accepted")
+	}
+}
