@@ -49,3 +49,22 @@ func TestOpenPostgresMigrates(t *testing.T) {
 		t.Fatalf("Backend = %q", s.Backend())
 	}
 }
+
+// reopenTestStore opens the database of the closed store s again, on its backend.
+func reopenTestStore(t testing.TB, s *Store) *Store {
+	t.Helper()
+	var (
+		s2  *Store
+		err error
+	)
+	if s.d == pgDialect {
+		s2, err = OpenPostgres(context.Background(), s.dsn)
+	} else {
+		s2, err = Open(s.path)
+	}
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	t.Cleanup(func() { _ = s2.Close() })
+	return s2
+}

@@ -36,7 +36,7 @@ func openPostgresWith(ctx context.Context, rawURL string, steps []migration) (*S
 	db := sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{DB: db, path: name, d: pgDialect, writeSem: make(chan struct{}, 1)}
+	s := &Store{DB: db, path: name, dsn: rawURL, d: pgDialect, writeSem: make(chan struct{}, 1)}
 	if err := s.Ping(ctx); err != nil {
 		_ = db.Close()
 		u, _ := url.Parse(rawURL)

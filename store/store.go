@@ -44,6 +44,8 @@ type Store struct {
 	DB *sql.DB
 	// path names the database in messages: the DuckDB file, or the redacted PostgreSQL URL.
 	path string
+	// dsn is the PostgreSQL URL, password included; empty on DuckDB.
+	dsn string
 	// d is the SQL dialect of the backend (dialect.go).
 	d *dialect
 	// writeSem serialises writeTx (capacity 1); see retry.go.
