@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,4 +65,62 @@ func TestAdminMigrateState(t *testing.T) {
 	if code != ExitError || !strings.Contains(errs, "no DuckDB state") {
 		t.Errorf("no state: exit %d, %s", code, errs)
 	}
+}
+
+// TestAdminMigrateStateRefusesLockedState: while another process holds system.duckdb (a
+// running server), the command refuses and says to stop it.
+func TestAdminMigrateStateRefusesLockedState(t *testing.T) {
+	dataDir := t.TempDir()
+	path := filepath.Join(dataDir, "state", "system.duckdb")
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldState$")
+	cmd.Env = append(os.Environ(), "CLI_HOLD_STATE="+path)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}()
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "open\n" {
+		t.Fatalf("helper said %q, %v", line, err)
+	}
+	url := pgtest.URL(t)
+	code, _, errs := newCLI(t, "").run("admin", "migrate-state", "--to", url, "--data-dir", dataDir)
+	if code != ExitError || !strings.Contains(errs, "locked by another process") || !strings.Contains(errs, "Stop da serve") {
+		t.Errorf("locked state: exit %d, %s", code, errs)
+	}
+}
+
+// TestHelperHoldState is not a test: TestAdminMigrateStateRefusesLockedState runs the test
+// binary with CLI_HOLD_STATE set to hold a store open until stdin closes.
+func TestHelperHoldState(t *testing.T) {
+	path := os.Getenv("CLI_HOLD_STATE")
+	if path == "" {
+		t.Skip("helper process only")
+	}
+	st, err := store.Open(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		os.Exit(2)
+	}
+	fmt.Println("open")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	st.Close()
+	os.Exit(0)
 }

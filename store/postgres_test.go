@@ -205,3 +205,45 @@ func rawPg(t *testing.T, url string) *sql.DB {
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
+
+// TestSchemaSameOnBothBackends: after the migrations both backends have the same tables with
+// the same columns, in the same order, of corresponding types.
+func TestSchemaSameOnBothBackends(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pgType := map[string]string{
+		"character varying": "VARCHAR", "text": "VARCHAR", "bigint": "BIGINT", "integer": "INTEGER",
+		"boolean": "BOOLEAN", "json": "JSON", "bytea": "BLOB", "timestamp without time zone": "TIMESTAMP",
+		"timestamp with time zone": "TIMESTAMP WITH TIME ZONE",
+	}
+	describe := func(s *Store, norm func(string) string) []string {
+		tables, err := stateTables(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tb := range append(tables, "schema_version") {
+			cols, err := copyColumns(ctx, s.DB, tb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cols {
+				out = append(out, tb+"."+c.name+" "+norm(c.dataType))
+			}
+		}
+		return out
+	}
+	duck := describe(newTestStore(t), func(s string) string { return s })
+	pg := describe(newPgTestStore(t), func(s string) string {
+		if v, ok := pgType[s]; ok {
+			return v
+		}
+		return "unmapped " + s
+	})
+	if !slices.Equal(duck, pg) {
+		t.Errorf("schemas differ:\nduckdb   %v\npostgres %v", duck, pg)
+	}
+	if len(duck) < 100 {
+		t.Errorf("only %d columns described", len(duck))
+	}
+}
