@@ -142,11 +142,28 @@ func (c *rebindConn) PrepareContext(ctx context.Context, query string) (driver.S
 }
 
 func (c *rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, rebind(query), args)
+	return c.Conn.ExecContext(ctx, rebind(query), utcArgs(args))
 }
 
 func (c *rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, rebind(query), args)
+	return c.Conn.QueryContext(ctx, rebind(query), utcArgs(args))
+}
+
+// utcArgs turns time arguments to UTC. pgx writes the wall-clock time of a time.Time into a
+// TIMESTAMP column whatever its location, where DuckDB converts it to UTC first; timestamps
+// are naive UTC on both backends only if the instant is given in UTC.
+func utcArgs(args []driver.NamedValue) []driver.NamedValue {
+	for i, a := range args {
+		switch v := a.Value.(type) {
+		case time.Time:
+			args[i].Value = v.UTC()
+		case *time.Time:
+			if v != nil {
+				args[i].Value = v.UTC()
+			}
+		}
+	}
+	return args
 }
 
 // PgxConn runs fn with the pgx connection of one pooled connection of a PostgreSQL store

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -246,4 +247,33 @@ func TestSchemaSameOnBothBackends(t *testing.T) {
 	if len(duck) < 100 {
 		t.Errorf("only %d columns described", len(duck))
 	}
+}
+
+// TestTimesStoredAsUTC: a time given in another zone is stored as the same instant in UTC on
+// both backends.
+func TestTimesStoredAsUTC(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *Store) {
+		t.Parallel()
+		ctx := context.Background()
+		s := open(t)
+		zone := time.FixedZone("UTC+5", 5*3600)
+		at := time.Date(2026, 3, 1, 15, 0, 0, 0, zone)
+		if err := s.UpsertSyncState(ctx, SyncState{TableID: "t", LastSync: at, Status: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		var raw string
+		if err := s.DB.QueryRowContext(ctx, "SELECT CAST(last_sync AS VARCHAR) FROM sync_state").Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if raw != "2026-03-01 10:00:00" {
+			t.Errorf("stored %q, want 2026-03-01 10:00:00", raw)
+		}
+		if _, err := s.DB.ExecContext(ctx, "UPDATE sync_state SET last_sync = ?", &at); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetSyncState(ctx, "t")
+		if err != nil || !got.LastSync.Equal(at) || got.LastSync.Location() != time.UTC {
+			t.Errorf("read back %v, %v; want %v in UTC", got.LastSync, err, at)
+		}
+	})
 }
