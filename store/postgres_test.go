@@ -104,7 +104,7 @@ func TestPostgresRefusesNewerSchema(t *testing.T) {
 }
 
 // TestPostgresConcurrentOpenMigratesOnce starts several opens of one empty database at
-// once: every one succeeds and each step is recorded exactly once.
+// once: every one succeeds and each step is recorded exactly once, also after another open.
 func TestPostgresConcurrentOpenMigratesOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -123,6 +123,12 @@ func TestPostgresConcurrentOpenMigratesOnce(t *testing.T) {
 		}
 		defer stores[i].Close()
 	}
+	// Opening a migrated database again is a no-op.
+	again, err := OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
 	got := queryStrings(t, stores[0].DB, "SELECT version::TEXT || ':' || count(*)::TEXT FROM schema_version GROUP BY version ORDER BY version")
 	var want []string
 	for _, m := range migrations {
