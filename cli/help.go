@@ -28,6 +28,8 @@ var helps = map[string]cmdHelp{
 		examples: []string{"admin restore da-backup.tar.gz --check", "admin restore da-backup.tar.gz --data-dir /srv/da"}},
 	"admin catalog-export": {purpose: "Write OpenMetadata's metrics and the registered tables to DATA_DIR/docs (generated files only; hand-written ones are kept).",
 		examples: []string{"admin catalog-export", "admin catalog-export --json"}},
+	"admin migrate-state": {purpose: "Copy the DuckDB state of a stopped instance into an empty PostgreSQL database (then set DA_DATABASE_URL); safe to re-run.",
+		examples: []string{"admin migrate-state --to postgres://da:secret@db.example.com:5432/da"}},
 	"demo load": {purpose: "Load the demo data set and the demo admin into a stopped instance.",
 		examples: []string{"demo load --data-dir ./data"}},
 	"jobs": {purpose: "Run the scheduled syncs against a server started with --no-jobs (env JOBS_API_TOKEN: an admin's personal access token).",
@@ -75,7 +77,7 @@ var helps = map[string]cmdHelp{
 // groups lists the commands that take a sub-command, with the purpose of the group.
 var groups = map[string]string{
 	"auth":   "Sign in, sign out and show who you are.",
-	"admin":  "Administer the server: users, roles, tables and grants (admin role), and bootstrap a stopped instance.",
+	"admin":  "Administer the server: users, roles, tables and grants (admin role); bootstrap a stopped instance or move its state to PostgreSQL.",
 	"memory": "Read and contribute to the team's knowledge; knowledge admins review it.",
 	"demo":   "Load the demo data set into a stopped instance.",
 }

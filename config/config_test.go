@@ -78,6 +78,8 @@ func TestDefaults(t *testing.T) {
 	}{
 		{"Addr", c.Addr, ":8000"},
 		{"DataDir", c.DataDir, filepath.Join(dir, "data")},
+		{"DatabaseURL", c.DatabaseURL, ""},
+		{"StateBackend", c.StateBackend(), "duckdb"},
 		{"ConfigPath", c.ConfigPath, "config/instance.yaml"},
 		{"ConfigLoaded", c.ConfigLoaded, false},
 		{"Env", c.Env, "development"},
@@ -209,10 +211,14 @@ func TestSecretFiles(t *testing.T) {
 	emptyFile := writeFile(t, "empty", "\n")
 
 	c := mustLoad(t, env{"JWT_SECRET_KEY_FILE": secretFile, "SEED_ADMIN_EMAIL": "admin@example.com",
-		"SEED_ADMIN_PASSWORD_FILE": writeFile(t, "pw", "s3cret-pass\n"), "SMTP_PASSWORD_FILE": writeFile(t, "smtp", "mailpw")},
+		"SEED_ADMIN_PASSWORD_FILE": writeFile(t, "pw", "s3cret-pass\n"), "SMTP_PASSWORD_FILE": writeFile(t, "smtp", "mailpw"),
+		"DA_DATABASE_URL_FILE": writeFile(t, "db", "postgres://da:pw@db:5432/da\n")},
 		config.Overrides{})
 	if c.JWTSecret != longSecret || c.SeedAdminPassword != "s3cret-pass" || c.SMTP.Password != "mailpw" {
 		t.Errorf("got %q %q %q", c.JWTSecret, c.SeedAdminPassword, c.SMTP.Password)
+	}
+	if c.DatabaseURL != "postgres://da:pw@db:5432/da" || c.StateBackend() != "postgres" {
+		t.Errorf("database URL from file = %q (%s)", c.DatabaseURL, c.StateBackend())
 	}
 
 	tests := []struct {
@@ -333,6 +339,12 @@ func TestValidationMessages(t *testing.T) {
 		{name: "smtp from missing", env: env{"SMTP_HOST": "smtp.example.com"}, key: "SMTP_FROM",
 			want: "SMTP_FROM (email.from_address) is required when SMTP_HOST is set"},
 		{name: "smtp from shape", env: env{"SMTP_FROM": "nobody"}, key: "SMTP_FROM", want: "SMTP_FROM must be an e-mail address"},
+		{name: "database url scheme", env: env{"DA_DATABASE_URL": "mysql://u:pw-SECRET@db/da"}, key: "DA_DATABASE_URL",
+			want: "DA_DATABASE_URL must start with postgres:// or postgresql://"},
+		{name: "database url no db", env: env{"DA_DATABASE_URL": "postgres://u:pw@db:5432/"}, key: "DA_DATABASE_URL",
+			want: "DA_DATABASE_URL names no database"},
+		{name: "database url yaml", yaml: "database:\n  url: \"postgres:///da\"\n", key: "database.url",
+			want: "database.url names no host"},
 		{name: "data source", env: env{"DATA_SOURCE": "mysql"}, key: "DATA_SOURCE",
 			want: `DATA_SOURCE must be one of local, keboola, bigquery (got "mysql")`},
 		{name: "keboola url", env: env{"KEBOOLA_STACK_URL": "connection.keboola.com"}, key: "KEBOOLA_STACK_URL",
@@ -785,7 +797,7 @@ func TestRedactionHidesSecrets(t *testing.T) {
 		"AI_KEY":                "ai-SECRET",
 		"OM_TOKEN":              "om-SECRET",
 	}
-	e := env{"SEED_ADMIN_EMAIL": "admin@example.com", "GOOGLE_CLIENT_ID": "id", "SMTP_HOST": "smtp.example.com",
+	e := env{"DA_DATABASE_URL": "postgres://da:db-SECRET@db.example.com:5432/da?sslmode=disable&password=q2-SECRET", "SEED_ADMIN_EMAIL": "admin@example.com", "GOOGLE_CLIENT_ID": "id", "SMTP_HOST": "smtp.example.com",
 		"SMTP_FROM": "noreply@example.com", "KEBOOLA_STACK_URL": "https://user:url-SECRET@connection.keboola.com/?token=q-SECRET"}
 	for k, v := range secrets {
 		e[k] = v

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
-
-	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
 // DuckDB uses optimistic concurrency: two transactions that touch the same
@@ -24,6 +21,11 @@ import (
 // Writers that bypass writeTx, such as the scs session store, can still
 // conflict, so writeTx also runs the whole transaction again on a conflict,
 // with a short jittered backoff. Any other error is returned at once.
+//
+// PostgreSQL locks rows instead, so writers wait rather than conflict; what is
+// retried there is what it asks to be retried: serialization failures (40001)
+// and deadlocks (40P01), which other processes sharing the database can cause.
+// The semaphore still keeps one process's writes from queueing on each other.
 const (
 	maxWriteAttempts = 10
 	firstBackoff     = time.Millisecond
@@ -109,13 +111,4 @@ func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// isTxConflict reports DuckDB's optimistic-concurrency conflicts.
-func isTxConflict(err error) bool {
-	de, ok := duckErr(err)
-	if !ok || de.Type != duckdb.ErrorTypeTransaction {
-		return false
-	}
-	return strings.Contains(strings.ToLower(de.Msg), "conflict")
 }

@@ -15,11 +15,8 @@ import (
 // snapshotSeq makes the alias of every snapshot attachment unique within the process.
 var snapshotSeq atomic.Uint64
 
-// BackendDuckDB names the state backend of a store kept in a DuckDB file.
-const BackendDuckDB = "duckdb"
-
-// StateBackend names where the store keeps its tables: BackendDuckDB.
-func (s *Store) StateBackend() string { return BackendDuckDB }
+// StateBackend names where the store keeps its tables: BackendDuckDB or BackendPostgres.
+func (s *Store) StateBackend() string { return s.Backend() }
 
 // SnapshotTo writes a consistent copy of the whole system database to a new DuckDB file at
 // path while the store keeps serving: the copy is one read transaction (COPY FROM
@@ -86,7 +83,7 @@ func FileSchemaVersion(ctx context.Context, path string) (int, error) {
 	}
 	db := sql.OpenDB(connector)
 	defer db.Close()
-	v, err := schemaVersion(ctx, db)
+	v, err := schemaVersion(ctx, duckDialect, db)
 	if err != nil {
 		return 0, err
 	}
