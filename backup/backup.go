@@ -108,10 +108,6 @@ func Create(ctx context.Context, src Source, w io.Writer) (*Manifest, error) {
 	if src.Store == nil {
 		return nil, errors.New("backup: no system database")
 	}
-	if src.Store.StateBackend() != store.BackendDuckDB {
-		return nil, fmt.Errorf("backup: the state database is on %s; back it up with that database's own tools "+
-			"(pg_dump); da admin backup supports only the DuckDB state database for now", src.Store.StateBackend())
-	}
 	now := time.Now
 	if src.Now != nil {
 		now = src.Now
@@ -137,7 +133,7 @@ func Create(ctx context.Context, src Source, w io.Writer) (*Manifest, error) {
 		return nil, fmt.Errorf("backup: read the snapshot's schema version: %w", err)
 	}
 	m := &Manifest{Format: Format, FormatVersion: FormatVersion, SchemaVersion: version, DAVersion: src.Version,
-		StateBackend: store.BackendDuckDB, CreatedAt: now().UTC().Truncate(time.Second), Consistent: consistent,
+		StateBackend: src.Store.StateBackend(), CreatedAt: now().UTC().Truncate(time.Second), Consistent: consistent,
 		FrozenMillis: frozen}
 	err = filepath.WalkDir(stage, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {

@@ -343,7 +343,7 @@ func TestRestoreRefusesBadArchivesWithoutChanges(t *testing.T) {
 		}, nil), ErrInvalid, "unsafe path"},
 		{"a newer schema", rewrite(t, archive, func(m *Manifest) { m.SchemaVersion = store.LatestVersion + 1 }, nil),
 			ErrNewerSchema, fmt.Sprintf("schema version %d", store.LatestVersion+1)},
-		{"a PostgreSQL state", rewrite(t, archive, func(m *Manifest) { m.StateBackend = "postgres" }, nil), ErrInvalid, "postgres"},
+		{"an unknown state backend", rewrite(t, archive, func(m *Manifest) { m.StateBackend = "mysql" }, nil), ErrInvalid, "mysql"},
 		{"not a backup", rewrite(t, archive, func(m *Manifest) { m.Format = "other" }, nil), ErrInvalid, "format"},
 	}
 	for _, tc := range cases {

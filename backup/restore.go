@@ -125,8 +125,10 @@ func checkManifest(m *Manifest) error {
 	if m.FormatVersion < 1 || m.FormatVersion > FormatVersion {
 		return invalid("archive format version %d; this da reads version %d", m.FormatVersion, FormatVersion)
 	}
-	if m.StateBackend != store.BackendDuckDB {
-		return invalid("state backend %q; this da restores only %q archives", m.StateBackend, store.BackendDuckDB)
+	// A PostgreSQL state is archived as a DuckDB snapshot too (Store.SnapshotTo), so both
+	// restore as state/system.duckdb; `da admin migrate-state` moves it back to PostgreSQL.
+	if m.StateBackend != store.BackendDuckDB && m.StateBackend != store.BackendPostgres {
+		return invalid("state backend %q; this da restores %q and %q archives", m.StateBackend, store.BackendDuckDB, store.BackendPostgres)
 	}
 	if m.SchemaVersion > store.LatestVersion {
 		return fmt.Errorf("%w: the archive has schema version %d and this da knows up to %d; restore it with a newer da",

@@ -152,6 +152,12 @@ func (e *env) adminRestore(args []string) int {
 	if res.Previous != "" {
 		fmt.Fprintf(e.stdout, "The former content is kept in %s; remove it once the restored instance works.\n", res.Previous)
 	}
+	if res.Manifest.StateBackend == store.BackendPostgres || cfg.StateBackend() == store.BackendPostgres {
+		fmt.Fprintf(e.stdout, "The state (taken from %s) is restored as %s. To serve it from PostgreSQL, stop every replica and run\n"+
+			"  da admin migrate-state --to <an empty PostgreSQL database> --data-dir %s\n"+
+			"then start da with DA_DATABASE_URL naming that database.\n",
+			res.Manifest.StateBackend, filepath.Join(cfg.DataDir, "state", "system.duckdb"), cfg.DataDir)
+	}
 	fmt.Fprintln(e.stdout, "Start the server: it rebuilds the analytics database from the restored extracts.")
 	return ExitOK
 }

@@ -20,7 +20,8 @@ func (s *Store) StateBackend() string { return s.Backend() }
 
 // SnapshotTo writes a consistent copy of the whole system database to a new DuckDB file at
 // path while the store keeps serving: the copy is one read transaction (COPY FROM
-// DATABASE), so it holds every write committed before it began and none after. The file is
+// DATABASE; on PostgreSQL, a repeatable-read transaction, see snapshotPostgres), so it holds
+// every write committed before it began and none after. The file is
 // checkpointed and closed, with no WAL, when SnapshotTo returns.
 func (s *Store) SnapshotTo(ctx context.Context, path string) error {
 	if _, err := os.Stat(path); err == nil {
@@ -28,6 +29,14 @@ func (s *Store) SnapshotTo(ctx context.Context, path string) error {
 	}
 	if strings.ContainsAny(path, "?") {
 		return fmt.Errorf("store: snapshot: the path %s must not contain '?'", path)
+	}
+	if s.d == pgDialect {
+		if err := s.snapshotPostgres(ctx, path); err != nil {
+			_ = os.Remove(path)
+			_ = os.Remove(path + ".wal")
+			return err
+		}
+		return syncPath(path)
 	}
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {

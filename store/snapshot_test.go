@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 )
@@ -58,5 +59,49 @@ func TestSnapshotToWhileWriting(t *testing.T) {
 	}
 	if err := s.SnapshotTo(ctx, dst); err == nil {
 		t.Error("a snapshot over an existing file was accepted")
+	}
+}
+
+// TestSnapshotOfPostgresState checks that a snapshot of a PostgreSQL state is a DuckDB
+// system database whose store answers exactly as the PostgreSQL store does, and that
+// migrate-state's copy takes it back to an empty PostgreSQL database with the same answers.
+func TestSnapshotOfPostgresState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := newPgTestStore(t)
+	populateState(t, src)
+	want := stateAnswers(t, src)
+
+	path := filepath.Join(t.TempDir(), "system.duckdb")
+	if err := src.SnapshotTo(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if hasWAL(path) {
+		t.Fatal("the snapshot has a WAL")
+	}
+	snap, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = snap.Close() })
+	got := stateAnswers(t, snap)
+	for name, w := range want {
+		if !reflect.DeepEqual(got[name], w) {
+			t.Errorf("%s differs in the snapshot:\npostgres %#v\nduckdb   %#v", name, w, got[name])
+		}
+	}
+
+	back := newPgTestStore(t)
+	if _, err := CopyState(ctx, snap, back); err != nil {
+		t.Fatal(err)
+	}
+	again := stateAnswers(t, back)
+	for name, w := range want {
+		if !reflect.DeepEqual(again[name], w) {
+			t.Errorf("%s differs after the snapshot went back to PostgreSQL", name)
+		}
+	}
+	if err := src.SnapshotTo(ctx, path); err == nil {
+		t.Fatal("a snapshot over an existing file was written")
 	}
 }
