@@ -86,7 +86,7 @@ type Server struct {
 	FailExport map[string]string
 	// RevokeAfterExports revokes the token once this many exports were started (0: never).
 	RevokeAfterExports int
-	exports int
+	exports            int
 }
 
 type job struct {
