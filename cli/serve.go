@@ -22,6 +22,7 @@ import (
 	"da/config"
 	"da/engine"
 	"da/engine/connectors"
+	"da/engine/connectors/keboola"
 	"da/engine/query"
 	"da/handlers"
 	"da/jobs"
@@ -145,8 +146,20 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		log.Error("checking uploads for unregistered data failed", "error", err)
 	}
 	eng, pub := openEngine(ctx, cfg, st, log)
+	// Keboola is built in: configured or not, its tables can be registered; the token is
+	// checked in the background so that a bad one or an unreachable stack never stops the start.
+	kbc := keboola.FromConfig(cfg.Keboola, cfg.DataDir, log)
+	if kbc.Configured() {
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if status := kbc.Check(cctx); status.State != keboola.StateOK {
+				log.Warn("keboola: the connection check failed", "status", status.State, "detail", status.Message)
+			}
+		}()
+	}
 	syncer := engine.NewSyncer(eng, st, engine.SyncOptions{Publisher: pub, Log: log,
-		Connectors: connectors.NewRegistry(eng.ExtractsDir())})
+		Connectors: connectors.NewRegistry(eng.ExtractsDir(), kbc)})
 	defer syncer.Close()
 	var sched handlers.RegistryScheduler
 	if !cfg.NoJobs {

@@ -132,6 +132,7 @@ func (s *Server) routes() []Route {
 		// subscriptions and profiles), background sync jobs with per-table progress; the admin
 		// tables page and its forms and htmx fragments (registry.go, sync.go, admin_tables_page.go).
 		{Method: "GET", Path: "/api/admin/discover-tables", Min: admin, Handler: s.discoverTables},
+		{Method: "POST", Path: "/api/admin/keboola/test", Min: admin, Handler: s.testKeboola, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/api/admin/registry", Min: admin, Handler: s.listRegistry},
 		{Method: "POST", Path: "/api/admin/register-table", Min: admin, Handler: s.registerTable, BodyLimit: jsonLimit},
 		{Method: "PUT", Path: "/api/admin/registry/:id", Min: admin, Handler: s.updateRegistryTable, BodyLimit: jsonLimit},

@@ -16,6 +16,7 @@ import (
 	// Registers the "duckdb" database/sql driver.
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"da/config"
 	"da/engine/connectors"
 	"da/engine/extract"
 )
@@ -395,3 +396,10 @@ func tableID(t connectors.Table) (string, error) {
 }
 
 var errCast = errors.New("a value does not convert")
+
+// FromConfig returns the connector of an instance: configured when the stack URL and token
+// are set, else built in but "not configured".
+func FromConfig(c config.KeboolaConfig, dataDir string, log *slog.Logger) *Connector {
+	return New(Config{URL: c.URL, Token: c.Token, TokenEnv: c.TokenEnv, Parallel: c.MaxParallel,
+		SourceDir: filepath.Join(dataDir, "extracts", Source), CacheDir: filepath.Join(dataDir, "cache", "keboola"), Log: log})
+}

@@ -1,0 +1,188 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"da/auth"
+	"da/engine"
+	"da/engine/connectors/keboola/keboolatest"
+)
+
+// keboolaEnv is a server whose Keboola connector talks to an in-process fake.
+func keboolaEnv(t *testing.T, extra map[string]string) (*testEnv, *keboolatest.Server) {
+	t.Helper()
+	f := keboolatest.New("kbc-secret-token-" + fmt.Sprint(time.Now().UnixNano()))
+	t.Cleanup(f.Close)
+	f.PollsBeforeDone = 1
+	env := map[string]string{"KEBOOLA_STACK_URL": f.URL, "KEBOOLA_STORAGE_TOKEN": f.Token()}
+	for k, v := range extra {
+		env[k] = v
+	}
+	f.AddTable(keboolatest.Table{ID: "in.c-crm.customers", Description: "CRM customers", PrimaryKey: []string{"id"},
+		Columns: []keboolatest.Column{{Name: "id", BaseType: "INTEGER"}, {Name: "name", BaseType: "STRING"}, {Name: "since", BaseType: "DATE"}}})
+	f.AddTable(keboolatest.Table{ID: "in.c-crm.deals", PrimaryKey: []string{"id"},
+		Columns: []keboolatest.Column{{Name: "id", BaseType: "INTEGER"}, {Name: "value", BaseType: "NUMERIC", Length: "10,2"}, {Name: "won", BaseType: "BOOLEAN"}}})
+	at := time.Now().Add(-24 * time.Hour)
+	f.Upsert("in.c-crm.customers", at, []string{"1", "Ada", "2020-01-02"}, []string{"2", "Bob", "2021-03-04"})
+	f.Upsert("in.c-crm.deals", at, []string{"10", "99.90", "true"}, []string{"11", "5", "false"}, []string{"12", "", ""})
+	return newTestEnvWithEnv(t, env), f
+}
+
+func (env *testEnv) register(t *testing.T, body string) {
+	t.Helper()
+	rec := env.do(request{method: "POST", path: "/api/admin/register-table", body: body, token: env.tokens[auth.RoleAdmin]})
+	if rec.Code != 201 {
+		t.Fatalf("register %s: %d %s", body, rec.Code, rec.Body)
+	}
+}
+
+func (env *testEnv) syncTables(t *testing.T, ids ...string) map[string]map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(ids)
+	rec := env.do(request{method: "POST", path: "/api/sync/trigger", body: string(b), token: env.tokens[auth.RoleAdmin]})
+	if rec.Code != 200 {
+		t.Fatalf("trigger: %d %s", rec.Code, rec.Body)
+	}
+	job := env.waitJob(t, decodeJSON(t, rec)["job_id"].(string))
+	out := map[string]map[string]any{}
+	for _, x := range job["tables"].([]any) {
+		p := x.(map[string]any)
+		out[p["id"].(string)] = p
+	}
+	return out
+}
+
+func TestKeboolaNotConfigured(t *testing.T) {
+	env := newTestEnv(t)
+	admin := env.tokens[auth.RoleAdmin]
+	// Registration works before the connector is configured, as the original's clients do it.
+	env.register(t, `{"name":"orders","source_type":"keboola","bucket":"in.c-main","source_table":"orders"}`)
+	got := env.syncTables(t, "orders")["orders"]
+	if got["state"] != engine.SyncFailed || !strings.Contains(got["reason"].(string), "Keboola is not configured: set KEBOOLA_STACK_URL and KEBOOLA_STORAGE_TOKEN") {
+		t.Fatalf("sync of an unconfigured table: %v", got)
+	}
+	rec := env.do(request{method: "GET", path: "/api/health", token: admin})
+	kh := decodeJSON(t, rec)["services"].(map[string]any)["keboola"].(map[string]any)
+	if kh["connection"] != "not_configured" || kh["status"] != "ok" || kh["remote_mode"] != "keboola extension unavailable" {
+		t.Fatalf("health keboola = %v", kh)
+	}
+	// Remote mode is refused with the reason, and nothing is registered.
+	rec = env.do(request{method: "POST", path: "/api/admin/register-table", token: admin,
+		body: `{"name":"remote_orders","source_type":"keboola","bucket":"in.c-main","source_table":"orders","query_mode":"remote"}`})
+	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "keboola extension") || !strings.Contains(rec.Body.String(), "nothing is downloaded at run time") {
+		t.Fatalf("remote registration: %d %s", rec.Code, rec.Body)
+	}
+	if _, err := env.store.GetTable(context.Background(), "remote_orders"); err == nil {
+		t.Fatal("a refused registration was stored")
+	}
+	// The discovery list has no error for a source nobody configured.
+	rec = env.do(request{method: "GET", path: "/api/admin/discover-tables", token: admin})
+	if rec.Code != 200 || strings.Contains(rec.Body.String(), "keboola") {
+		t.Fatalf("discover: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestKeboolaDiscoverRegisterSync(t *testing.T) {
+	env, f := keboolaEnv(t, nil)
+	admin := env.tokens[auth.RoleAdmin]
+
+	rec := env.do(request{method: "POST", path: "/api/admin/keboola/test", token: admin})
+	st := decodeJSON(t, rec)
+	if rec.Code != 200 || st["status"] != "ok" || st["project"] != "Fake project" || strings.Contains(rec.Body.String(), f.Token()) {
+		t.Fatalf("test connection: %d %s", rec.Code, rec.Body)
+	}
+	if rec := env.do(request{method: "POST", path: "/api/admin/keboola/test", token: env.tokens[auth.RoleKMAdmin]}); rec.Code != 403 {
+		t.Fatalf("a km_admin tested the connection: %d", rec.Code)
+	}
+
+	rec = env.do(request{method: "GET", path: "/api/admin/discover-tables", token: admin})
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(body, `"id":"in.c-crm.customers"`) || !strings.Contains(body, `"column_types":["BIGINT","DECIMAL(10,2)","BOOLEAN"]`) ||
+		!strings.Contains(body, `"bucket_id":"in.c-crm"`) || !strings.Contains(body, `"primary_key":["id"]`) {
+		t.Fatalf("discover: %d %s", rec.Code, body)
+	}
+
+	// A table Keboola does not have is refused.
+	rec = env.do(request{method: "POST", path: "/api/admin/register-table", token: admin,
+		body: `{"name":"ghost","source_type":"keboola","bucket":"in.c-crm","source_table":"ghost"}`})
+	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "ghost") {
+		t.Fatalf("ghost: %d %s", rec.Code, rec.Body)
+	}
+	// Bad options are refused with the field named.
+	for _, bad := range []string{
+		`{"name":"deals","source_type":"keboola","bucket":"in.c-crm","source_table":"deals","sync_strategy":"partitioned"}`,
+		`{"name":"deals","source_type":"keboola","bucket":"in.c-crm","source_table":"deals","where_filters":[{"column":"won","operator":"like","values":["x"]}]}`,
+		`{"name":"deals","source_type":"keboola","bucket":"in.c-crm","source_table":"deals","partition_grain":"week"}`,
+	} {
+		if rec := env.do(request{method: "POST", path: "/api/admin/register-table", token: admin, body: bad}); rec.Code != 422 {
+			t.Fatalf("%s: %d %s", bad, rec.Code, rec.Body)
+		}
+	}
+
+	env.register(t, `{"name":"customers","source_type":"keboola","bucket":"in.c-crm","source_table":"customers","sync_schedule":"every 6h"}`)
+	env.register(t, `{"name":"deals","source_type":"keboola","bucket":"in.c-crm","source_table":"deals","sync_strategy":"incremental",`+
+		`"columns":["id","value"],"where_filters":[{"column":"won","operator":"ne","values":["false"]}]}`)
+	res := env.syncTables(t, "customers", "deals")
+	for _, id := range []string{"customers", "deals"} {
+		if res[id]["state"] != engine.SyncDone {
+			t.Fatalf("%s: %v", id, res[id])
+		}
+	}
+	if res["deals"]["rows"].(float64) != 2 || !strings.HasPrefix(res["deals"]["strategy"].(string), "full_refresh") || res["deals"]["bytes"].(float64) <= 0 {
+		t.Fatalf("deals figures: %v", res["deals"])
+	}
+	info, ok := env.srv.engine.Catalog().Table("deals")
+	if !ok || info.Rows != 2 || info.Columns != 2 {
+		t.Fatalf("deals served: %+v", info)
+	}
+	// Typed columns reach the catalog.
+	rec = env.do(request{method: "POST", path: "/api/query", token: admin,
+		body: `{"sql":"SELECT typeof(id) AS a, typeof(value) AS b, (SELECT typeof(since) FROM customers LIMIT 1) AS c FROM deals LIMIT 1"}`})
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "BIGINT") || !strings.Contains(rec.Body.String(), "DECIMAL(10,2)") || !strings.Contains(rec.Body.String(), "DATE") {
+		t.Fatalf("query: %d %s", rec.Code, rec.Body)
+	}
+
+	// Second run: deals is incremental now; customers' export fails in Keboola and keeps serving.
+	f.Upsert("in.c-crm.deals", time.Now(), []string{"13", "1.50", "true"})
+	f.FailExport["in.c-crm.customers"] = "Snowflake warehouse suspended"
+	res = env.syncTables(t, "customers", "deals")
+	if res["customers"]["state"] != engine.SyncFailed || !strings.Contains(res["customers"]["reason"].(string), "Snowflake warehouse suspended") ||
+		!strings.Contains(res["customers"]["reason"].(string), "in.c-crm.customers") {
+		t.Fatalf("customers: %v", res["customers"])
+	}
+	if res["deals"]["state"] != engine.SyncDone || res["deals"]["strategy"] != "incremental" || res["deals"]["rows"].(float64) != 3 {
+		t.Fatalf("deals: %v", res["deals"])
+	}
+	if info, ok := env.srv.engine.Catalog().Table("customers"); !ok || info.Rows != 2 {
+		t.Fatalf("customers no longer served: %+v", info)
+	}
+}
+
+func TestKeboolaTokenRevokedMidSync(t *testing.T) {
+	env, f := keboolaEnv(t, map[string]string{"KEBOOLA_MAX_PARALLEL": "1"})
+	env.register(t, `{"name":"customers","source_type":"keboola","bucket":"in.c-crm","source_table":"customers"}`)
+	env.register(t, `{"name":"deals","source_type":"keboola","bucket":"in.c-crm","source_table":"deals"}`)
+	f.RevokeAfterExports = 2 // the second export starts, then the token stops working
+	res := env.syncTables(t, "customers", "deals")
+	if res["customers"]["state"] != engine.SyncDone {
+		t.Fatalf("customers: %v", res["customers"])
+	}
+	reason, _ := res["deals"]["reason"].(string)
+	if res["deals"]["state"] != engine.SyncFailed || !strings.Contains(reason, "Invalid access token") || strings.Contains(reason, f.Token()) {
+		t.Fatalf("deals: %v", res["deals"])
+	}
+	rec := env.do(request{method: "POST", path: "/api/admin/keboola/test", token: env.tokens[auth.RoleAdmin]})
+	if st := decodeJSON(t, rec); st["status"] != "invalid_token" {
+		t.Fatalf("after revocation: %v", st)
+	}
+	rec = env.do(request{method: "GET", path: "/api/health", token: env.tokens[auth.RoleAdmin]})
+	h := decodeJSON(t, rec)
+	if h["status"] == "healthy" || h["services"].(map[string]any)["keboola"].(map[string]any)["connection"] != "invalid_token" {
+		t.Fatalf("health after revocation: %v", h)
+	}
+}
