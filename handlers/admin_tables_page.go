@@ -11,6 +11,7 @@ import (
 
 	"da/engine"
 	"da/engine/connectors"
+	"da/engine/connectors/keboola"
 	"da/store"
 	"da/views"
 )
@@ -37,7 +38,8 @@ func tableFormOf(t *store.Table) views.TableForm {
 // adminTablesData gathers the page: registry rows with their last sync, the sources and form.
 func (s *Server) adminTablesData(c echo.Context, form views.TableForm) (views.AdminTablesData, error) {
 	ctx := c.Request().Context()
-	d := views.AdminTablesData{CSRF: s.csrfToken(c), Form: form, Registered: []views.RegistryRow{}}
+	d := views.AdminTablesData{CSRF: s.csrfToken(c), Form: form, Registered: []views.RegistryRow{}, Keboola: s.keboolaView(c)}
+	kbc := s.keboolaConnector()
 	for _, conn := range s.connectorsRegistry().All() {
 		d.Sources = append(d.Sources, views.SourceOption{Type: conn.Type(), Label: conn.Label(),
 			Remote: connectors.SupportsMode(conn, "remote")})
@@ -84,8 +86,10 @@ func (s *Server) adminTablesData(c echo.Context, form views.TableForm) (views.Ad
 				r.LastStatus, r.LastError = engine.SyncFailed, h.Error
 			}
 		}
+		r.NotConfigured = t.SourceType == keboola.Type && kbc != nil && !kbc.Configured()
 		if lp, ok := latest[t.ID]; ok {
 			p := lp.Progress
+			r.LastFigures = lastFigures(p)
 			if !p.Finished() || p.FinishedAt.After(lastHist[t.ID].SyncedAt) {
 				r.LastStatus, r.LastError = p.State, p.Reason
 				if p.Finished() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,74 @@ func TestKeboolaTokenRevokedMidSync(t *testing.T) {
 	h := decodeJSON(t, rec)
 	if h["status"] == "healthy" || h["services"].(map[string]any)["keboola"].(map[string]any)["connection"] != "invalid_token" {
 		t.Fatalf("health after revocation: %v", h)
+	}
+}
+
+func TestKeboolaAdminPage(t *testing.T) {
+	env, _ := keboolaEnv(t, nil)
+	b := env.browser()
+	if rec := b.login("admin@example.com", testPassword); rec.Code != 303 {
+		t.Fatalf("login: %d", rec.Code)
+	}
+	rec := b.do("GET", "/admin/tables", nil)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `data-testid="keboola-section"`) || !strings.Contains(rec.Body.String(), `data-testid="keboola-deletes-note"`) {
+		t.Fatalf("page: %d", rec.Code)
+	}
+	rec = b.do("POST", "/admin/tables/keboola/test", url.Values{"_csrf": {b.csrf}})
+	if rec.Code != 303 {
+		t.Fatalf("test connection: %d %s", rec.Code, rec.Body)
+	}
+	rec = b.do("GET", "/admin/tables", nil)
+	if !strings.Contains(rec.Body.String(), `data-state="ok"`) || !strings.Contains(rec.Body.String(), "Fake project") {
+		t.Fatalf("status after the test is not shown")
+	}
+	// Search narrows the tree to the matching tables.
+	rec = b.do("GET", "/admin/tables/keboola/browse?q=deal", nil)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `data-testid="keboola-table-in.c-crm.deals"`) ||
+		strings.Contains(rec.Body.String(), `keboola-table-in.c-crm.customers`) || !strings.Contains(rec.Body.String(), "value DECIMAL(10,2)") {
+		t.Fatalf("browse: %d %s", rec.Code, rec.Body)
+	}
+	// Nothing selected, or a bad schedule: 422 and nothing registered.
+	rec = b.do("POST", "/admin/tables/keboola/register", url.Values{"_csrf": {b.csrf}, "sync_strategy": {"full_refresh"}})
+	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "Select at least one table") {
+		t.Fatalf("empty selection: %d", rec.Code)
+	}
+	rec = b.do("POST", "/admin/tables/keboola/register", url.Values{"_csrf": {b.csrf}, "tables": {"in.c-crm.deals", "in.c-crm.customers"},
+		"sync_strategy": {"incremental"}, "sync_schedule": {"not a schedule"}})
+	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "sync_schedule") {
+		t.Fatalf("bad schedule: %d", rec.Code)
+	}
+	if rows, _ := env.store.ListTables(context.Background()); len(rows) != 0 {
+		t.Fatalf("a refused registration stored %d rows", len(rows))
+	}
+	rec = b.do("POST", "/admin/tables/keboola/register", url.Values{"_csrf": {b.csrf}, "tables": {"in.c-crm.deals", "in.c-crm.customers"},
+		"sync_strategy": {"incremental"}, "sync_schedule": {"@every 6h"}})
+	if rec.Code != 303 {
+		t.Fatalf("register: %d %s", rec.Code, rec.Body)
+	}
+	row, err := env.store.GetTable(context.Background(), "deals")
+	if err != nil || row.SourceType != "keboola" || row.Bucket != "in.c-crm" || row.SyncStrategy != "incremental" || row.PrimaryKey != "id" || row.SyncSchedule != "@every 6h" {
+		t.Fatalf("registered row %+v %v", row, err)
+	}
+	env.syncTables(t, "deals")
+	rec = b.do("GET", "/admin/tables", nil)
+	if !strings.Contains(rec.Body.String(), `data-testid="registry-last-figures"`) || !strings.Contains(rec.Body.String(), "3 rows changed") {
+		t.Fatalf("no sync figures on the page")
+	}
+	// An analyst cannot browse.
+	rec = env.do(request{method: "GET", path: "/admin/tables/keboola/browse", token: env.tokens[auth.RoleAnalyst]})
+	if rec.Code != 403 {
+		t.Fatalf("analyst browse: %d", rec.Code)
+	}
+}
+
+func TestKeboolaNotConfiguredRowOnThePage(t *testing.T) {
+	env := newTestEnv(t)
+	env.register(t, `{"name":"orders","source_type":"keboola","bucket":"in.c-main","source_table":"orders"}`)
+	b := env.browser()
+	b.login("admin@example.com", testPassword)
+	rec := b.do("GET", "/admin/tables", nil)
+	if !strings.Contains(rec.Body.String(), `data-testid="registry-not-configured"`) || !strings.Contains(rec.Body.String(), `data-state="not_configured"`) {
+		t.Fatalf("not configured is not shown")
 	}
 }
