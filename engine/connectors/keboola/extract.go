@@ -147,11 +147,7 @@ func (k *Connector) extract(ctx context.Context, id string, t connectors.Table, 
 	if err := createSource(ctx, db, cols, files, gz); err != nil {
 		return nil, err
 	}
-	changed, err := count(ctx, db, "SELECT count(*) FROM src")
-	if err != nil {
-		return nil, k.explain(ctx, db, cols, err)
-	}
-	res := &connectors.Result{Description: detail.Description(), Strategy: used, RowsChanged: changed}
+	res := &connectors.Result{Description: detail.Description(), Strategy: used}
 
 	switch {
 	case strategy == Partitioned:
@@ -160,16 +156,23 @@ func (k *Connector) extract(ctx context.Context, id string, t connectors.Table, 
 			return nil, k.explain(ctx, db, cols, err)
 		}
 		res.Partitions = p
+		if res.RowsChanged, err = count(ctx, db, "SELECT count(*) FROM delta"); err != nil {
+			return nil, err
+		}
 	case full || strategy == FullRefresh:
-		if _, err := db.ExecContext(ctx, "COPY (SELECT "+typedList(cols)+" FROM src) TO "+sqlString(stagePath)+
-			" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, "+marks+")"); err != nil {
+		r, err := db.ExecContext(ctx, "COPY (SELECT "+typedList(cols)+" FROM src) TO "+sqlString(stagePath)+
+			" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, "+marks+")")
+		if err != nil {
 			return nil, k.explain(ctx, db, cols, err)
 		}
+		res.RowsChanged, _ = r.RowsAffected()
 	default:
 		delta := filepath.Join(work, "delta.parquet")
-		if _, err := db.ExecContext(ctx, "COPY (SELECT "+typedList(cols)+" FROM src) TO "+sqlString(delta)+" (FORMAT parquet)"); err != nil {
+		r, err := db.ExecContext(ctx, "COPY (SELECT "+typedList(cols)+" FROM src) TO "+sqlString(delta)+" (FORMAT parquet)")
+		if err != nil {
 			return nil, k.explain(ctx, db, cols, err)
 		}
+		res.RowsChanged, _ = r.RowsAffected()
 		// The newest row of each key wins: the delta's, and the previous file's others.
 		q := "COPY (SELECT * FROM read_parquet(" + sqlString(delta) + ") UNION ALL BY NAME SELECT o.* FROM read_parquet(" +
 			sqlString(prev[0]) + ") o ANTI JOIN read_parquet(" + sqlString(delta) + ") d ON " + pkJoin(pk, "o", "d") + ") TO " +

@@ -37,6 +37,7 @@ type Table struct {
 	Columns     []Column
 	PrimaryKey  []string
 	rows        []row
+	version     int // bumped by every change, for the export cache
 }
 
 type row struct {
@@ -65,6 +66,7 @@ type Server struct {
 	order   []string
 	jobs    map[int]*job
 	files   map[int]*file
+	cached  map[string]int // export parameters and table version → file id
 	nextID  int
 	faults  []*Fault
 	now     func() time.Time
@@ -90,11 +92,12 @@ type Server struct {
 }
 
 type job struct {
-	id     int
-	table  string
-	polls  int
-	fileID int
-	errMsg string
+	cacheHit bool
+	id       int
+	table    string
+	polls    int
+	fileID   int
+	errMsg   string
 }
 
 type file struct {
@@ -106,7 +109,7 @@ type file struct {
 // New starts a fake with one valid token.
 func New(token string) *Server {
 	s := &Server{token: token, project: "Fake project", tables: map[string]*Table{}, jobs: map[int]*job{},
-		files: map[int]*file{}, nextID: 1000, calls: map[string]int{}, SliceRows: 1000, Gzip: true,
+		files: map[int]*file{}, cached: map[string]int{}, nextID: 1000, calls: map[string]int{}, SliceRows: 1000, Gzip: true,
 		PollsBeforeDone: 2, FailExport: map[string]string{}, now: func() time.Time { return time.Now().UTC() }}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -162,6 +165,7 @@ func (s *Server) Upsert(tableID string, at time.Time, rows ...[]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tables[tableID]
+	t.version++
 	idx := map[string]int{}
 	for i, r := range t.rows {
 		if !r.del {
@@ -184,6 +188,7 @@ func (s *Server) Delete(tableID string, pkValues ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tables[tableID]
+	t.version++
 	pk := t.colIndex(t.PrimaryKey[0])
 	for i := range t.rows {
 		if contains(pkValues, t.rows[i].vals[pk]) {
@@ -197,6 +202,7 @@ func (s *Server) AddColumn(tableID string, c Column) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tables[tableID]
+	t.version++
 	t.Columns = append(t.Columns, c)
 }
 
@@ -532,7 +538,11 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, id string) {
 	if s.RevokeAfterExports > 0 && s.exports >= s.RevokeAfterExports {
 		s.token = "\x00revoked"
 	}
-	if j.errMsg == "" {
+	// Identical parameters on unchanged data give the previous file, as Keboola's cache does.
+	cacheKey := fmt.Sprint(id, "|", t.version, "|", p.Columns, "|", since.Unix(), "|", filters, "|", s.SliceRows, s.Gzip, s.Unsliced)
+	if fid, ok := s.cached[cacheKey]; ok && j.errMsg == "" {
+		j.fileID, j.cacheHit = fid, true
+	} else if j.errMsg == "" {
 		// The data is taken when the export starts, as Keboola's snapshot does.
 		var lines [][]string
 		for _, rw := range t.rows {
@@ -571,6 +581,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, id string) {
 		}
 		s.files[f.id] = f
 		j.fileID = f.id
+		s.cached[cacheKey] = f.id
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": jid, "status": "waiting", "url": s.URL + "/v2/storage/jobs/" + strconv.Itoa(jid),
 		"tableId": id, "operationName": "tableExport", "operationParams": map[string]any{}, "createdTime": s.now().Format("2006-01-02T15:04:05-0700"),
@@ -625,7 +636,7 @@ func (s *Server) pollJob(w http.ResponseWriter, id string) {
 		body["error"] = map[string]any{"code": "storage.exportFailed", "message": j.errMsg, "exceptionId": "exception-job"}
 	default:
 		body["status"] = "success"
-		body["results"] = map[string]any{"file": map[string]any{"id": j.fileID}, "cacheHit": false}
+		body["results"] = map[string]any{"file": map[string]any{"id": j.fileID}, "cacheHit": j.cacheHit}
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, body)
