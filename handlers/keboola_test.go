@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -254,5 +256,55 @@ func TestKeboolaNotConfiguredRowOnThePage(t *testing.T) {
 	rec := b.do("GET", "/admin/tables", nil)
 	if !strings.Contains(rec.Body.String(), `data-testid="registry-not-configured"`) || !strings.Contains(rec.Body.String(), `data-state="not_configured"`) {
 		t.Fatalf("not configured is not shown")
+	}
+}
+
+func TestKeboolaPartitionedThroughTheSyncJob(t *testing.T) {
+	env, f := keboolaEnv(t, nil)
+	f.AddTable(keboolatest.Table{ID: "in.c-web.visits", PrimaryKey: []string{"id"},
+		Columns: []keboolatest.Column{{Name: "id", BaseType: "INTEGER"}, {Name: "day", BaseType: "DATE"}, {Name: "hits", BaseType: "INTEGER"}}})
+	old := time.Now().Add(-48 * time.Hour)
+	var rows [][]string
+	for i := 1; i <= 60; i++ {
+		rows = append(rows, []string{fmt.Sprint(i), fmt.Sprintf("2026-0%d-15", (i-1)/20+1), "1"})
+	}
+	f.Upsert("in.c-web.visits", old, rows...)
+	env.register(t, `{"name":"visits","source_type":"keboola","bucket":"in.c-web","source_table":"visits","sync_strategy":"partitioned","partition_by":"day","partition_grain":"month"}`)
+	if res := env.syncTables(t, "visits")["visits"]; res["state"] != engine.SyncDone || res["rows"].(float64) != 60 {
+		t.Fatalf("first sync: %v", res)
+	}
+	dir := filepath.Join(env.srv.engine.ExtractsDir(), "keboola")
+	parts, _ := filepath.Glob(filepath.Join(dir, "data", "visits", "*.parquet"))
+	if len(parts) != 3 {
+		t.Fatalf("partitions %v", parts)
+	}
+	stat := func(p string) time.Time { fi, _ := os.Stat(p); return fi.ModTime() }
+	jan, feb := stat(parts[0]), stat(parts[1])
+	f.Upsert("in.c-web.visits", time.Now(), []string{"25", "2026-02-15", "100"}, []string{"61", "2026-02-16", "1"})
+	res := env.syncTables(t, "visits")["visits"]
+	if res["state"] != engine.SyncDone || res["rows"].(float64) != 61 || res["strategy"] != "partitioned" || res["rows_changed"].(float64) != 2 {
+		t.Fatalf("second sync: %v", res)
+	}
+	if !stat(parts[0]).Equal(jan) || stat(parts[1]).Equal(feb) {
+		t.Fatalf("want only 2026-02 rewritten")
+	}
+	rec := env.do(request{method: "POST", path: "/api/query", token: env.tokens[auth.RoleAdmin], body: `{"sql":"SELECT sum(hits) AS s FROM visits"}`})
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "160") {
+		t.Fatalf("query: %d %s", rec.Code, rec.Body)
+	}
+	// Slices that keep failing to download fail the table; its data keeps serving, and no
+	// work files are left behind.
+	f.Upsert("in.c-web.visits", time.Now(), []string{"62", "2026-03-01", "1"})
+	f.Inject(keboolatest.Fault{Prefix: "/download/", Status: 500})
+	res = env.syncTables(t, "visits")["visits"]
+	if res["state"] != engine.SyncFailed || !strings.Contains(res["reason"].(string), "500") {
+		t.Fatalf("failing download: %v", res)
+	}
+	if info, ok := env.srv.engine.Catalog().Table("visits"); !ok || info.Rows != 61 {
+		t.Fatalf("visits after the failure: %+v", info)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	if len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
 	}
 }

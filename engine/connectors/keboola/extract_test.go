@@ -362,3 +362,55 @@ func TestDiscoverCachesAndRefreshes(t *testing.T) {
 		t.Fatalf("cached discover %v %v", l, err)
 	}
 }
+
+func TestExtractPeriodicFullRefreshDropsDeletedRows(t *testing.T) {
+	e := newEnv(t)
+	e.fake.AddTable(typedTable())
+	e.fake.Upsert("in.c-shop.orders", time.Now().Add(-48*time.Hour), []string{"1", "1", "", "", "", "", "", ""}, []string{"2", "1", "", "", "", "", "", ""})
+	tb := connectors.Table{Name: "orders", Bucket: "in.c-shop", SourceTable: "orders", Strategy: Incremental}
+	if _, err := e.sync(t, tb); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.Delete("in.c-shop.orders", "2")
+	res, err := e.sync(t, tb)
+	if err != nil || res.Strategy != Incremental {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := e.query(t, "orders", "SELECT count(*) FROM t"); got[0][0] != "2" {
+		t.Fatalf("an incremental sync cannot see the delete: %v", got)
+	}
+	e.k.cfg.FullRefreshEvery = time.Nanosecond
+	res, err = e.sync(t, tb)
+	if err != nil || !strings.Contains(res.Strategy, "periodic") {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := e.query(t, "orders", "SELECT count(*) FROM t"); got[0][0] != "1" {
+		t.Fatalf("the periodic full refresh kept the deleted row: %v", got)
+	}
+}
+
+func TestDiscoverStaleCacheRefreshesInTheBackground(t *testing.T) {
+	e := newEnv(t)
+	e.fake.AddTable(typedTable())
+	e.k.cfg.DiscoveryTTL = time.Nanosecond
+	ctx := context.Background()
+	if l, err := e.k.Discover(ctx); err != nil || len(l) != 1 {
+		t.Fatalf("%v %v", l, err)
+	}
+	e.fake.AddTable(keboolatest.Table{ID: "in.c-shop.returns", Columns: []keboolatest.Column{{Name: "id"}}})
+	// The stale answer comes at once; the refresh lands later.
+	if l, err := e.k.Discover(ctx); err != nil || len(l) != 1 {
+		t.Fatalf("stale answer %v %v", l, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err := e.k.Discover(ctx)
+		if err == nil && len(l) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background refresh never landed: %v %v", l, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
