@@ -308,3 +308,27 @@ func TestKeboolaPartitionedThroughTheSyncJob(t *testing.T) {
 		t.Fatalf("left behind: %v", left)
 	}
 }
+
+func TestKeboolaEditFormKeepsExtractionSettings(t *testing.T) {
+	env, _ := keboolaEnv(t, nil)
+	env.register(t, `{"name":"deals","source_type":"keboola","bucket":"in.c-crm","source_table":"deals","columns":["id","value"]}`)
+	b := env.browser()
+	b.login("admin@example.com", testPassword)
+	rec := b.do("GET", "/admin/tables?edit=deals", nil)
+	if !strings.Contains(rec.Body.String(), `value="id, value"`) {
+		t.Fatalf("the edit form does not show the columns")
+	}
+	form := url.Values{"_csrf": {b.csrf}, "query_mode": {"local"}, "sync_strategy": {"partitioned"}, "columns": {"id, value, won"},
+		"partition_by": {""}, "partition_grain": {"month"}, "profile_after_sync": {"true"}}
+	if rec := b.do("POST", "/admin/tables/deals", form); rec.Code != 422 || !strings.Contains(rec.Body.String(), "field-error-partition_by") {
+		t.Fatalf("partitioned without a column: %d", rec.Code)
+	}
+	form.Set("partition_by", "won")
+	if rec := b.do("POST", "/admin/tables/deals", form); rec.Code != 303 {
+		t.Fatalf("save: %d %s", rec.Code, rec.Body)
+	}
+	o, err := env.store.TableSyncOptions(context.Background(), "deals")
+	if err != nil || fmt.Sprint(o.Columns) != "[id value won]" || o.PartitionBy != "won" || o.PartitionGrain != "month" {
+		t.Fatalf("options %+v %v", o, err)
+	}
+}
