@@ -413,4 +413,17 @@ func TestDiscoverStaleCacheRefreshesInTheBackground(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// Let the last refresh finish before the directories go.
+	e.k.mu.Lock()
+	e.k.cfg.DiscoveryTTL = time.Hour
+	e.k.mu.Unlock()
+	for {
+		e.k.mu.Lock()
+		busy := e.k.refreshing
+		e.k.mu.Unlock()
+		if !busy {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
