@@ -151,10 +151,21 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	kbc := keboola.FromConfig(cfg.Keboola, cfg.DataDir, log)
 	if kbc.Configured() {
 		go func() {
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			if status := kbc.Check(cctx); status.State != keboola.StateOK {
-				log.Warn("keboola: the connection check failed", "status", status.State, "detail", status.Message)
+			// Checked at start and every 15 minutes, so that health follows a revoked token
+			// or an outage without anyone pressing Test connection.
+			t := time.NewTicker(15 * time.Minute)
+			defer t.Stop()
+			for {
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				if status := kbc.Check(cctx); status.State != keboola.StateOK && ctx.Err() == nil {
+					log.Warn("keboola: the connection check failed", "status", status.State, "detail", status.Message)
+				}
+				cancel()
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
 			}
 		}()
 	}
