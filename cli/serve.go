@@ -24,6 +24,7 @@ import (
 	"da/config"
 	"da/engine"
 	"da/engine/connectors"
+	"da/engine/connectors/keboola"
 	"da/engine/openmetadata"
 	"da/engine/query"
 	"da/handlers"
@@ -148,9 +149,32 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		log.Error("checking uploads for unregistered data failed", "error", err)
 	}
 	eng, pub := openEngine(ctx, cfg, st, log)
+	// Keboola is built in: configured or not, its tables can be registered; the token is
+	// checked in the background so that a bad one or an unreachable stack never stops the start.
+	kbc := keboola.FromConfig(cfg.Keboola, cfg.DataDir, log)
+	if kbc.Configured() {
+		go func() {
+			// Checked at start and every 15 minutes, so that health follows a revoked token
+			// or an outage without anyone pressing Test connection.
+			t := time.NewTicker(15 * time.Minute)
+			defer t.Stop()
+			for {
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				if status := kbc.Check(cctx); status.State != keboola.StateOK && ctx.Err() == nil {
+					log.Warn("keboola: the connection check failed", "status", status.State, "detail", status.Message)
+				}
+				cancel()
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
 	enricher := openmetadata.FromConfig(cfg.OpenMetadata, cfg.DataDir, log)
 	defer enricher.Wait()
-	syncOpt := engine.SyncOptions{Publisher: pub, Log: log, Connectors: connectors.NewRegistry(eng.ExtractsDir())}
+	syncOpt := engine.SyncOptions{Publisher: pub, Log: log, Connectors: connectors.NewRegistry(eng.ExtractsDir(), kbc)}
 	if enricher.Enabled() {
 		syncOpt.AfterSync = enricher.RefreshSynced
 		log.Info("OpenMetadata enrichment on", "url", cfg.OpenMetadata.URL)

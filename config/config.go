@@ -173,6 +173,9 @@ type KeboolaConfig struct {
 	TokenEnv  string // keboola.token_env: the variable holding the token, default KEBOOLA_STORAGE_TOKEN
 	Token     string // KEBOOLA_STORAGE_TOKEN(_FILE) / $TokenEnv / data_source.keboola.storage_token
 	ProjectID string // data_source.keboola.project_id
+	// MaxParallel is how many tables one sync job exports at once (KEBOOLA_MAX_PARALLEL /
+	// keboola.max_parallel, default 4).
+	MaxParallel int
 }
 
 // BigQueryConfig configures the BigQuery connector (credentials come from ADC).
@@ -379,7 +382,7 @@ func defaults() *Config {
 		Theme:        map[string]string{},
 
 		DataSource:   "local",
-		Keboola:      KeboolaConfig{TokenEnv: "KEBOOLA_STORAGE_TOKEN"},
+		Keboola:      KeboolaConfig{TokenEnv: "KEBOOLA_STORAGE_TOKEN", MaxParallel: 4},
 		OpenMetadata: OpenMetadataConfig{CacheTTL: time.Hour, Timeout: 10 * time.Second},
 		Backup:       BackupConfig{Keep: 7},
 		AI: AIConfig{

@@ -629,7 +629,7 @@ base: &base {label: Base}
 		{"InstanceName", c.InstanceName, "Legacy Name"},
 		{"InstanceSubtitle", c.InstanceSubtitle, "Legacy Sub"},
 		{"Keboola", c.Keboola, config.KeboolaConfig{URL: "https://connection.keboola.com", TokenEnv: "MY_KBC_TOKEN",
-			Token: "kbc-token", ProjectID: "42"}},
+			Token: "kbc-token", ProjectID: "42", MaxParallel: 4}},
 		{"KeboolaConfigured", c.KeboolaConfigured(), true},
 		{"BigQuery.Project", c.BigQuery.Project, "bq-proj"},
 		{"AI.Provider", c.AI.Provider, "anthropic"},

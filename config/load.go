@@ -409,6 +409,7 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 	if k.Token == "" {
 		l.str(&k.Token, "keboola.token", file(y("data_source.keboola.storage_token", ds.Keboola.StorageToken)))
 	}
+	l.integer(&k.MaxParallel, "KEBOOLA_MAX_PARALLEL", env("KEBOOLA_MAX_PARALLEL", y("keboola.max_parallel", f.Keboola.MaxParallel)))
 	l.str(&k.ProjectID, "data_source.keboola.project_id", file(y("data_source.keboola.project_id", ds.Keboola.ProjectID)))
 	bq := &c.BigQuery
 	l.str(&bq.Project, "data_source.bigquery.project",

@@ -153,6 +153,9 @@ func (l *loader) validate(f *fileConfig) {
 		l.problem("%s must be one of local, keboola, bigquery (got %q)", l.label("DATA_SOURCE"), c.DataSource)
 	}
 	l.httpURL("KEBOOLA_STACK_URL", c.Keboola.URL, false)
+	if c.Keboola.MaxParallel < 1 || c.Keboola.MaxParallel > 32 {
+		l.problem("%s must be between 1 and 32 (got %d)", l.label("KEBOOLA_MAX_PARALLEL"), c.Keboola.MaxParallel)
+	}
 	if c.Keboola.TokenEnv != "" && !envNameRE.MatchString(c.Keboola.TokenEnv) {
 		l.problem("keboola.token_env must be an environment variable name (got %q)", c.Keboola.TokenEnv)
 	}

@@ -117,8 +117,9 @@ type fileSourceBigQuery struct {
 }
 
 type fileKeboola struct {
-	URL      *string `yaml:"url"`
-	TokenEnv *string `yaml:"token_env"`
+	URL         *string `yaml:"url"`
+	TokenEnv    *string `yaml:"token_env"`
+	MaxParallel *string `yaml:"max_parallel"`
 }
 
 type fileBigQueryTop struct {

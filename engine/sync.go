@@ -80,15 +80,20 @@ type SyncRequest struct {
 
 // TableProgress is one table's progress in a sync job.
 type TableProgress struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	SourceType string    `json:"source_type"`
-	State      string    `json:"state"`
-	Reason     string    `json:"reason,omitempty"`  // why it failed
-	Warning    string    `json:"warning,omitempty"` // done, but something secondary failed (profiling)
-	Rows       int64     `json:"rows"`
-	StartedAt  time.Time `json:"started_at,omitzero"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	SourceType string `json:"source_type"`
+	State      string `json:"state"`
+	Reason     string `json:"reason,omitempty"`  // why it failed
+	Warning    string `json:"warning,omitempty"` // done, but something secondary failed (profiling)
+	Rows       int64  `json:"rows"`
+	// Figures of the extraction, when the source reports them.
+	Strategy    string    `json:"strategy,omitempty"`     // the strategy used (a first incremental sync is a full refresh)
+	RowsChanged int64     `json:"rows_changed,omitempty"` // rows the source sent
+	Bytes       int64     `json:"bytes,omitempty"`        // size of the written data
+	ExtractMS   int64     `json:"extract_ms,omitempty"`   // how long the extraction took
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	FinishedAt  time.Time `json:"finished_at,omitzero"`
 }
 
 // Finished reports whether the table reached done or failed.
@@ -152,9 +157,10 @@ type Syncer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	jobs  map[string]*SyncJob
-	order []string // job ids, oldest first
+	mu     sync.Mutex
+	saveMu sync.Mutex
+	jobs   map[string]*SyncJob
+	order  []string // job ids, oldest first
 	// sourceLocks (capacity 1 each) serialise jobs per source directory.
 	sourceLocks map[string]chan struct{}
 }
@@ -492,6 +498,10 @@ func (s *Syncer) pruneLocked() []string {
 // update changes the job under the lock and saves it. Only the job's own run calls it after
 // Trigger, so its saves happen in order.
 func (s *Syncer) update(id string, fn func(j *SyncJob)) {
+	// Tables of one source are extracted in parallel: their snapshots are saved in the order
+	// they were taken, so an older one never overwrites a newer one.
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	s.mu.Lock()
 	j, ok := s.jobs[id]
 	if !ok {
@@ -574,14 +584,41 @@ func (s *Syncer) run(jobID string) {
 			}
 			continue
 		}
+		// A source that can export several tables at once does, up to its limit; a failing
+		// table never stops the others.
+		par := 1
+		if pc, ok := groups[src][0].conn.(connectors.Parallel); ok && pc.Parallelism() > 1 {
+			par = pc.Parallelism()
+		}
+		sem := make(chan struct{}, par)
+		var wg sync.WaitGroup
+		var emu sync.Mutex
+		ok := map[string]bool{}
 		for _, m := range groups[src] {
-			s.setTable(jobID, m.p.ID, func(p *TableProgress) { p.State, p.StartedAt = SyncExtracting, time.Now().UTC() })
-			if err := s.extractTable(ctx, m.conn, m.p.ID); err != nil {
-				s.opt.Log.Warn("sync: extract failed", "job", jobID, "table", m.p.ID, "error", err)
-				s.failTable(jobID, m.p.ID, err.Error())
-				continue
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				s.setTable(jobID, m.p.ID, func(p *TableProgress) { p.State, p.StartedAt = SyncExtracting, time.Now().UTC() })
+				fig, err := s.extractTable(ctx, m.conn, m.p.ID)
+				if err != nil {
+					s.opt.Log.Warn("sync: extract failed", "job", jobID, "table", m.p.ID, "error", err)
+					s.failTable(jobID, m.p.ID, err.Error())
+					return
+				}
+				s.setTable(jobID, m.p.ID, func(p *TableProgress) {
+					p.Strategy, p.RowsChanged, p.Bytes, p.ExtractMS = fig.strategy, fig.changed, fig.bytes, time.Since(p.StartedAt).Milliseconds()
+				})
+				emu.Lock()
+				ok[m.p.ID] = true
+				emu.Unlock()
+			}()
+		}
+		wg.Wait()
+		for _, m := range groups[src] { // the request's order
+			if ok[m.p.ID] {
+				extracted = append(extracted, m.p.ID)
 			}
-			extracted = append(extracted, m.p.ID)
 		}
 		unlock()
 	}
@@ -729,13 +766,30 @@ func (s *Syncer) profile(ctx context.Context, jobID, id string) {
 	finish("")
 }
 
+// extractFigures are what one table's extraction did.
+type extractFigures struct {
+	strategy string
+	changed  int64
+	bytes    int64
+}
+
 // extractTable runs the connector for one table and publishes its output into the source's
 // extract. Nothing changes unless the connector succeeded and its file is a readable parquet.
-func (s *Syncer) extractTable(ctx context.Context, conn connectors.Connector, id string) error {
+func (s *Syncer) extractTable(ctx context.Context, conn connectors.Connector, id string) (extractFigures, error) {
+	var fig extractFigures
+	err := s.extractTableInto(ctx, conn, id, &fig)
+	return fig, err
+}
+
+func (s *Syncer) extractTableInto(ctx context.Context, conn connectors.Connector, id string, fig *extractFigures) error {
 	row, err := s.store.GetTable(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return errors.New("the table was deleted from the registry")
 	}
+	if err != nil {
+		return err
+	}
+	opts, err := s.store.TableSyncOptions(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -761,7 +815,9 @@ func (s *Syncer) extractTable(ctx context.Context, conn connectors.Connector, id
 	defer os.RemoveAll(staging)
 	stage := filepath.Join(staging, name+".parquet")
 	res, err := conn.Extract(ctx, connectors.Table{ID: id, Name: name, Bucket: row.Bucket, SourceTable: row.SourceTable,
-		QueryMode: mode, Strategy: row.SyncStrategy, PrimaryKey: row.PrimaryKey, Description: row.Description}, stage)
+		QueryMode: mode, Strategy: row.SyncStrategy, PrimaryKey: row.PrimaryKey, Description: row.Description,
+		Options: connectors.TableOptions{Columns: opts.Columns, WhereFilters: whereFilters(opts.WhereFilters),
+			PartitionBy: opts.PartitionBy, PartitionGrain: opts.PartitionGrain}}, stage)
 	if err != nil {
 		return fmt.Errorf("%s connector: %w", conn.Type(), err)
 	}
@@ -783,6 +839,19 @@ func (s *Syncer) extractTable(ctx context.Context, conn connectors.Connector, id
 	case res.Remote != nil:
 		return publishRemote(dir, extract.Table{Name: name, Description: desc, ExtractedAt: now, QueryMode: extract.ModeRemote}, *res.Remote)
 	}
+	fig.strategy, fig.changed = res.Strategy, res.RowsChanged
+	if fig.strategy == "" {
+		fig.strategy = row.SyncStrategy
+	}
+	if res.Partitions != nil {
+		rows, size, err := publishPartitions(ctx, dir, name, res.Partitions)
+		if err != nil {
+			return err
+		}
+		fig.bytes = size
+		return extract.Upsert(dir, extract.Table{Name: name, Description: desc, Rows: rows, SizeBytes: size,
+			ExtractedAt: now, QueryMode: extract.ModeLocal})
+	}
 	rows, err := countParquet(ctx, stage)
 	if err != nil {
 		return fmt.Errorf("%s connector wrote no readable parquet file: %w", conn.Type(), err)
@@ -797,8 +866,59 @@ func (s *Syncer) extractTable(ctx context.Context, conn connectors.Connector, id
 	if err != nil {
 		return err
 	}
+	fig.bytes = fi.Size()
 	return extract.Upsert(dir, extract.Table{Name: name, Description: desc, Rows: rows, SizeBytes: fi.Size(),
 		ExtractedAt: now, QueryMode: extract.ModeLocal})
+}
+
+// whereFilters converts the registry's filters for a connector.
+func whereFilters(in []store.WhereFilter) []connectors.WhereFilter {
+	var out []connectors.WhereFilter
+	for _, f := range in {
+		out = append(out, connectors.WhereFilter{Column: f.Column, Operator: f.Operator, Values: f.Values})
+	}
+	return out
+}
+
+// publishPartitions moves a partitioned table's rewritten partition files into
+// data/<table>/ (each by an atomic rename), removes the partitions the table no longer has and
+// its single file of an earlier strategy, and returns the rows and bytes of the result.
+func publishPartitions(ctx context.Context, dir, name string, p *connectors.Partitions) (rows, size int64, err error) {
+	for _, n := range p.Rewritten {
+		if _, err := countParquet(ctx, filepath.Join(p.Dir, n+".parquet")); err != nil {
+			return 0, 0, fmt.Errorf("partition %s is not a readable parquet file: %w", n, err)
+		}
+	}
+	pd := filepath.Join(extract.DataDir(dir), name)
+	if err := os.MkdirAll(pd, 0o750); err != nil {
+		return 0, 0, err
+	}
+	for _, n := range p.Rewritten {
+		if err := os.Rename(filepath.Join(p.Dir, n+".parquet"), filepath.Join(pd, n+".parquet")); err != nil {
+			return 0, 0, err
+		}
+	}
+	_ = os.Remove(filepath.Join(extract.DataDir(dir), name+".parquet"))
+	keep := map[string]bool{}
+	for _, n := range p.All {
+		keep[n+".parquet"] = true
+	}
+	ents, _ := os.ReadDir(pd)
+	for _, e := range ents {
+		if !keep[e.Name()] {
+			_ = os.Remove(filepath.Join(pd, e.Name()))
+			continue
+		}
+		n, err := countParquet(ctx, filepath.Join(pd, e.Name()))
+		if err != nil {
+			return 0, 0, err
+		}
+		rows += n
+		if fi, err := e.Info(); err == nil {
+			size += fi.Size()
+		}
+	}
+	return rows, size, nil
 }
 
 // storedName is the spelling the source's contract already uses for name, or name.

@@ -11,6 +11,7 @@ import (
 
 	"da/engine"
 	"da/engine/connectors"
+	"da/engine/connectors/keboola"
 	"da/store"
 	"da/views"
 )
@@ -37,7 +38,8 @@ func tableFormOf(t *store.Table) views.TableForm {
 // adminTablesData gathers the page: registry rows with their last sync, the sources and form.
 func (s *Server) adminTablesData(c echo.Context, form views.TableForm) (views.AdminTablesData, error) {
 	ctx := c.Request().Context()
-	d := views.AdminTablesData{CSRF: s.csrfToken(c), Form: form, Registered: []views.RegistryRow{}}
+	d := views.AdminTablesData{CSRF: s.csrfToken(c), Form: form, Registered: []views.RegistryRow{}, Keboola: s.keboolaView(c)}
+	kbc := s.keboolaConnector()
 	for _, conn := range s.connectorsRegistry().All() {
 		d.Sources = append(d.Sources, views.SourceOption{Type: conn.Type(), Label: conn.Label(),
 			Remote: connectors.SupportsMode(conn, "remote")})
@@ -84,8 +86,10 @@ func (s *Server) adminTablesData(c echo.Context, form views.TableForm) (views.Ad
 				r.LastStatus, r.LastError = engine.SyncFailed, h.Error
 			}
 		}
+		r.NotConfigured = t.SourceType == keboola.Type && kbc != nil && !kbc.Configured()
 		if lp, ok := latest[t.ID]; ok {
 			p := lp.Progress
+			r.LastFigures = lastFigures(p)
 			if !p.Finished() || p.FinishedAt.After(lastHist[t.ID].SyncedAt) {
 				r.LastStatus, r.LastError = p.State, p.Reason
 				if p.Finished() {
@@ -125,6 +129,11 @@ func (s *Server) showAdminTables(c echo.Context) error {
 		t, err := s.store.GetTable(c.Request().Context(), id)
 		if err == nil {
 			form = tableFormOf(t)
+			o, err := s.store.TableSyncOptions(c.Request().Context(), t.ID)
+			if err != nil {
+				return err
+			}
+			form.Columns, form.PartitionBy, form.PartitionGrain = strings.Join(o.Columns, ", "), o.PartitionBy, o.PartitionGrain
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -148,13 +157,19 @@ func formInput(c echo.Context, editing bool) (*tableInput, views.TableForm) {
 	in.PrimaryKey = primaryKeyField{set: true, value: c.FormValue("primary_key")}
 	pub, prof := c.FormValue("is_public") == "true", c.FormValue("profile_after_sync") == "true"
 	in.IsPublic, in.ProfileAfterSync = &pub, &prof
+	// The extraction settings are on the form only for sources that read them.
+	if _, ok := c.Request().PostForm["partition_by"]; ok && (editing || strings.EqualFold(c.FormValue("source_type"), "keboola")) {
+		cols := splitComma(c.FormValue("columns"))
+		in.Columns, in.PartitionBy, in.PartitionGrain = &cols, v("partition_by"), v("partition_grain")
+	}
 	if !editing {
 		in.Name, in.SourceType, in.Bucket, in.SourceTable = v("name"), v("source_type"), v("bucket"), v("source_table")
 	}
 	f := views.TableForm{Name: c.FormValue("name"), SourceType: c.FormValue("source_type"), Bucket: c.FormValue("bucket"),
 		SourceTable: c.FormValue("source_table"), Folder: *in.Folder, Description: *in.Description, QueryMode: *in.QueryMode,
 		SyncStrategy: *in.SyncStrategy, PrimaryKey: in.PrimaryKey.value, Schedule: *in.SyncSchedule, Public: pub,
-		ProfileAfterSync: prof, Errors: map[string]string{}}
+		ProfileAfterSync: prof, Errors: map[string]string{}, Columns: c.FormValue("columns"), PartitionBy: c.FormValue("partition_by"),
+		PartitionGrain: c.FormValue("partition_grain")}
 	return in, f
 }
 
@@ -288,4 +303,15 @@ func (s *Server) showDiscovered(c echo.Context) error {
 		return out.Tables[i].Registered != out.Tables[j].Registered && !out.Tables[i].Registered
 	})
 	return render(c, http.StatusOK, views.Discovered(out))
+}
+
+// splitComma splits a comma-separated form value into its trimmed, non-empty parts.
+func splitComma(v string) []string {
+	out := []string{}
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

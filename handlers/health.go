@@ -83,6 +83,9 @@ func (s *Server) showHealth(c echo.Context) error {
 	} else {
 		services["users"] = map[string]any{"status": "ok", "count": n}
 	}
+	if kh := s.keboolaHealth(); kh != nil {
+		services["keboola"] = kh
+	}
 
 	disk := map[string]any{"status": "ok"}
 	var fs syscall.Statfs_t

@@ -94,6 +94,7 @@ type tableInput struct {
 	ProfileAfterSync *bool           `json:"profile_after_sync"`
 	IsPublic         *bool           `json:"is_public"`
 	Dataset          *string         `json:"dataset"` // the original UI's name for the folder
+	syncOptionsInput
 }
 
 // connectorsRegistry is the syncer's connector registry, or the built-in ones.
@@ -200,6 +201,9 @@ func (s *Server) applyTableInput(in *tableInput, t *store.Table, isNew bool) (ma
 	}
 	if c, ok := s.connectorsRegistry().Get(t.SourceType); ok && errs["query_mode"] == "" && !connectors.SupportsMode(c, t.QueryMode) {
 		errs["query_mode"] = fmt.Sprintf("the %s source supports only: %s", c.Type(), strings.Join(c.Modes(), ", "))
+		if r := modeRefusal(c, t.QueryMode); r != "" {
+			errs["query_mode"] = r
+		}
 	}
 	if in.SyncStrategy != nil {
 		v := strings.ToLower(strings.TrimSpace(*in.SyncStrategy))
@@ -310,7 +314,12 @@ func (s *Server) listRegistry(c echo.Context) error {
 // registerNew validates and stores a new registry row for the admin registeredBy.
 func (s *Server) registerNew(ctx context.Context, in *tableInput, registeredBy string) (*store.Table, map[string]string, error) {
 	t := &store.Table{RegisteredBy: registeredBy}
-	if errs, _ := s.applyTableInput(in, t, true); len(errs) > 0 {
+	errs, _ := s.applyTableInput(in, t, true)
+	opts, oerrs := applySyncOptions(in.syncOptionsInput, t, store.SyncOptions{})
+	for k, v := range oerrs {
+		errs[k] = v
+	}
+	if len(errs) > 0 {
 		return nil, errs, nil
 	}
 	if _, err := s.store.GetTable(ctx, t.ID); err == nil {
@@ -331,6 +340,9 @@ func (s *Server) registerNew(ctx context.Context, in *tableInput, registeredBy s
 	store.NoteAudit(ctx, "sync_schedule", t.SyncSchedule)
 	store.NoteAudit(ctx, "is_public", t.IsPublic)
 	if err := s.store.RegisterTable(ctx, t); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.saveSyncOptions(ctx, t.ID, opts, store.SyncOptions{}); err != nil {
 		return nil, nil, err
 	}
 	s.registryChanged(ctx)
@@ -374,14 +386,29 @@ func (s *Server) registryParam(c echo.Context) (*store.Table, error) {
 // entry; registered_at and registered_by are kept.
 func (s *Server) updateTable(c echo.Context, t *store.Table, in *tableInput) (map[string]string, []string, error) {
 	errs, changed := s.applyTableInput(in, t, false)
+	cur, err := s.store.TableSyncOptions(c.Request().Context(), t.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, oerrs := applySyncOptions(in.syncOptionsInput, t, cur)
+	for k, v := range oerrs {
+		errs[k] = v
+	}
 	if len(errs) > 0 {
 		return errs, nil, nil
+	}
+	optsChanged := fmt.Sprint(opts) != fmt.Sprint(cur)
+	if optsChanged {
+		changed = append(changed, "sync_options")
 	}
 	if len(changed) == 0 {
 		return nil, []string{}, nil
 	}
 	ctx := s.auditing(c, auditTableUpdate, t.ID, map[string]any{"updated": changed})
 	if err := s.store.RegisterTable(ctx, t); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.saveSyncOptions(ctx, t.ID, opts, cur); err != nil {
 		return nil, nil, err
 	}
 	s.registryChanged(ctx)
@@ -458,6 +485,7 @@ type discoveredJSON struct {
 	SourceTable  string   `json:"source_table"`
 	Description  string   `json:"description"`
 	Columns      []string `json:"columns"`
+	ColumnTypes  []string `json:"column_types,omitempty"`
 	RowCount     int64    `json:"row_count"`
 	SizeBytes    int64    `json:"size_bytes"`
 	PrimaryKey   []string `json:"primary_key"`
@@ -488,6 +516,9 @@ func (s *Server) discover(ctx context.Context) (*discovered, error) {
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		list, err := c.Discover(dctx)
 		cancel()
+		if notConfigured(err) {
+			continue
+		}
 		if err != nil {
 			out.errors = append(out.errors, map[string]string{"source": c.Type(), "error": err.Error()})
 			continue
@@ -495,7 +526,7 @@ func (s *Server) discover(ctx context.Context) (*discovered, error) {
 		for _, d := range list {
 			tid := strings.ToLower(d.Name)
 			j := discoveredJSON{ID: d.ID, TableID: tid, Name: d.Name, SourceType: c.Type(), BucketID: d.Bucket,
-				BucketName: d.BucketName, SourceTable: d.SourceTable, Description: d.Description, Columns: d.Columns,
+				BucketName: d.BucketName, SourceTable: d.SourceTable, Description: d.Description, Columns: d.Columns, ColumnTypes: d.ColumnTypes,
 				RowCount: d.Rows, SizeBytes: d.SizeBytes, PrimaryKey: d.PrimaryKey, LastChange: isoOrNil(d.LastChange),
 				LastImport: isoOrNil(d.LastImport), IsRegistered: registered[tid]}
 			if j.Columns == nil {
@@ -535,6 +566,11 @@ func sourceHasTable(ctx context.Context, c connectors.Connector, t *store.Table)
 	dctx, cancel := context.WithTimeout(ctx, discoverTimeout)
 	list, err := c.Discover(dctx)
 	cancel()
+	if notConfigured(err) {
+		// A built-in source without settings yet takes registrations as they come (the
+		// original's clients register that way); its syncs say what to configure.
+		return nil
+	}
 	if err != nil {
 		return map[string]string{field: fmt.Sprintf("could not list the tables of the %s source to check %q: %v", c.Label(), want, err)}
 	}

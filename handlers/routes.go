@@ -132,6 +132,7 @@ func (s *Server) routes() []Route {
 		// subscriptions and profiles), background sync jobs with per-table progress; the admin
 		// tables page and its forms and htmx fragments (registry.go, sync.go, admin_tables_page.go).
 		{Method: "GET", Path: "/api/admin/discover-tables", Min: admin, Handler: s.discoverTables},
+		{Method: "POST", Path: "/api/admin/keboola/test", Min: admin, Handler: s.testKeboola, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/api/admin/registry", Min: admin, Handler: s.listRegistry},
 		{Method: "POST", Path: "/api/admin/register-table", Min: admin, Handler: s.registerTable, BodyLimit: jsonLimit},
 		{Method: "PUT", Path: "/api/admin/registry/:id", Min: admin, Handler: s.updateRegistryTable, BodyLimit: jsonLimit},
@@ -140,6 +141,9 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/api/sync/jobs", Min: admin, Handler: s.listSyncJobs},
 		{Method: "GET", Path: "/api/sync/jobs/:id", Min: admin, Handler: s.showSyncJob},
 		{Method: "GET", Path: "/admin/tables/discover", Min: admin, Handler: s.showDiscovered},
+		{Method: "POST", Path: "/admin/tables/keboola/test", Min: admin, Handler: s.testKeboolaPage, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/admin/tables/keboola/browse", Min: admin, Handler: s.showKeboolaBrowser},
+		{Method: "POST", Path: "/admin/tables/keboola/register", Min: admin, Handler: s.registerKeboolaPage, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/admin/tables/jobs/:id", Min: admin, Handler: s.showSyncJobFragment},
 		{Method: "POST", Path: "/admin/tables/register", Min: admin, Handler: s.submitRegisterTable, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/admin/tables/sync", Min: admin, Handler: s.syncAllPage, BodyLimit: jsonLimit},

@@ -20,6 +20,8 @@ import (
 	"da/auth"
 	"da/config"
 	"da/engine"
+	"da/engine/connectors"
+	"da/engine/connectors/keboola"
 	"da/engine/query"
 	"da/store"
 	"da/store/pgtest"
@@ -47,6 +49,12 @@ func newTestEnv(t *testing.T) *testEnv {
 // newTestEnvTB is newTestEnv for tests and benchmarks alike.
 func newTestEnvTB(t testing.TB) *testEnv {
 	t.Helper()
+	return newTestEnvWithEnv(t, nil)
+}
+
+// newTestEnvWithEnv is newTestEnv with extra environment variables (e.g. KEBOOLA_STACK_URL).
+func newTestEnvWithEnv(t testing.TB, extra map[string]string) *testEnv {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Load(func(k string) string {
 		switch k {
@@ -57,7 +65,7 @@ func newTestEnvTB(t testing.TB) *testEnv {
 		case "DA_CONFIG":
 			return ""
 		}
-		return ""
+		return extra[k]
 	}, config.Overrides{})
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -216,7 +224,8 @@ func testDeps(t testing.TB, cfg *config.Config, st *store.Store) Deps {
 		MaxRows: cfg.Query.APIMaxRows, ExportMaxRows: cfg.Query.ExportMaxRows, TempDir: filepath.Join(cfg.DataDir, "tmp")}, log)
 	t.Cleanup(func() { _ = runner.Close() })
 	pub := &engine.Publisher{Engine: eng, Store: st, DataDir: cfg.DataDir, Profiler: cfg.Profiler, Log: log}
-	syncer := engine.NewSyncer(eng, st, engine.SyncOptions{Publisher: pub, Log: log})
+	syncer := engine.NewSyncer(eng, st, engine.SyncOptions{Publisher: pub, Log: log,
+		Connectors: connectors.NewRegistry(eng.ExtractsDir(), keboola.FromConfig(cfg.Keboola, cfg.DataDir, log))})
 	t.Cleanup(syncer.Close)
 	return Deps{Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Config: cfg, Store: st,
 		Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm, Logger: log, Version: "test"}

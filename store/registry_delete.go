@@ -47,6 +47,9 @@ func (s *Store) UnregisterTable(ctx context.Context, id string) (*Unregistered, 
 		if err := count(`DELETE FROM table_profiles WHERE lower(table_id) = ?`, &out.Profiles); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM table_sync_options WHERE table_id = $1`, id); err != nil {
+			return err
+		}
 		NoteAudit(ctx, "permissions_removed", out.Permissions)
 		NoteAudit(ctx, "subscriptions_removed", out.Subscriptions)
 		NoteAudit(ctx, "profiles_removed", out.Profiles)

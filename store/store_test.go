@@ -94,6 +94,9 @@ var v7Tables = []string{"sync_jobs", "write_probe"}
 // v8Tables are the tables migration 8 adds.
 var v8Tables = []string{"user_valid_after"}
 
+// v10Tables are the tables migration 10 adds.
+var v10Tables = []string{"table_sync_options"}
+
 func TestOpenFreshDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -103,12 +106,12 @@ func TestOpenFreshDatabase(t *testing.T) {
 	if err != nil || v != LatestVersion {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestVersion)
 	}
-	want := slices.Sorted(slices.Values(append(append(append(slices.Clone(originalTables), v4Tables...), v7Tables...), v8Tables...)))
+	want := slices.Sorted(slices.Values(append(append(append(append(slices.Clone(originalTables), v4Tables...), v7Tables...), v8Tables...), v10Tables...)))
 	if got := tableNames(t, s.DB); !slices.Equal(got, want) {
 		t.Errorf("tables =\n %v\nwant\n %v", got, want)
 	}
-	if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8"}) {
-		t.Errorf("schema_version rows = %v, want [3 4 5 6 7 8]", got)
+	if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8", "10"}) {
+		t.Errorf("schema_version rows = %v, want [3 4 5 6 7 8 10]", got)
 	}
 	if got := queryStrings(t, s.DB, "SELECT index_name FROM duckdb_indexes() ORDER BY 1"); !slices.Equal(got, []string{"idx_sync_jobs_created", "sessions_expiry_idx"}) {
 		t.Errorf("indexes = %v", got)

@@ -44,6 +44,38 @@ type Table struct {
 	Strategy    string // full_refresh, incremental or partitioned
 	PrimaryKey  string // comma-separated column names; may be empty
 	Description string
+	Options     TableOptions
+}
+
+// TableOptions are a table's per-source extraction settings kept in the registry.
+type TableOptions struct {
+	// Columns limits the export to these columns; empty means all.
+	Columns []string `json:"columns,omitempty"`
+	// WhereFilters keep only the rows matching every filter.
+	WhereFilters []WhereFilter `json:"where_filters,omitempty"`
+	// PartitionBy is the date or timestamp column of a partitioned table.
+	PartitionBy string `json:"partition_by,omitempty"`
+	// PartitionGrain is "day" or "month" (default month).
+	PartitionGrain string `json:"partition_grain,omitempty"`
+}
+
+// WhereFilter keeps the rows where Column compares with Operator (eq, ne) to one of Values.
+type WhereFilter struct {
+	Column   string   `json:"column"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values"`
+}
+
+// ErrNotConfigured is returned by a connector whose source is built in but has no
+// connection settings yet.
+var ErrNotConfigured = errors.New("the source is not configured")
+
+// Partitions is a partitioned table's output: the rewritten partition files in Dir (named
+// <partition>.parquet) and the names of every partition the table has now.
+type Partitions struct {
+	Dir       string
+	Rewritten []string
+	All       []string
 }
 
 // Result is what Extract did.
@@ -56,6 +88,20 @@ type Result struct {
 	Remote *extract.RemoteAttach
 	// Description, when not empty, replaces the table's description in _meta.
 	Description string
+	// Strategy is the sync strategy actually used (an incremental table's first sync is a
+	// full refresh); empty means the table's own.
+	Strategy string
+	// RowsChanged is how many rows the source sent (all of them for a full refresh).
+	RowsChanged int64
+	// Partitions, when set, replaces the single staging file: the table is stored as the
+	// partition files of data/<table>/.
+	Partitions *Partitions
+}
+
+// Parallel is implemented by connectors that can extract several tables at once.
+type Parallel interface {
+	// Parallelism is how many tables of one job may be extracted at the same time.
+	Parallelism() int
 }
 
 // Discovered is a table a connector could publish.
@@ -72,6 +118,8 @@ type Discovered struct {
 	PrimaryKey  []string
 	LastChange  time.Time
 	LastImport  time.Time
+	// ColumnTypes are the columns' types as they will be stored, when the source knows them.
+	ColumnTypes []string
 }
 
 // Connector is one source of tables.
