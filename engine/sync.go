@@ -154,6 +154,16 @@ type Syncer struct {
 	order []string // job ids, oldest first
 	// sourceLocks (capacity 1 each) serialise jobs per source directory.
 	sourceLocks map[string]chan struct{}
+	// observer hears of every finished job (OnFinished); guarded by mu.
+	observer func(*SyncJob)
+}
+
+// OnFinished sets fn to be called with a copy of every job that finishes from now on (for
+// metrics); fn must not block.
+func (s *Syncer) OnFinished(fn func(*SyncJob)) {
+	s.mu.Lock()
+	s.observer = fn
+	s.mu.Unlock()
 }
 
 // NewSyncer returns a Syncer publishing through e and recording in st.
@@ -666,8 +676,12 @@ func (s *Syncer) run(jobID string) {
 		j.FinishedAt, j.Status, j.Error = snap.FinishedAt, snap.Status, snap.Error
 	}
 	pruned := s.pruneLocked()
+	observe := s.observer
 	s.mu.Unlock()
 	s.forget(ctx, pruned)
+	if observe != nil && snap != nil {
+		observe(snap)
+	}
 }
 
 // checkPublished marks tables the rebuild did not publish as failed (with the orchestrator's

@@ -72,7 +72,7 @@ func (s *Server) checkPassword(ctx context.Context, email, password, addr string
 	if err := auth.VerifyPassword(u.PasswordHash, password); err != nil {
 		s.limiter.Failed(email, addr)
 		if !errors.Is(err, auth.ErrPasswordMismatch) {
-			s.log.Error("stored password hash is unusable", "user", u.Email, "error", err)
+			s.log.ErrorContext(ctx, "stored password hash is unusable", "user", u.Email, "error", err)
 		}
 		return nil, &loginFailure{status: http.StatusUnauthorized, msg: errBadCredentials.Error()}
 	}
@@ -170,7 +170,7 @@ func (s *Server) bootstrapAdmin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("first admin created", "email", u.Email, "via", "api")
+	s.log.InfoContext(c.Request().Context(), "first admin created", "email", u.Email, "via", "api")
 	return s.tokenFor(c, u)
 }
 

@@ -143,6 +143,7 @@ type runOutcome struct {
 func (s *Server) recordQuery(ctx context.Context, u *store.User, o runOutcome) {
 	ctx = context.WithoutCancel(ctx)
 	status := queryStatus(o.Err)
+	s.metrics.observeQuery(o.Export != "", status, o.Elapsed, o.Rows)
 	errMsg := ""
 	if o.Err != nil {
 		_, errMsg = queryErrorStatus(o.Err)
@@ -163,7 +164,7 @@ func (s *Server) recordQuery(ctx context.Context, u *store.User, o runOutcome) {
 	entry := &store.AuditEntry{UserID: u.ID, Action: "query", Resource: o.QueryID, Params: params,
 		Result: result, DurationMS: int(o.Elapsed.Milliseconds())}
 	if err := s.store.QueryLog().Record(ctx, run, entry); err != nil {
-		s.log.Error("recording the query failed", "query_id", o.QueryID, "err", err)
+		s.log.ErrorContext(ctx, "recording the query failed", "query_id", o.QueryID, "err", err)
 	}
 }
 
@@ -191,7 +192,7 @@ func (s *Server) execQuery(ctx context.Context, u *store.User, queryID, sql stri
 	}
 	var qe *query.Error
 	if err != nil && !errors.As(err, &qe) {
-		s.log.Error("query failed", "query_id", queryID, "err", err)
+		s.log.ErrorContext(ctx, "query failed", "query_id", queryID, "err", err)
 		err = &query.Error{Kind: query.Engine, Msg: "Query error: the query could not be run"}
 	}
 	if err != nil {
@@ -213,7 +214,7 @@ func (s *Server) checkQuery(ctx context.Context, u *store.User, sql string) erro
 	}
 	var qe *query.Error
 	if err != nil && !errors.As(err, &qe) {
-		s.log.Error("query check failed", "err", err)
+		s.log.ErrorContext(ctx, "query check failed", "err", err)
 		return &query.Error{Kind: query.Engine, Msg: "Query error: the query could not be checked"}
 	}
 	if err != nil {
@@ -240,7 +241,7 @@ func (s *Server) explainQueryError(ctx context.Context, u *store.User, err error
 	}
 	readable, rerr := auth.CanAccessTable(ctx, s.store, u, id)
 	if rerr != nil {
-		s.log.Error("table access check failed", "table", id, "err", rerr)
+		s.log.ErrorContext(ctx, "table access check failed", "table", id, "err", rerr)
 		return err
 	}
 	out := *qe
@@ -437,7 +438,7 @@ func (s *Server) exportQuery(c echo.Context) error {
 	}
 	runErr := err
 	if errors.Is(err, query.ErrExportTruncated) {
-		s.log.Info("query export stopped at the row limit", "query_id", id, "rows", n)
+		s.log.InfoContext(c.Request().Context(), "query export stopped at the row limit", "query_id", id, "rows", n)
 		runErr = nil
 	}
 	if runErr != nil && !w.started {
@@ -446,9 +447,9 @@ func (s *Server) exportQuery(c echo.Context) error {
 	var qe *query.Error
 	if runErr != nil && !errors.As(runErr, &qe) {
 		if w.started {
-			s.log.Warn("query export interrupted", "query_id", id, "rows", n, "err", runErr)
+			s.log.WarnContext(c.Request().Context(), "query export interrupted", "query_id", id, "rows", n, "err", runErr)
 		} else {
-			s.log.Error("query export failed", "query_id", id, "err", runErr)
+			s.log.ErrorContext(c.Request().Context(), "query export failed", "query_id", id, "err", runErr)
 		}
 		runErr = &query.Error{Kind: query.Engine, Msg: "Query error: the export could not be written"}
 	}

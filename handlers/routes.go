@@ -18,6 +18,9 @@ type Route struct {
 	// StreamBody marks a route that takes a file: its body must keep up the minimum transfer
 	// rate instead of arriving whole within the body deadline (deadlines.go).
 	StreamBody bool
+	// Scrape lets a caller presenting the configured metrics scrape token through, whatever
+	// Min says (GET /metrics).
+	Scrape bool
 }
 
 // routes is the single route table of the server.
@@ -28,6 +31,7 @@ func (s *Server) routes() []Route {
 		// Health and probes.
 		{Method: "GET", Path: "/api/health", Min: pub, Handler: s.showHealth},
 		{Method: "GET", Path: "/readyz", Min: pub, Handler: s.showReadiness},
+		{Method: "GET", Path: "/metrics", Min: admin, Handler: s.metricsHandler(), Scrape: true},
 
 		// Token API (CLI and scripts).
 		{Method: "POST", Path: "/auth/token", Min: pub, Handler: s.issueToken, BodyLimit: jsonLimit},

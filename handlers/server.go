@@ -51,6 +51,8 @@ type Deps struct {
 	Scheduler RegistryScheduler
 	// DemoLogin, set by `da serve --demo`, is shown on the login page.
 	DemoLogin *DemoLogin
+	// Metrics are served at /metrics; nil makes a fresh set for this server.
+	Metrics *Metrics
 }
 
 // DemoLogin is the demo admin's sign-in, for the login page of a demo instance.
@@ -80,6 +82,7 @@ type Server struct {
 	// database and could not be written after the answer was sent.
 	auditLost atomic.Uint64
 	probe     *writeProbe // health's write probe (health.go)
+	metrics   *Metrics    // Prometheus metrics (metrics.go)
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -112,11 +115,23 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	if d.Started.IsZero() {
 		d.Started = time.Now()
 	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
+	}
+	// Log lines written with a request's context carry its request id.
+	if _, ok := d.Logger.Handler().(requestIDHandler); !ok {
+		d.Logger = slog.New(requestIDHandler{d.Logger.Handler()})
+	}
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
 		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin}
 	s.probe = s.newWriteProbe()
+	s.metrics = d.Metrics
+	s.registerServerGauges(d.Metrics)
+	if d.Syncer != nil {
+		d.Syncer.OnFinished(d.Metrics.observeSync)
+	}
 
 	e := echo.New()
 	e.HideBanner = true
@@ -127,7 +142,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	e.Pre(s.deadlines)
 	e.Pre(rejectBadPaths)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{}))
-	e.Use(middleware.RequestID())
+	e.Use(requestID)
 	e.Use(s.accessLog)
 	e.Use(s.recoverPanics)
 	e.Use(s.securityHeaders)
