@@ -287,13 +287,17 @@ func (s *Server) listUsers(c echo.Context) error {
 // showLogin renders the sign-in page; a signed-in user goes straight on.
 func (s *Server) showLogin(c echo.Context) error {
 	next := safeNext(c.QueryParam("next"))
-	if currentUser(c) != nil {
-		if next == "" {
-			next = "/dashboard"
-		}
-		return c.Redirect(http.StatusSeeOther, next)
-	}
 	d := s.loginData(c, next)
+	// A signed-in caller (a browser session or a bearer token, as the original CLI's setup
+	// check sends) gets the page too: it says who is signed in, with links on.
+	if u := currentUser(c); u != nil {
+		d.SignedIn = &views.SignedInUser{Email: u.Email, Name: u.Name, Role: u.Role}
+		d.Continue = next
+		if d.Continue == "" {
+			d.Continue = "/dashboard"
+		}
+		return render(c, http.StatusOK, views.Login(d))
+	}
 	if c.QueryParam("signed_out") != "" {
 		d.Notice = "You have been signed out."
 	}

@@ -478,18 +478,21 @@ type historyJSON struct {
 	Error     string `json:"error,omitempty"`
 }
 
-// parseLimitParam reads an optional positive ?limit= no larger than max.
+// parseLimitParam reads an optional positive ?limit=; one above max is clamped to max.
 func parseLimitParam(c echo.Context, def, max int) (int, error) {
 	raw := c.QueryParam("limit")
 	if raw == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > max {
-		return 0, &ValidationError{Fields: []FieldError{{Loc: []string{"query", "limit"},
-			Msg: fmt.Sprintf("Input should be a whole number from 1 to %d", max), Type: "value_error"}}}
+	if err != nil && errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(raw), "-") {
+		n, err = max, nil
 	}
-	return n, nil
+	if err != nil || n < 1 {
+		return 0, &ValidationError{Fields: []FieldError{{Loc: []string{"query", "limit"},
+			Msg: "Input should be a whole number of at least 1", Type: "value_error"}}}
+	}
+	return min(n, max), nil
 }
 
 // listQueryHistory is GET /api/query/history: the caller's own runs, newest first.

@@ -83,6 +83,7 @@ type Server struct {
 	auditLost atomic.Uint64
 	probe     *writeProbe // health's write probe (health.go)
 	metrics   *Metrics    // Prometheus metrics (metrics.go)
+	openapiState
 }
 
 // NewSessionManager configures browser sessions stored by st.
