@@ -99,8 +99,13 @@ type profileRefreshed struct {
 	Columns int    `json:"columns"`
 }
 
-// metricDoc is a metric definition read from DATA_DIR/docs/metrics (YAML as JSON).
-type metricDoc map[string]any
+// metricDoc is a metric definition read from DATA_DIR/docs/metrics: its YAML as JSON.
+type metricDoc struct{}
+
+// JSONSchemaBytes says a metric document is any JSON value (an object or a list).
+func (metricDoc) JSONSchemaBytes() ([]byte, error) {
+	return []byte(`{"description": "The metric file's YAML document as JSON.", "type": ["object", "array"]}`), nil
+}
 
 type manifestResponse struct {
 	Tables     map[string]manifestTable `json:"tables"`
@@ -114,8 +119,9 @@ type syncSettingsResponse struct {
 	EnabledDatasets []string          `json:"enabled_datasets"`
 }
 
-type updatedCount struct {
-	Updated int `json:"updated"`
+// syncSettingsUpdated says per dataset what changed: {"enabled": bool} or {"error": "..."}.
+type syncSettingsUpdated struct {
+	Updated map[string]map[string]any `json:"updated"`
 }
 
 type tableSubscriptionsResponse struct {
@@ -172,7 +178,7 @@ type memoryAuditQuery struct {
 type memoryStatsResponse struct {
 	Total      int            `json:"total"`
 	ByStatus   map[string]int `json:"by_status"`
-	Categories map[string]int `json:"categories"`
+	Categories []string       `json:"categories"`
 }
 
 // memoryVotes maps item ids to the caller's vote (1 or -1).

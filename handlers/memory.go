@@ -328,7 +328,7 @@ func (s *Server) castMemoryVote(c echo.Context, v int) error {
 func memoryItemIDParam(c echo.Context) (string, error) {
 	id := strings.TrimSpace(c.QueryParam("item_id"))
 	if id == "" {
-		return "", &ValidationError{Fields: []FieldError{{Loc: []string{"query", "item_id"}, Msg: msgMemoryItemRequired, Type: "missing"}}}
+		return "", apiError(http.StatusUnprocessableEntity, msgMemoryItemRequired)
 	}
 	return id, nil
 }

@@ -38,9 +38,14 @@ type validationErrorBody struct {
 // validationDetail is the detail of a 422: the field list, or a message.
 type validationDetail struct{}
 
-// JSONSchemaOneOf lists the shapes of a 422 detail.
-func (validationDetail) JSONSchemaOneOf() []any {
-	return []any{[]FieldError{}, ""}
+// JSONSchemaBytes is the schema of a 422 detail: the field list, or a message.
+func (validationDetail) JSONSchemaBytes() ([]byte, error) {
+	return []byte(`{"oneOf": [
+		{"type": "array", "minItems": 1, "items": {"type": "object", "required": ["loc", "msg", "type"], "properties": {
+			"loc": {"type": "array", "items": {"type": ["string", "integer"]}, "examples": [["body", "email"]]},
+			"msg": {"type": "string", "examples": ["Field required"]},
+			"type": {"type": "string", "examples": ["missing"]}}}},
+		{"type": "string", "examples": ["Title is required"]}]}`), nil
 }
 
 // noBody marks an answer without a body (204).
@@ -223,7 +228,7 @@ func buildOpenAPI(routes []Route, version string) ([]byte, error) {
 		default:
 			oc.AddRespStructure(rt.Resp, openapi.WithHTTPStatus(status))
 		}
-		for _, code := range errorStatuses(rt, len(params) > 0) {
+		for _, code := range errorStatuses(rt) {
 			if code == http.StatusUnprocessableEntity {
 				oc.AddRespStructure(validationErrorBody{}, openapi.WithHTTPStatus(code))
 			} else {
@@ -246,22 +251,22 @@ func reqContentType(r Route) string {
 }
 
 // errorStatuses lists the error answers an operation may give.
-func errorStatuses(r Route, hasPath bool) []int {
-	codes := []int{http.StatusBadRequest}
-	if r.Min != "" {
-		codes = append(codes, http.StatusUnauthorized, http.StatusForbidden)
-	}
-	if hasPath {
-		codes = append(codes, http.StatusNotFound)
-	}
+func errorStatuses(r Route) []int {
+	// Every operation may be refused as bad input, unauthenticated (a protected route, or a
+	// sign-in that fails), forbidden (role, table access, a read-only token) or not found.
+	codes := []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound}
 	if r.Method != http.MethodGet {
-		codes = append(codes, http.StatusRequestTimeout, http.StatusConflict, http.StatusInsufficientStorage)
-	}
-	if r.Req != nil || r.Query != nil {
-		codes = append(codes, http.StatusUnprocessableEntity)
+		codes = append(codes, http.StatusRequestTimeout, http.StatusConflict)
 	}
 	if r.BodyLimit > 0 || r.StreamBody {
 		codes = append(codes, http.StatusRequestEntityTooLarge)
+	}
+	if r.StreamBody {
+		codes = append(codes, http.StatusUnsupportedMediaType)
+	}
+	codes = append(codes, http.StatusUnprocessableEntity)
+	if r.Method != http.MethodGet {
+		codes = append(codes, http.StatusInsufficientStorage)
 	}
 	codes = append(codes, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusServiceUnavailable)
 	return codes

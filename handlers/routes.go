@@ -133,7 +133,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/api/sync/manifest", Min: viewer, Handler: s.showManifest, Resp: manifestResponse{}},
 		{Method: "GET", Path: "/api/data/:table_id/download", Min: analyst, Handler: s.downloadTable, Produces: "application/vnd.apache.parquet"},
 		{Method: "GET", Path: "/api/sync/settings", Min: viewer, Handler: s.showSyncSettings, Resp: syncSettingsResponse{}},
-		{Method: "POST", Path: "/api/sync/settings", Min: viewer, Handler: s.updateSyncSettings, BodyLimit: jsonLimit, Req: syncSettingsBody{}, Resp: updatedCount{}},
+		{Method: "POST", Path: "/api/sync/settings", Min: viewer, Handler: s.updateSyncSettings, BodyLimit: jsonLimit, Req: syncSettingsBody{}, Resp: syncSettingsUpdated{}},
 		{Method: "GET", Path: "/api/sync/table-subscriptions", Min: viewer, Handler: s.showTableSubscriptions, Resp: tableSubscriptionsResponse{}},
 		{Method: "POST", Path: "/api/sync/table-subscriptions", Min: viewer, Handler: s.updateTableSubscriptions, BodyLimit: jsonLimit, Req: tableSubscriptionsBody{}, Resp: tableSubscriptionsUpdated{}},
 		{Method: "GET", Path: "/api/settings", Min: viewer, Handler: s.showUserSettings, Resp: userSettingsResponse{}},
