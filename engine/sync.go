@@ -668,6 +668,14 @@ func (s *Syncer) run(jobID string) {
 			snap.Error = fmt.Sprintf("%d of %d tables failed", failed, total)
 		}
 		s.persist(snap)
+		// Observers hear of the job before it shows as finished, so that whoever saw it
+		// finish also sees it counted.
+		s.mu.Lock()
+		observe := s.observer
+		s.mu.Unlock()
+		if observe != nil {
+			observe(cloneJob(snap))
+		}
 		s.opt.Log.Info("sync job finished", "job", jobID, "trigger", snap.Trigger, "done", done, "failed", failed,
 			"duration_ms", snap.FinishedAt.Sub(start).Milliseconds())
 	}
@@ -676,12 +684,8 @@ func (s *Syncer) run(jobID string) {
 		j.FinishedAt, j.Status, j.Error = snap.FinishedAt, snap.Status, snap.Error
 	}
 	pruned := s.pruneLocked()
-	observe := s.observer
 	s.mu.Unlock()
 	s.forget(ctx, pruned)
-	if observe != nil && snap != nil {
-		observe(snap)
-	}
 }
 
 // checkPublished marks tables the rebuild did not publish as failed (with the orchestrator's

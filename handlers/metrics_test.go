@@ -92,6 +92,15 @@ func TestMetricsCountersMoveWithTraffic(t *testing.T) {
 	}
 	b := env.browser()
 	b.login("viewer@example.com", testPassword)
+	// A sync of the fixture tables is counted, with its tables.
+	rec := env.do(request{method: "POST", path: "/api/sync/trigger", token: admin, body: `{"tables":["sales","salaries","big"]}`})
+	if rec.Code != http.StatusOK {
+		t.Fatalf("sync trigger: %d %s", rec.Code, rec.Body)
+	}
+	jobID, _ := decodeJSON(t, rec)["job_id"].(string)
+	if _, err := env.srv.syncer.Wait(t.Context(), jobID); err != nil {
+		t.Fatal(err)
+	}
 
 	after := scrape(t, env, admin)
 	moved := func(name string, labels map[string]string, atLeast float64) {
@@ -111,6 +120,10 @@ func TestMetricsCountersMoveWithTraffic(t *testing.T) {
 	moved("da_upload_bytes_total", nil, float64(len(salesCSV)))
 	moved("da_uploads_total", map[string]string{"outcome": "ok"}, 1)
 	moved("da_sessions_active", nil, 1)
+	moved("da_sync_runs_total", map[string]string{"status": "done"}, 1)
+	moved("da_sync_tables_total", map[string]string{"outcome": "done"}, 3)
+	moved("da_sync_table_duration_seconds", map[string]string{"outcome": "done"}, 3)
+	moved("da_sync_run_duration_seconds", nil, 1)
 	// Labels are route patterns, never raw URLs.
 	for _, m := range after["da_http_requests_total"].Metric {
 		for _, l := range m.Label {

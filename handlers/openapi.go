@@ -133,8 +133,20 @@ func handlerSummary(h echo.HandlerFunc) string {
 	return b.String()
 }
 
+// tagAliases merges path segments that belong to one group of the reference.
+var tagAliases = map[string]string{"discover-tables": "registry", "register-table": "registry", "queries": "query",
+	"data": "sync", "settings": "sync", "upload": "catalog", "me": "users", "permissions": "users"}
+
 // routeTag groups operations by the first meaningful path segment.
 func routeTag(p string) string {
+	t := pathTag(p)
+	if a, ok := tagAliases[t]; ok {
+		return a
+	}
+	return t
+}
+
+func pathTag(p string) string {
 	segs := strings.Split(strings.Trim(p, "/"), "/")
 	if len(segs) > 1 && (segs[0] == "api" || segs[0] == "auth") {
 		if segs[0] == "auth" {
