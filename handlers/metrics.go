@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,6 +38,51 @@ type Metrics struct {
 	uploads     *prometheus.CounterVec // outcome (ok, error)
 
 	jobRuns *prometheus.CounterVec // job, outcome
+
+	// routes holds, per route pattern and method, the request metrics with their labels
+	// already bound, so that counting a request allocates nothing (routeMetricsFor).
+	routes map[string]map[string]*routeMetrics
+}
+
+// routeMetrics are the request metrics of one route pattern and method: the latency
+// observer, and one counter per status, made on first use.
+type routeMetrics struct {
+	route, method string
+	latency       prometheus.Observer
+	byStatus      [600]atomic.Pointer[prometheus.Counter]
+}
+
+// bindRoutes prepares the request metrics of every route, of the not-found route and of
+// requests that matched none.
+func (m *Metrics) bindRoutes(routes []Route) {
+	m.routes = map[string]map[string]*routeMetrics{}
+	add := func(path, method string) {
+		if m.routes[path] == nil {
+			m.routes[path] = map[string]*routeMetrics{}
+		}
+		m.routes[path][method] = &routeMetrics{route: path, method: method, latency: m.latency.WithLabelValues(path, method)}
+	}
+	for _, r := range routes {
+		add(r.Path, r.Method)
+	}
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions} {
+		add("/*", method)
+		add("/static/*", method)
+	}
+}
+
+// counter is the request counter of one status.
+func (rm *routeMetrics) counter(m *Metrics, status int) prometheus.Counter {
+	if status < 0 || status >= len(rm.byStatus) {
+		return m.requests.WithLabelValues(rm.route, rm.method, "other")
+	}
+	if c := rm.byStatus[status].Load(); c != nil {
+		return *c
+	}
+	c := m.requests.WithLabelValues(rm.route, rm.method, statusLabels[status])
+	rm.byStatus[status].Store(&c)
+	return c
 }
 
 // statusLabels are the status label texts of every HTTP status, made once.
@@ -102,11 +148,29 @@ func (m *Metrics) JobRun(job, outcome string) {
 // observeRequest counts one answered request. route is the route pattern (echo's c.Path()),
 // never the raw URL, so that the label set stays as small as the route table.
 func (m *Metrics) observeRequest(route, method string, status int, d time.Duration) {
+	if rm := m.routes[route][method]; rm != nil {
+		rm.counter(m, status).Inc()
+		rm.latency.Observe(d.Seconds())
+		return
+	}
+	// An unrouted request or a method no route has: bounded labels still.
 	if route == "" {
 		route = "unmatched"
 	}
+	if !knownMethod(method) {
+		method = "other"
+	}
 	m.requests.WithLabelValues(route, method, statusLabel(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+func knownMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return true
+	}
+	return false
 }
 
 // observeQuery counts one query run or export with its outcome (query_history's status).

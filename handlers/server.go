@@ -129,6 +129,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin}
 	s.probe = s.newWriteProbe()
 	s.metrics = d.Metrics
+	s.metrics.bindRoutes(s.routes())
 	s.registerServerGauges(d.Metrics)
 	if d.Syncer != nil {
 		d.Syncer.OnFinished(d.Metrics.observeSync)
