@@ -323,3 +323,10 @@ type passwordSetResponse struct {
 	Email       string `json:"email"`
 	Role        string `json:"role"`
 }
+
+// JSONSchemaBytes documents the primary key of a register or edit request: a comma-separated
+// string or a list of column names.
+func (primaryKeyField) JSONSchemaBytes() ([]byte, error) {
+	return []byte(`{"description": "Primary key columns: a comma-separated string or a list.",
+		"oneOf": [{"type": "string", "examples": ["order_id"]}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}]}`), nil
+}

@@ -181,6 +181,14 @@ func buildOpenAPI(routes []Route, version string) ([]byte, error) {
 		p.ParentSchema.Required = append(p.ParentSchema.Required, p.Name)
 		return nil
 	}))
+	// Schema names without the Go package prefix: UserDetail, not HandlersUserDetail.
+	r.DefaultOptions = append(r.DefaultOptions, jsonschema.InterceptDefName(func(_ reflect.Type, name string) string {
+		name = strings.Replace(name, "Handlers", "", 1)
+		if name != "" {
+			name = strings.ToUpper(name[:1]) + name[1:]
+		}
+		return name
+	}))
 	spec := r.SpecEns()
 	spec.Info.WithTitle("da API").WithVersion(version).
 		WithDescription("The JSON API of the da data platform: catalog, sandboxed SQL, distribution to the `da` CLI, " +

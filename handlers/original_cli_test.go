@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -197,4 +198,36 @@ func TestOriginalCLIChecks(t *testing.T) {
 		cliDetail(t, "POST /auth/bootstrap", env.cliCall("POST", "/auth/bootstrap", "",
 			`{"email":"x@example.com","name":"x","password":"long-enough-pw"}`), 403)
 	})
+}
+
+// TestLoginPageWhenSignedIn: a signed-in browser opening /login gets the page (200), which
+// says who is signed in and links on (to next) and to signing out.
+func TestLoginPageWhenSignedIn(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.browser()
+	if rec := b.login("viewer@example.com", testPassword); rec.Code != http.StatusSeeOther {
+		t.Fatalf("login: %d", rec.Code)
+	}
+	rec := b.do("GET", "/login?next=/catalog", nil)
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /login signed in: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	for _, want := range []string{`data-testid="login-signed-in"`, "viewer@example.com", `href="/catalog"`, `action="/logout"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("signed-in login page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `data-testid="login-form"`) {
+		t.Error("signed-in login page still shows the sign-in form")
+	}
+	if rec := b.do("GET", "/login?next=//evil.example", nil); !strings.Contains(rec.Body.String(), `href="/dashboard"`) {
+		t.Error("an unsafe next is not replaced by the dashboard")
+	}
+	if rec := b.do("POST", "/logout", url.Values{"_csrf": {b.csrf}}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("sign out from the page: %d", rec.Code)
+	}
+	if rec := b.do("GET", "/login", nil); !strings.Contains(rec.Body.String(), `data-testid="login-form"`) {
+		t.Error("after signing out, /login does not show the form")
+	}
 }
