@@ -19,8 +19,8 @@ import (
 
 // credentials is the body of POST /auth/token and /auth/password/login.
 type credentials struct {
-	Email    *string `json:"email"`
-	Password *string `json:"password"`
+	Email    *string `json:"email" required:"true" example:"analyst@example.com"`
+	Password *string `json:"password" required:"true" example:"correct-horse-battery"`
 }
 
 // tokenResponse is the shape the original CLI reads.

@@ -49,8 +49,8 @@ func (s *Server) readableQueryTables(ctx context.Context, u *store.User) ([]quer
 
 // queryBody is the JSON body of POST /api/query.
 type queryBody struct {
-	SQL     *string `json:"sql"`
-	Limit   *int    `json:"limit"`
+	SQL     *string `json:"sql" required:"true" example:"SELECT category, sum(amount) FROM sales GROUP BY 1"`
+	Limit   *int    `json:"limit" minimum:"1" example:"1000" description:"Rows to return; larger values are clamped to the server's maximum."`
 	QueryID *string `json:"query_id"`
 }
 
@@ -349,8 +349,8 @@ func (s *Server) killQuery(c echo.Context) error {
 
 // exportBody is the body of POST /api/query/export (JSON or a page's form).
 type exportBody struct {
-	SQL    *string `json:"sql"`
-	Format *string `json:"format"`
+	SQL    *string `json:"sql" required:"true" example:"SELECT * FROM sales"`
+	Format *string `json:"format" enum:"csv,parquet,json" example:"csv"`
 }
 
 // exportContentTypes are the Content-Types of the export formats.
