@@ -2,8 +2,11 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -181,4 +184,52 @@ func TestRequestID(t *testing.T) {
 			t.Errorf("incoming id %q: answered %q, want a fresh id", bad, got)
 		}
 	}
+}
+
+// TestRequestIDOnLogLines: the log lines a request writes (the handler's and the access
+// log's) carry its request id.
+func TestRequestIDOnLogLines(t *testing.T) {
+	env := newTestEnv(t)
+	var buf syncBuffer
+	env.srv.log = slog.New(requestIDHandler{slog.NewJSONHandler(&buf, nil)})
+	body, ctype := multipartBody(t, [][2]string{{"name", "traced"}}, "t.csv", []byte(salesCSV))
+	rec := env.do(request{method: "POST", path: "/api/upload/table", body: body, ctype: ctype, token: env.tokens[auth.RoleAnalyst],
+		headers: map[string]string{"X-Request-ID": "trace-upload-1"}})
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("upload: %d %s", rec.Code, rec.Body)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["request_id"] != "trace-upload-1" {
+			t.Errorf("log line without the request id: %s", line)
+		}
+		seen[m["msg"].(string)] = true
+	}
+	for _, msg := range []string{"table uploaded", "request"} {
+		if !seen[msg] {
+			t.Errorf("no %q log line: %s", msg, buf.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
