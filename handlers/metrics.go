@@ -42,6 +42,8 @@ type Metrics struct {
 	// routes holds, per route pattern and method, the request metrics with their labels
 	// already bound, so that counting a request allocates nothing (routeMetricsFor).
 	routes map[string]map[string]*routeMetrics
+	// handler writes the registry in the Prometheus text format.
+	handler http.Handler
 }
 
 // routeMetrics are the request metrics of one route pattern and method: the latency
@@ -135,6 +137,7 @@ func NewMetrics() *Metrics {
 	reg.MustRegister(m.requests, m.latency, m.queries, m.queryLatency, m.queryRows, m.syncRuns, m.syncDuration,
 		m.syncTables, m.syncTableDur, m.uploadBytes, m.uploads, m.jobRuns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return m
 }
 
@@ -249,10 +252,10 @@ func (s *Server) registerServerGauges(m *Metrics) {
 	}
 }
 
-// metricsHandler serves GET /metrics in the Prometheus text format.
-func (s *Server) metricsHandler() echo.HandlerFunc {
-	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
-	return echo.WrapHandler(h)
+// showMetrics is GET /metrics: the metrics in the Prometheus text format.
+func (s *Server) showMetrics(c echo.Context) error {
+	s.metrics.handler.ServeHTTP(c.Response(), c.Request())
+	return nil
 }
 
 // scrapeTokenOK reports whether the request presents the configured metrics scrape token

@@ -45,7 +45,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/openapi.json", Min: pub, Handler: s.showOpenAPI},
 		{Method: "GET", Path: "/docs", Min: pub, Handler: s.showAPIDocs},
 		{Method: "GET", Path: "/readyz", Min: pub, Handler: s.showReadiness, Resp: readinessResponse{}, Document: true},
-		{Method: "GET", Path: "/metrics", Min: admin, Handler: s.metricsHandler(), Scrape: true, Produces: "text/plain", Document: true, Summary: "Prometheus metrics"},
+		{Method: "GET", Path: "/metrics", Min: admin, Handler: s.showMetrics, Scrape: true, Produces: "text/plain", Document: true},
 
 		// Token API (CLI and scripts).
 		{Method: "POST", Path: "/auth/token", Min: pub, Handler: s.issueToken, BodyLimit: jsonLimit, Req: credentials{}, Resp: tokenResponse{}},
