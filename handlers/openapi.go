@@ -97,9 +97,9 @@ func openAPIPath(p string) (string, []string) {
 // pathParams builds, once per document, a struct type whose fields are the path parameters.
 func pathParams(names []string) any {
 	fields := make([]reflect.StructField, 0, len(names))
-	for _, n := range names {
+	for i, n := range names {
 		fields = append(fields, reflect.StructField{
-			Name: "P" + strings.ReplaceAll(strings.Title(strings.ReplaceAll(n, "_", " ")), " ", ""), //nolint:staticcheck // ASCII names
+			Name: fmt.Sprintf("P%d", i),
 			Type: reflect.TypeOf(""),
 			Tag:  reflect.StructTag(fmt.Sprintf(`path:%q required:"true"`, n)),
 		})
