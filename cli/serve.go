@@ -181,9 +181,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	}
 	syncer := engine.NewSyncer(eng, st, syncOpt)
 	defer syncer.Close()
+	metrics := handlers.NewMetrics()
 	var sched handlers.RegistryScheduler
 	if !cfg.NoJobs {
-		s, err := startJobs(ctx, cfg, st, syncer, eng, enricher, version, log)
+		s, err := startJobs(ctx, cfg, st, syncer, eng, enricher, metrics, version, log)
 		if err != nil {
 			return err
 		}
@@ -220,7 +221,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
 		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
-		DemoLogin: demoLogin(demo), Enricher: enricher,
+		DemoLogin: demoLogin(demo), Enricher: enricher, Metrics: metrics,
 	})
 	// Every request's context derives from reqCtx, so that a shutdown can cancel the queries
 	// and uploads still running once the drain is over.
@@ -317,7 +318,7 @@ func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 // startJobs starts the in-process scheduler: every table's sync_schedule and the sync
 // history retention.
 func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, eng *engine.Engine,
-	enricher *openmetadata.Enricher, version string, log *slog.Logger) (*jobs.Scheduler, error) {
+	enricher *openmetadata.Enricher, metrics *handlers.Metrics, version string, log *slog.Logger) (*jobs.Scheduler, error) {
 	var tasks []jobs.Task
 	if cfg.SyncHistoryRetentionDays > 0 {
 		tasks = append(tasks, jobs.HistoryRetention(st, time.Duration(cfg.SyncHistoryRetentionDays)*24*time.Hour))
@@ -337,7 +338,7 @@ func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer 
 			return err
 		}})
 	}
-	s := jobs.New(jobs.Options{Syncs: &jobs.Local{Store: st, Syncer: syncer}, Tasks: tasks, Log: log})
+	s := jobs.New(jobs.Options{Syncs: &jobs.Local{Store: st, Syncer: syncer}, Tasks: tasks, Log: log, OnRun: metrics.JobRun})
 	if err := s.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -82,6 +82,9 @@ type Config struct {
 	// GET /api/health with "Authorization: Bearer <token>"; anonymous callers get only the
 	// status and the service names.
 	HealthToken string
+	// MetricsToken (DA_METRICS_TOKEN(_FILE)) lets a Prometheus scraper read GET /metrics with
+	// "Authorization: Bearer <token>"; without it only admins may.
+	MetricsToken string
 
 	// GoogleClientID is the Google OAuth client id.
 	GoogleClientID string

@@ -796,6 +796,7 @@ func TestRedactionHidesSecrets(t *testing.T) {
 		"DESKTOP_JWT_SECRET":    "desktop-SECRET",
 		"AI_KEY":                "ai-SECRET",
 		"OM_TOKEN":              "om-SECRET",
+		"DA_METRICS_TOKEN":      "metrics-SECRET",
 	}
 	e := env{"DA_DATABASE_URL": "postgres://da:db-SECRET@db.example.com:5432/da?sslmode=disable&password=q2-SECRET", "SEED_ADMIN_EMAIL": "admin@example.com", "GOOGLE_CLIENT_ID": "id", "SMTP_HOST": "smtp.example.com",
 		"SMTP_FROM": "noreply@example.com", "KEBOOLA_STACK_URL": "https://user:url-SECRET@connection.keboola.com/?token=q-SECRET"}
@@ -977,5 +978,19 @@ func TestOriginalExampleKeysAccepted(t *testing.T) {
 	if c.DataSource != "keboola" || !c.KeboolaConfigured() || !c.GoogleEnabled() || c.MagicLinkEnabled() ||
 		!slices.Equal(c.AllowedDomains, []string{"acme.com", "partner.org"}) || c.Legacy.Server.Hostname != "data.acme.com" {
 		t.Errorf("unexpected values: %+v", c.Redacted())
+	}
+}
+
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	if c := mustLoad(t, env{"DA_METRICS_TOKEN": "scrape-me"}, config.Overrides{}); c.MetricsToken != "scrape-me" {
+		t.Errorf("MetricsToken = %q", c.MetricsToken)
+	}
+	file := writeFile(t, "metrics_token", "from-file\n")
+	if c := mustLoad(t, env{"DA_METRICS_TOKEN_FILE": file}, config.Overrides{}); c.MetricsToken != "from-file" {
+		t.Errorf("MetricsToken from file = %q", c.MetricsToken)
+	}
+	if c := mustLoad(t, env{}, config.Overrides{}); c.MetricsToken != "" {
+		t.Errorf("MetricsToken without configuration = %q", c.MetricsToken)
 	}
 }

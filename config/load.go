@@ -350,6 +350,7 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 	c.ServerURL = strings.TrimRight(c.ServerURL, "/")
 	l.list(&c.CORSOrigins, "CORS_ORIGINS", env("CORS_ORIGINS"))
 	l.str(&c.HealthToken, "HEALTH_TOKEN", secret("HEALTH_TOKEN"))
+	l.str(&c.MetricsToken, "DA_METRICS_TOKEN", secret("DA_METRICS_TOKEN"))
 
 	// Sign-in.
 	a := &f.Auth

@@ -59,6 +59,7 @@ func (c *Config) Redacted() map[string]any {
 			"session_secret":      secretState(c.SessionSecret, c.SessionSecretGenerated),
 			"seed_admin_password": secretState(c.SeedAdminPassword, false),
 			"health_token":        secretState(c.HealthToken, false),
+			"metrics_token":       secretState(c.MetricsToken, false),
 		},
 		"seed_admin_email": c.SeedAdminEmail,
 		"auth": map[string]any{

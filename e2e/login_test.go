@@ -44,6 +44,15 @@ func TestLoginFlow(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("nav-admin-users")).ToBeVisible())
 	screenshot(t, page, "catalog-signed-in")
 
+	// Signed in, the login page says so and leads on.
+	if _, err := page.Goto(base + "/login?next=/catalog"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, expect.Locator(page.GetByTestId("login-signed-in-email")).ToHaveText(adminEmail))
+	screenshot(t, page, "login-signed-in")
+	must(t, page.GetByTestId("login-continue").Click())
+	must(t, page.WaitForURL(base+"/catalog"))
+
 	if _, err := page.Goto(base + "/dashboard"); err != nil {
 		t.Fatal(err)
 	}

@@ -163,6 +163,16 @@ type Syncer struct {
 	order  []string // job ids, oldest first
 	// sourceLocks (capacity 1 each) serialise jobs per source directory.
 	sourceLocks map[string]chan struct{}
+	// observer hears of every finished job (OnFinished); guarded by mu.
+	observer func(*SyncJob)
+}
+
+// OnFinished sets fn to be called with a copy of every job that finishes from now on (for
+// metrics); fn must not block.
+func (s *Syncer) OnFinished(fn func(*SyncJob)) {
+	s.mu.Lock()
+	s.observer = fn
+	s.mu.Unlock()
 }
 
 // NewSyncer returns a Syncer publishing through e and recording in st.
@@ -701,6 +711,14 @@ func (s *Syncer) run(jobID string) {
 			snap.Error = fmt.Sprintf("%d of %d tables failed", failed, total)
 		}
 		s.persist(snap)
+		// Observers hear of the job before it shows as finished, so that whoever saw it
+		// finish also sees it counted.
+		s.mu.Lock()
+		observe := s.observer
+		s.mu.Unlock()
+		if observe != nil {
+			observe(cloneJob(snap))
+		}
 		s.opt.Log.Info("sync job finished", "job", jobID, "trigger", snap.Trigger, "done", done, "failed", failed,
 			"duration_ms", snap.FinishedAt.Sub(start).Milliseconds())
 	}

@@ -38,8 +38,8 @@ func accessRequestRows(rs []store.AccessRequest) []accessRequestRow {
 
 // accessRequestBody is the body of POST /api/access-requests.
 type accessRequestBody struct {
-	TableID *string `json:"table_id"`
-	Reason  *string `json:"reason"`
+	TableID *string `json:"table_id" required:"true" example:"orders"`
+	Reason  *string `json:"reason" example:"Quarterly revenue report"`
 }
 
 // lookupTable finds a registry row by id, ignoring case.

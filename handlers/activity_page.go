@@ -197,7 +197,7 @@ func (s *Server) exportActivity(c echo.Context) error {
 		entries, err := s.store.QueryAudit(ctx, f)
 		if err != nil {
 			// The header is sent: end the file with a clear last line rather than a bare cut.
-			s.log.Error("activity export failed", "error", err)
+			s.log.ErrorContext(c.Request().Context(), "activity export failed", "error", err)
 			_ = w.Write([]string{"# export stopped by a server error; the file is incomplete"})
 			break
 		}

@@ -128,7 +128,7 @@ func (s *Server) inviteUser(c echo.Context) error {
 	if res != nil && s.mailReady() {
 		msg := auth.LinkMessage(string(store.LinkSetup), u.Email, s.cfg.InstanceName, res.SetupURL, auth.SetupLinkTTL)
 		if merr := s.signin.mailer.Send(ctx, msg); merr != nil {
-			s.log.Error("sending the invitation failed", "user", u.Email, "error", merr)
+			s.log.ErrorContext(c.Request().Context(), "sending the invitation failed", "user", u.Email, "error", merr)
 		} else {
 			res.Emailed = true
 		}

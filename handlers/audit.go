@@ -75,7 +75,7 @@ func (s *Server) audit(c echo.Context, action, resource, result string, params m
 		e.UserID = u.ID
 	}
 	if err := s.store.LogAudit(c.Request().Context(), e); err != nil {
-		s.log.Error("audit log write failed; the request fails", "action", action, "resource", resource, "error", err)
+		s.log.ErrorContext(c.Request().Context(), "audit log write failed; the request fails", "action", action, "resource", resource, "error", err)
 		return err
 	}
 	return nil
@@ -209,7 +209,7 @@ func (s *Server) auditLogin(ctx context.Context, email, addr string, u *store.Us
 		e.UserID = u.ID
 	}
 	if werr := s.store.LogAudit(ctx, e); werr != nil {
-		s.log.Error("audit log write failed", "action", e.Action, "error", werr)
+		s.log.ErrorContext(ctx, "audit log write failed", "action", e.Action, "error", werr)
 		if err == nil {
 			return werr
 		}

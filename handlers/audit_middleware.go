@@ -75,7 +75,7 @@ func (s *Server) auditRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		// written all the same.
 		if werr := s.store.LogAudit(context.WithoutCancel(ctx), e); werr != nil {
 			s.auditLost.Add(1)
-			s.log.Error("audit log write failed", "action", e.Action, "status", status,
+			s.log.ErrorContext(c.Request().Context(), "audit log write failed", "action", e.Action, "status", status,
 				"lost_since_start", s.auditLost.Load(), "error", werr)
 			if !c.Response().Committed {
 				return werr

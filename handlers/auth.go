@@ -19,8 +19,8 @@ import (
 
 // credentials is the body of POST /auth/token and /auth/password/login.
 type credentials struct {
-	Email    *string `json:"email"`
-	Password *string `json:"password"`
+	Email    *string `json:"email" required:"true" example:"analyst@example.com"`
+	Password *string `json:"password" required:"true" example:"correct-horse-battery"`
 }
 
 // tokenResponse is the shape the original CLI reads.
@@ -72,7 +72,7 @@ func (s *Server) checkPassword(ctx context.Context, email, password, addr string
 	if err := auth.VerifyPassword(u.PasswordHash, password); err != nil {
 		s.limiter.Failed(email, addr)
 		if !errors.Is(err, auth.ErrPasswordMismatch) {
-			s.log.Error("stored password hash is unusable", "user", u.Email, "error", err)
+			s.log.ErrorContext(ctx, "stored password hash is unusable", "user", u.Email, "error", err)
 		}
 		return nil, &loginFailure{status: http.StatusUnauthorized, msg: errBadCredentials.Error()}
 	}
@@ -170,7 +170,7 @@ func (s *Server) bootstrapAdmin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("first admin created", "email", u.Email, "via", "api")
+	s.log.InfoContext(c.Request().Context(), "first admin created", "email", u.Email, "via", "api")
 	return s.tokenFor(c, u)
 }
 
@@ -287,13 +287,17 @@ func (s *Server) listUsers(c echo.Context) error {
 // showLogin renders the sign-in page; a signed-in user goes straight on.
 func (s *Server) showLogin(c echo.Context) error {
 	next := safeNext(c.QueryParam("next"))
-	if currentUser(c) != nil {
-		if next == "" {
-			next = "/dashboard"
-		}
-		return c.Redirect(http.StatusSeeOther, next)
-	}
 	d := s.loginData(c, next)
+	// A signed-in caller (a browser session or a bearer token, as the original CLI's setup
+	// check sends) gets the page too: it says who is signed in, with links on.
+	if u := currentUser(c); u != nil {
+		d.SignedIn = &views.SignedInUser{Email: u.Email, Name: u.Name, Role: u.Role}
+		d.Continue = next
+		if d.Continue == "" {
+			d.Continue = "/dashboard"
+		}
+		return render(c, http.StatusOK, views.Login(d))
+	}
 	if c.QueryParam("signed_out") != "" {
 		d.Notice = "You have been signed out."
 	}

@@ -35,7 +35,7 @@ func (s *Server) startGoogleLogin(c echo.Context) error {
 	ctx := c.Request().Context()
 	req, err := g.Start(ctx)
 	if err != nil {
-		s.log.Error("google sign-in could not start", "error", err)
+		s.log.ErrorContext(c.Request().Context(), "google sign-in could not start", "error", err)
 		return loginWithError(c, "oauth_failed")
 	}
 	s.sessions.Put(ctx, sessionOAuthState, req.State)
@@ -66,7 +66,7 @@ func (s *Server) finishGoogleLogin(c echo.Context) error {
 		if e == "access_denied" {
 			return loginWithError(c, "oauth_cancelled")
 		}
-		s.log.Warn("google sign-in returned an error", "error", e, "description", c.QueryParam("error_description"))
+		s.log.WarnContext(c.Request().Context(), "google sign-in returned an error", "error", e, "description", c.QueryParam("error_description"))
 		return loginWithError(c, "oauth_failed")
 	}
 	if err := auth.CheckState(c.QueryParam("state"), state); err != nil {
@@ -79,7 +79,7 @@ func (s *Server) finishGoogleLogin(c echo.Context) error {
 	case errors.Is(err, auth.ErrEmailNotVerified):
 		return loginWithError(c, "email_not_verified")
 	case err != nil:
-		s.log.Warn("google sign-in refused", "error", err)
+		s.log.WarnContext(c.Request().Context(), "google sign-in refused", "error", err)
 		return loginWithError(c, "oauth_failed")
 	}
 
@@ -88,7 +88,7 @@ func (s *Server) finishGoogleLogin(c echo.Context) error {
 		// Only people from an allowed domain get an account by themselves, and only the
 		// lowest role; an administrator raises it.
 		if !g.DomainAllowed(id) {
-			s.log.Info("google sign-in refused: domain not allowed", "email", id.Email)
+			s.log.InfoContext(c.Request().Context(), "google sign-in refused: domain not allowed", "email", id.Email)
 			return loginWithError(c, "domain_not_allowed")
 		}
 		u = &store.User{Email: id.Email, Name: id.Name, Role: string(auth.RoleViewer), Active: true}
@@ -96,7 +96,7 @@ func (s *Server) finishGoogleLogin(c echo.Context) error {
 		if errors.Is(err, store.ErrConflict) { // created meanwhile by a parallel callback
 			u, err = s.store.GetUserByEmail(ctx, id.Email)
 		} else if err == nil {
-			s.log.Info("user created by google sign-in", "user", u.Email, "role", u.Role)
+			s.log.InfoContext(c.Request().Context(), "user created by google sign-in", "user", u.Email, "role", u.Role)
 		}
 	}
 	if err != nil {
@@ -105,6 +105,6 @@ func (s *Server) finishGoogleLogin(c echo.Context) error {
 	if !u.Active {
 		return loginWithError(c, "account_deactivated")
 	}
-	s.log.Info("signed in", "user", u.Email, "via", "google")
+	s.log.InfoContext(c.Request().Context(), "signed in", "user", u.Email, "via", "google")
 	return s.startSession(c, u, next)
 }

@@ -125,7 +125,7 @@ func (s *Server) sendLink(p store.LinkPurpose, email, next string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := s.deliverLink(ctx, p, email, next); err != nil {
-			s.log.Error("sending an e-mailed link failed", "purpose", string(p), "error", err)
+			s.log.ErrorContext(ctx, "sending an e-mailed link failed", "purpose", string(p), "error", err)
 		}
 	}()
 }
@@ -134,14 +134,14 @@ func (s *Server) sendLink(p store.LinkPurpose, email, next string) {
 func (s *Server) deliverLink(ctx context.Context, p store.LinkPurpose, email, next string) error {
 	u, err := s.store.GetUserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
-		s.log.Info("link requested for an address without an account", "purpose", string(p))
+		s.log.InfoContext(ctx, "link requested for an address without an account", "purpose", string(p))
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if !u.Active {
-		s.log.Info("link requested for a deactivated account", "purpose", string(p), "user", u.Email)
+		s.log.InfoContext(ctx, "link requested for a deactivated account", "purpose", string(p), "user", u.Email)
 		return nil
 	}
 	token, hash, err := auth.NewLinkToken()
@@ -392,6 +392,6 @@ func (s *Server) confirmEmailLink(c echo.Context) error {
 	if err != nil {
 		return s.badMagicLink(c, err)
 	}
-	s.log.Info("signed in", "user", u.Email, "via", "magic_link")
+	s.log.InfoContext(c.Request().Context(), "signed in", "user", u.Email, "via", "magic_link")
 	return s.startSession(c, u, c.FormValue("next"))
 }

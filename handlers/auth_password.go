@@ -152,6 +152,6 @@ func (s *Server) submitPasswordForm(c echo.Context, l passwordLink) error {
 		return s.refusedLink(c, l, err)
 	}
 	s.limiter.ClearAccount(u.Email) // a new password clears earlier failed sign-ins
-	s.log.Info("password set", "user", u.Email, "via", string(l.purpose))
+	s.log.InfoContext(c.Request().Context(), "password set", "user", u.Email, "via", string(l.purpose))
 	return s.startSession(c, u, "")
 }

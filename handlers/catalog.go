@@ -281,7 +281,7 @@ func (s *Server) refreshTableProfile(c echo.Context) error {
 		return apiError(http.StatusServiceUnavailable, "Profile failed: the profiler is not available on this server")
 	}
 	if _, err := s.profiler.ProfileTable(ctx, e.Info.ID); err != nil {
-		s.log.Error("profile refresh failed", "table", id, "err", err)
+		s.log.ErrorContext(c.Request().Context(), "profile refresh failed", "table", id, "err", err)
 		return apiError(http.StatusInternalServerError, "Profile failed: "+firstLine(err.Error()))
 	}
 	columns := e.Info.Columns

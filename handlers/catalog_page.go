@@ -194,7 +194,7 @@ func (s *Server) tablePageData(ctx context.Context, u *store.User, e *catalogEnt
 	d := views.CatalogTableData{Row: catalogRow(e, auth.Role(u.Role)), PrimaryKey: e.Table.PrimaryKey, Now: time.Now().UTC(),
 		CanRefresh: e.Info != nil && e.Info.Available() && len(e.Info.Files) > 0}
 	if subs, err := s.store.SubscribedTables(ctx, u.ID); err != nil {
-		s.log.Error("load subscriptions", "user", u.ID, "err", err)
+		s.log.ErrorContext(ctx, "load subscriptions", "user", u.ID, "err", err)
 	} else {
 		d.Row.Subscribed, d.Subscriptions = subs[strings.ToLower(e.Table.ID)], len(subs)
 	}
@@ -211,7 +211,7 @@ func (s *Server) tablePageData(ctx context.Context, u *store.User, e *catalogEnt
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
-		s.log.Error("load profile", "table", e.Table.ID, "err", err)
+		s.log.ErrorContext(ctx, "load profile", "table", e.Table.ID, "err", err)
 		d.ProfileErr = "The profile could not be loaded."
 	default:
 		p, err := views.DecodeProfile(doc)
@@ -265,7 +265,7 @@ func (s *Server) showCatalogSample(c echo.Context) error {
 		case errors.As(err, &qe):
 			out.Error = qe.Error()
 		case err != nil:
-			s.log.Error("sample rows", "table", e.Info.ID, "err", err)
+			s.log.ErrorContext(c.Request().Context(), "sample rows", "table", e.Info.ID, "err", err)
 			out.Error = "The sample could not be loaded."
 		default:
 			out.Columns = res.Columns
@@ -326,7 +326,7 @@ func (s *Server) refreshCatalogProfile(c echo.Context) error {
 		note = "The profiler is not available on this server."
 	default:
 		if _, err := s.profiler.ProfileTable(ctx, e.Info.ID); err != nil {
-			s.log.Error("profile refresh failed", "table", e.Info.ID, "err", err)
+			s.log.ErrorContext(c.Request().Context(), "profile refresh failed", "table", e.Info.ID, "err", err)
 			note = "Profiling failed: " + firstLine(err.Error())
 		} else {
 			note = "Profile refreshed."

@@ -405,8 +405,8 @@ func (s *Server) showUserSettings(c echo.Context) error {
 
 // datasetSettingBody is the body of PUT /api/settings/dataset.
 type datasetSettingBody struct {
-	Dataset *string `json:"dataset"`
-	Enabled *bool   `json:"enabled"`
+	Dataset *string `json:"dataset" required:"true"`
+	Enabled *bool   `json:"enabled" required:"true"`
 }
 
 // updateDatasetSetting is PUT /api/settings/dataset: subscribe to or unsubscribe from one

@@ -66,7 +66,7 @@ func apiError(status int, detail string) error {
 
 // isAPIPath reports whether a path answers in JSON rather than HTML.
 func isAPIPath(p string) bool {
-	return p == "/api" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/") || strings.HasPrefix(p, "/webhooks/")
+	return p == "/api" || strings.HasPrefix(p, "/api/") || p == "/metrics" || strings.HasPrefix(p, "/auth/") || strings.HasPrefix(p, "/webhooks/")
 }
 
 // errorHandler is the single echo HTTPErrorHandler: JSON {"detail"} for API paths, an HTML

@@ -44,14 +44,14 @@ func (s *Server) showHealth(c echo.Context) error {
 	// holds it now; "backend" says which.
 	if err := s.store.Ping(ctx); err != nil {
 		services["duckdb_state"] = map[string]any{"status": "error", "detail": "system database unavailable", "backend": s.store.Backend()}
-		s.log.Error("health: system database", "error", err)
+		s.log.ErrorContext(c.Request().Context(), "health: system database", "error", err)
 	} else {
 		services["duckdb_state"] = map[string]any{"status": "ok", "backend": s.store.Backend()}
 	}
 
 	if st, err := s.store.DataStats(ctx, staleAfter); err != nil {
 		services["data"] = map[string]any{"status": "error", "detail": "sync state unavailable"}
-		s.log.Error("health: data", "error", err)
+		s.log.ErrorContext(c.Request().Context(), "health: data", "error", err)
 	} else {
 		status := "ok"
 		if len(st.Stale) > 0 {
@@ -65,7 +65,7 @@ func (s *Server) showHealth(c echo.Context) error {
 		// A registered table whose every sync failed is not healthy either, though it was
 		// never synced and so is not stale.
 		if failing, err := s.store.FailingTables(ctx); err != nil {
-			s.log.Error("health: failing tables", "error", err)
+			s.log.ErrorContext(c.Request().Context(), "health: failing tables", "error", err)
 		} else {
 			ids := make([]string, 0, len(failing))
 			for _, f := range failing {

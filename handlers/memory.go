@@ -115,15 +115,24 @@ func memoryIntParam(c echo.Context, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// memoryPaging reads page and per_page (at most perPageMax) and returns limit and offset.
+// memoryPaging reads page and per_page and returns them. A per_page above perPageMax is
+// clamped to it, as the original accepted any value.
 func memoryPaging(c echo.Context, perPageMax int) (page, perPage int, err error) {
 	if page, err = memoryIntParam(c, "page", 1, 1, memoryPageMax); err != nil {
 		return 0, 0, err
 	}
-	if perPage, err = memoryIntParam(c, "per_page", memoryPerPageDefault, 1, perPageMax); err != nil {
-		return 0, 0, err
+	raw := strings.TrimSpace(c.QueryParam("per_page"))
+	if raw == "" {
+		return page, min(memoryPerPageDefault, perPageMax), nil
 	}
-	return page, perPage, nil
+	n, err := strconv.Atoi(raw)
+	if err != nil && errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(raw, "-") {
+		n, err = perPageMax, nil
+	}
+	if err != nil || n < 1 {
+		return 0, 0, apiError(http.StatusBadRequest, fmt.Sprintf("per_page must be a whole number of at least 1 (at most %d are returned), not %q", perPageMax, raw))
+	}
+	return page, min(n, perPageMax), nil
 }
 
 // memorySortParam reads sort: one of store.KnowledgeSorts, updated_at when absent.

@@ -167,7 +167,7 @@ func (s *Server) memoryPageData(c echo.Context, f views.MemoryFilters, form view
 func (s *Server) rejectionNote(c echo.Context, itemID string) string {
 	entries, err := s.store.QueryAudit(c.Request().Context(), store.AuditFilter{Action: "km_reject", Resource: itemID, Limit: 1})
 	if err != nil {
-		s.log.Error("rejection reason", "item", itemID, "error", err)
+		s.log.ErrorContext(c.Request().Context(), "rejection reason", "item", itemID, "error", err)
 		return ""
 	}
 	if len(entries) == 0 {

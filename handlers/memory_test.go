@@ -236,8 +236,9 @@ func TestMemoryAPIScenarios(t *testing.T) {
 		{who: "viewer", method: "GET", path: "/api/memory?status_filter=rejected", status: 200, want: []string{`"total":0`}, forbidden: []string{"Other draft"}},
 
 		{who: "viewer", method: "GET", path: "/api/memory?sort=popularity", status: 400, want: []string{"Invalid sort", "created_at, score, title, updated_at"}},
-		{who: "viewer", method: "GET", path: "/api/memory?per_page=0", status: 400, want: []string{"per_page must be an integer from 1 to 200"}},
-		{who: "viewer", method: "GET", path: "/api/memory?per_page=201", status: 400, want: []string{"per_page"}},
+		{who: "viewer", method: "GET", path: "/api/memory?per_page=0", status: 400, want: []string{"per_page must be a whole number of at least 1"}},
+		{who: "viewer", method: "GET", path: "/api/memory?per_page=201", status: 200, want: []string{`"per_page":200`}},
+		{who: "viewer", method: "GET", path: "/api/memory?per_page=99999999999999999999999", status: 200, want: []string{`"per_page":200`}},
 		{who: "viewer", method: "GET", path: "/api/memory?per_page=ten", status: 400, want: []string{"per_page"}},
 		{who: "viewer", method: "GET", path: "/api/memory?page=0", status: 400, want: []string{"page must be"}},
 		{who: "viewer", method: "GET", path: "/api/memory?page=1.5", status: 400, want: []string{"page must be"}},
@@ -336,7 +337,7 @@ func TestMemoryAPIScenarios(t *testing.T) {
 			want: []string{`"count":1`, `"total":2`, `"batch":true`}},
 		{who: "admin", method: "GET", path: "/api/memory/admin/audit?action=create", status: 200, want: []string{`"count":3`}},
 		{who: "km_admin", method: "GET", path: "/api/memory/admin/audit?action=vote", status: 400, want: []string{"Invalid action", "approve, reject"}},
-		{who: "km_admin", method: "GET", path: "/api/memory/admin/audit?per_page=501", status: 400, want: []string{"per_page must be an integer from 1 to 500"}},
+		{who: "km_admin", method: "GET", path: "/api/memory/admin/audit?per_page=501", status: 200, want: []string{`"per_page":500`}},
 		{who: "km_admin", method: "GET", path: "/api/memory/admin/audit?per_page=x", status: 400, want: []string{"per_page"}},
 		{who: "analyst", method: "GET", path: "/api/memory/admin/audit", status: 403, forbidden: []string{"km_approve", "km_create"}},
 	}

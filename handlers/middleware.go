@@ -114,8 +114,10 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		req, res := c.Request(), c.Response()
+		elapsed := time.Since(start)
+		s.metrics.observeRequest(c.Path(), req.Method, res.Status, elapsed)
 		attrs := []any{"method", req.Method, "path", req.URL.Path, "status", res.Status,
-			"bytes", res.Size, "duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+			"bytes", res.Size, "duration_ms", float64(elapsed.Microseconds()) / 1000,
 			"ip", c.RealIP(), "request_id", res.Header().Get(echo.HeaderXRequestID)}
 		if u := currentUser(c); u != nil {
 			attrs = append(attrs, "user", u.Email)
@@ -137,7 +139,7 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				s.log.Error("panic in handler", "path", c.Request().URL.Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				s.log.ErrorContext(c.Request().Context(), "panic in handler", "path", c.Request().URL.Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				err = errors.New("internal error")
 			}
 		}()
@@ -374,6 +376,9 @@ func (s *Server) requireAccess(r Route) echo.MiddlewareFunc {
 			return next
 		}
 		return func(c echo.Context) error {
+			if r.Scrape && s.scrapeTokenOK(c.Request()) {
+				return next(c)
+			}
 			if err, ok := c.Get(ctxAuthErr).(error); ok {
 				return err
 			}

@@ -120,9 +120,7 @@ func (s *Server) refreshOpenMetadata(c echo.Context) error {
 	if !s.enricher.Enabled() {
 		return apiError(http.StatusServiceUnavailable, notConfiguredOM)
 	}
-	var body struct {
-		Tables []string `json:"tables"`
-	}
+	var body openMetadataRefreshBody
 	if hasBody(c.Request()) {
 		if err := bindJSON(c, &body); err != nil {
 			return err
@@ -143,7 +141,19 @@ func (s *Server) refreshOpenMetadata(c echo.Context) error {
 			ok++
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"results": res, "refreshed": ok, "failed": len(res) - ok})
+	return c.JSON(http.StatusOK, openMetadataRefreshed{Results: res, Refreshed: ok, Failed: len(res) - ok})
+}
+
+// openMetadataRefreshBody is the optional body of POST /api/admin/openmetadata/refresh.
+type openMetadataRefreshBody struct {
+	Tables []string `json:"tables,omitempty" description:"registered table ids to refresh; all when empty"`
+}
+
+// openMetadataRefreshed is the answer of POST /api/admin/openmetadata/refresh.
+type openMetadataRefreshed struct {
+	Results   []openmetadata.Result `json:"results"`
+	Refreshed int                   `json:"refreshed"`
+	Failed    int                   `json:"failed"`
 }
 
 // registeredIDs checks that every id names a registered table (all of them when ids is

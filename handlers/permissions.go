@@ -25,9 +25,9 @@ func validDataset(d string) bool {
 
 // permissionRequest is the body of POST and DELETE /api/admin/permissions.
 type permissionRequest struct {
-	UserID  *string `json:"user_id"`
-	Dataset *string `json:"dataset"`
-	Access  *string `json:"access"`
+	UserID  *string `json:"user_id" required:"true"`
+	Dataset *string `json:"dataset" required:"true" example:"in.c-finance.*"`
+	Access  *string `json:"access" example:"read"`
 }
 
 // permissionRow is one permission as the API shows it.

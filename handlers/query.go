@@ -49,8 +49,8 @@ func (s *Server) readableQueryTables(ctx context.Context, u *store.User) ([]quer
 
 // queryBody is the JSON body of POST /api/query.
 type queryBody struct {
-	SQL     *string `json:"sql"`
-	Limit   *int    `json:"limit"`
+	SQL     *string `json:"sql" required:"true" example:"SELECT category, sum(amount) FROM sales GROUP BY 1"`
+	Limit   *int    `json:"limit" minimum:"1" example:"1000" description:"Rows to return; larger values are clamped to the server's maximum."`
 	QueryID *string `json:"query_id"`
 }
 
@@ -143,6 +143,7 @@ type runOutcome struct {
 func (s *Server) recordQuery(ctx context.Context, u *store.User, o runOutcome) {
 	ctx = context.WithoutCancel(ctx)
 	status := queryStatus(o.Err)
+	s.metrics.observeQuery(o.Export != "", status, o.Elapsed, o.Rows)
 	errMsg := ""
 	if o.Err != nil {
 		_, errMsg = queryErrorStatus(o.Err)
@@ -163,7 +164,7 @@ func (s *Server) recordQuery(ctx context.Context, u *store.User, o runOutcome) {
 	entry := &store.AuditEntry{UserID: u.ID, Action: "query", Resource: o.QueryID, Params: params,
 		Result: result, DurationMS: int(o.Elapsed.Milliseconds())}
 	if err := s.store.QueryLog().Record(ctx, run, entry); err != nil {
-		s.log.Error("recording the query failed", "query_id", o.QueryID, "err", err)
+		s.log.ErrorContext(ctx, "recording the query failed", "query_id", o.QueryID, "err", err)
 	}
 }
 
@@ -191,7 +192,7 @@ func (s *Server) execQuery(ctx context.Context, u *store.User, queryID, sql stri
 	}
 	var qe *query.Error
 	if err != nil && !errors.As(err, &qe) {
-		s.log.Error("query failed", "query_id", queryID, "err", err)
+		s.log.ErrorContext(ctx, "query failed", "query_id", queryID, "err", err)
 		err = &query.Error{Kind: query.Engine, Msg: "Query error: the query could not be run"}
 	}
 	if err != nil {
@@ -213,7 +214,7 @@ func (s *Server) checkQuery(ctx context.Context, u *store.User, sql string) erro
 	}
 	var qe *query.Error
 	if err != nil && !errors.As(err, &qe) {
-		s.log.Error("query check failed", "err", err)
+		s.log.ErrorContext(ctx, "query check failed", "err", err)
 		return &query.Error{Kind: query.Engine, Msg: "Query error: the query could not be checked"}
 	}
 	if err != nil {
@@ -240,7 +241,7 @@ func (s *Server) explainQueryError(ctx context.Context, u *store.User, err error
 	}
 	readable, rerr := auth.CanAccessTable(ctx, s.store, u, id)
 	if rerr != nil {
-		s.log.Error("table access check failed", "table", id, "err", rerr)
+		s.log.ErrorContext(ctx, "table access check failed", "table", id, "err", rerr)
 		return err
 	}
 	out := *qe
@@ -348,8 +349,8 @@ func (s *Server) killQuery(c echo.Context) error {
 
 // exportBody is the body of POST /api/query/export (JSON or a page's form).
 type exportBody struct {
-	SQL    *string `json:"sql"`
-	Format *string `json:"format"`
+	SQL    *string `json:"sql" required:"true" example:"SELECT * FROM sales"`
+	Format *string `json:"format" enum:"csv,parquet,json" example:"csv"`
 }
 
 // exportContentTypes are the Content-Types of the export formats.
@@ -437,7 +438,7 @@ func (s *Server) exportQuery(c echo.Context) error {
 	}
 	runErr := err
 	if errors.Is(err, query.ErrExportTruncated) {
-		s.log.Info("query export stopped at the row limit", "query_id", id, "rows", n)
+		s.log.InfoContext(c.Request().Context(), "query export stopped at the row limit", "query_id", id, "rows", n)
 		runErr = nil
 	}
 	if runErr != nil && !w.started {
@@ -446,9 +447,9 @@ func (s *Server) exportQuery(c echo.Context) error {
 	var qe *query.Error
 	if runErr != nil && !errors.As(runErr, &qe) {
 		if w.started {
-			s.log.Warn("query export interrupted", "query_id", id, "rows", n, "err", runErr)
+			s.log.WarnContext(c.Request().Context(), "query export interrupted", "query_id", id, "rows", n, "err", runErr)
 		} else {
-			s.log.Error("query export failed", "query_id", id, "err", runErr)
+			s.log.ErrorContext(c.Request().Context(), "query export failed", "query_id", id, "err", runErr)
 		}
 		runErr = &query.Error{Kind: query.Engine, Msg: "Query error: the export could not be written"}
 	}
@@ -477,18 +478,21 @@ type historyJSON struct {
 	Error     string `json:"error,omitempty"`
 }
 
-// parseLimitParam reads an optional positive ?limit= no larger than max.
+// parseLimitParam reads an optional positive ?limit=; one above max is clamped to max.
 func parseLimitParam(c echo.Context, def, max int) (int, error) {
 	raw := c.QueryParam("limit")
 	if raw == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > max {
-		return 0, &ValidationError{Fields: []FieldError{{Loc: []string{"query", "limit"},
-			Msg: fmt.Sprintf("Input should be a whole number from 1 to %d", max), Type: "value_error"}}}
+	if err != nil && errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(raw), "-") {
+		n, err = max, nil
 	}
-	return n, nil
+	if err != nil || n < 1 {
+		return 0, &ValidationError{Fields: []FieldError{{Loc: []string{"query", "limit"},
+			Msg: "Input should be a whole number of at least 1", Type: "value_error"}}}
+	}
+	return min(n, max), nil
 }
 
 // listQueryHistory is GET /api/query/history: the caller's own runs, newest first.

@@ -79,7 +79,7 @@ func (s *Server) schemaTables(ctx context.Context, u *store.User) ([]views.Query
 	if !ok {
 		res, err := s.query.Run(ctx, query.Request{SQL: schemaSQL, Tables: tables, UserID: u.ID, UserEmail: u.Email})
 		if err != nil {
-			s.log.Warn("schema browser: columns unavailable", "err", err)
+			s.log.WarnContext(ctx, "schema browser: columns unavailable", "err", err)
 			return out, "Column lists could not be loaded; tables can still be queried.", nil
 		}
 		cols = map[string][]views.QueryColumn{}

@@ -336,7 +336,8 @@ func TestQueryHistoryAndAudit(t *testing.T) {
 	}
 	runQCases(t, env, []qcase{
 		{"history limit", request{method: "GET", path: "/api/query/history?limit=1", token: analyst}, 200, []string{"third"}, []string{"first"}},
-		{"history bad limit", request{method: "GET", path: "/api/query/history?limit=500", token: analyst}, 422, []string{"limit"}, nil},
+		{"history limit clamped", request{method: "GET", path: "/api/query/history?limit=500", token: analyst}, 200, []string{"first", "third"}, nil},
+		{"history bad limit", request{method: "GET", path: "/api/query/history?limit=0", token: analyst}, 422, []string{"limit"}, nil},
 		{"history is own", request{method: "GET", path: "/api/query/history", token: analyst}, 200, nil, []string{"admin-only"}},
 		{"viewer", request{method: "GET", path: "/api/query/history", token: env.tokens[auth.RoleViewer]}, 403, nil, nil},
 	})

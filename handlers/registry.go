@@ -470,7 +470,7 @@ func (s *Server) registryChanged(ctx context.Context) {
 		return
 	}
 	if err := s.scheduler.Reload(context.WithoutCancel(ctx)); err != nil {
-		s.log.Warn("reloading the schedules failed", "error", err)
+		s.log.WarnContext(ctx, "reloading the schedules failed", "error", err)
 	}
 }
 

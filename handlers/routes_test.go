@@ -22,6 +22,8 @@ func createPAT(env *testEnv, userID string, expires *time.Time) (*store.Personal
 var publicRoutes = map[string]bool{
 	"GET /api/health":           true,
 	"GET /readyz":               true,
+	"GET /openapi.json":         true,
+	"GET /docs":                 true,
 	"POST /auth/token":          true,
 	"POST /auth/password/login": true,
 	"POST /auth/bootstrap":      true,

@@ -55,6 +55,8 @@ type Deps struct {
 	// Enricher adds OpenMetadata's descriptions, tags, owners and tier to the catalog; nil
 	// when OpenMetadata is not configured.
 	Enricher *openmetadata.Enricher
+	// Metrics are served at /metrics; nil makes a fresh set for this server.
+	Metrics *Metrics
 }
 
 // DemoLogin is the demo admin's sign-in, for the login page of a demo instance.
@@ -85,6 +87,8 @@ type Server struct {
 	auditLost atomic.Uint64
 	probe     *writeProbe // health's write probe (health.go)
 	enricher  *openmetadata.Enricher
+	metrics   *Metrics    // Prometheus metrics (metrics.go)
+	openapiState
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -117,12 +121,25 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	if d.Started.IsZero() {
 		d.Started = time.Now()
 	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
+	}
+	// Log lines written with a request's context carry its request id.
+	if _, ok := d.Logger.Handler().(requestIDHandler); !ok {
+		d.Logger = slog.New(requestIDHandler{d.Logger.Handler()})
+	}
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
 		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin,
 		enricher: d.Enricher}
 	s.probe = s.newWriteProbe()
+	s.metrics = d.Metrics
+	s.metrics.bindRoutes(s.routes())
+	s.registerServerGauges(d.Metrics)
+	if d.Syncer != nil {
+		d.Syncer.OnFinished(d.Metrics.observeSync)
+	}
 
 	e := echo.New()
 	e.HideBanner = true
@@ -133,7 +150,7 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	e.Pre(s.deadlines)
 	e.Pre(rejectBadPaths)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{}))
-	e.Use(middleware.RequestID())
+	e.Use(requestID)
 	e.Use(s.accessLog)
 	e.Use(s.recoverPanics)
 	e.Use(s.securityHeaders)

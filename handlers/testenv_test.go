@@ -157,6 +157,7 @@ func (env *testEnv) do(r request) *httptest.ResponseRecorder {
 	}
 	rec := httptest.NewRecorder()
 	env.e.ServeHTTP(rec, req)
+	env.checkAnswerSchema(r.method, r.path, rec)
 	return rec
 }
 

@@ -227,12 +227,13 @@ func (s *Server) publishUpload(c echo.Context, f *uploadForm) (*engine.UploadRes
 		MaxBytes: s.cfg.Upload.MaxBytes, UploaderEmail: u.Email, IsAdmin: auth.Role(u.Role) == auth.RoleAdmin,
 		Checked: f.Checked, NameWasFree: f.NameWasFree,
 	})
+	s.metrics.observeUpload(f.Spool.Size(), err)
 	if err != nil {
 		failed := map[string]any{"table_id": f.Name, "file": f.Filename, "bytes": f.Spool.Size(), "error": truncateRunes(err.Error(), 500)}
 		_ = s.audit(c, auditUpload, f.Name, "failure", failed) // the request fails anyway; audit logs its own failure
 		return nil, uploadError(err)
 	}
-	s.log.Info("table uploaded", "table", res.Table.ID, "rows", res.Ingest.Rows, "bytes", f.Spool.Size(),
+	s.log.InfoContext(c.Request().Context(), "table uploaded", "table", res.Table.ID, "rows", res.Ingest.Rows, "bytes", f.Spool.Size(),
 		"receive_ms", f.Received.Milliseconds(), "profile", res.ProfileState, "user", u.Email)
 	return res, nil
 }

@@ -46,9 +46,9 @@ type createdUser struct {
 
 // createUserRequest is the body of POST /api/users.
 type createUserRequest struct {
-	Email    *string `json:"email"`
+	Email    *string `json:"email" required:"true" example:"new.analyst@example.com"`
 	Name     *string `json:"name"`
-	Role     *string `json:"role"`
+	Role     *string `json:"role" enum:"viewer,analyst,km_admin,admin" example:"analyst"`
 	Password *string `json:"password"`
 }
 

@@ -45,6 +45,9 @@ type Options struct {
 	// after a registry change to apply it at once.
 	ReloadEvery time.Duration
 	Log         *slog.Logger
+	// OnRun, when set, hears of every job run: "sync" or a task's name, and the outcome
+	// "ok", "error" or "skipped" (for metrics).
+	OnRun func(job, outcome string)
 }
 
 // parser accepts standard 5-field cron and descriptors (@every 15m, @hourly, @daily, ...).
@@ -158,7 +161,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		t := t
 		s.cron.Schedule(sched, cron.NewChain(cron.SkipIfStillRunning(cron.DiscardLogger)).Then(cron.FuncJob(func() {
 			start := time.Now()
-			if err := t.Run(ctx); err != nil {
+			err := t.Run(ctx)
+			s.ran(t.Name, err)
+			if err != nil {
 				s.opt.Log.Warn("job failed", "job", t.Name, "error", err)
 				return
 			}
@@ -245,6 +250,7 @@ func (s *Scheduler) fire(id string) {
 		ctx = context.Background()
 	}
 	jobID, err := s.opt.Syncs.TriggerSync(ctx, id)
+	s.ran("sync", err)
 	switch {
 	case errors.Is(err, ErrSkipped):
 		s.opt.Log.Info("scheduled sync skipped: the previous one is still running", "table", id)
@@ -252,6 +258,21 @@ func (s *Scheduler) fire(id string) {
 		s.opt.Log.Warn("scheduled sync could not start", "table", id, "error", err)
 	default:
 		s.opt.Log.Info("scheduled sync started", "table", id, "job", jobID)
+	}
+}
+
+// ran reports a job run to Options.OnRun.
+func (s *Scheduler) ran(job string, err error) {
+	if s.opt.OnRun == nil {
+		return
+	}
+	switch {
+	case errors.Is(err, ErrSkipped):
+		s.opt.OnRun(job, "skipped")
+	case err != nil:
+		s.opt.OnRun(job, "error")
+	default:
+		s.opt.OnRun(job, "ok")
 	}
 }
 

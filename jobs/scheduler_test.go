@@ -303,3 +303,27 @@ func TestRemoteAdapter(t *testing.T) {
 		t.Errorf("bad token: %v", err)
 	}
 }
+
+// TestSchedulerReportsRuns: OnRun hears of every sync firing and task run with its outcome.
+func TestSchedulerReportsRuns(t *testing.T) {
+	f := &fakeSyncs{schedules: map[string]string{"orders": "@every 1s"}, fired: map[string]int{}, busy: true}
+	var mu sync.Mutex
+	runs := map[string]int{}
+	s := New(Options{Syncs: f, ReloadEvery: time.Hour,
+		Tasks: []Task{{Name: "retention", Schedule: "@every 1s", Run: func(context.Context) error { return errors.New("boom") }}},
+		OnRun: func(job, outcome string) { mu.Lock(); runs[job+" "+outcome]++; mu.Unlock() }})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return runs["sync skipped"] >= 1 && runs["retention error"] >= 1
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if runs["sync ok"] != 0 || runs["retention ok"] != 0 {
+		t.Errorf("runs %v: a busy sync and a failing task were reported as ok", runs)
+	}
+}

@@ -9,8 +9,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "dependencies"
 scripts/setup.sh
 
-step "generated files (templ, Tailwind CSS, vendored htmx) are fresh"
-gen_files() { git ls-files -co --exclude-standard -- '*_templ.go' static/app.css static/htmx.min.js | sort; }
+step "generated files (templ, Tailwind CSS, vendored htmx and Swagger UI) are fresh"
+gen_files() { git ls-files -co --exclude-standard -- '*_templ.go' static/app.css static/htmx.min.js static/swagger-ui | sort; }
 before=$(gen_files | xargs -r sha256sum)
 go tool templ generate >/dev/null
 npm run -s vendor

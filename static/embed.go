@@ -5,5 +5,5 @@ import "embed"
 
 // FS is the embedded static file tree served under /static.
 //
-//go:embed app.css htmx.min.js app.js console.js admin.js favicon.svg
+//go:embed app.css htmx.min.js app.js console.js admin.js favicon.svg api-docs.js swagger-ui
 var FS embed.FS

@@ -195,6 +195,14 @@ func NewRunner(opt Options, log *slog.Logger) *Runner {
 	return r
 }
 
+// CacheStats returns how many queries found their sandbox in the cache and how many had to
+// build one.
+func (r *Runner) CacheStats() (hits, misses uint64) {
+	r.cache.mu.Lock()
+	defer r.cache.mu.Unlock()
+	return r.cache.hits, r.cache.misses
+}
+
 // Close cancels running queries and closes every sandbox once its queries have returned.
 func (r *Runner) Close() error {
 	r.mu.Lock()

@@ -248,6 +248,8 @@ type cache struct {
 	byKey map[string]*sandbox
 	lru   *list.List // front = most recent; values are *sandbox
 	shut  bool
+	// hits and misses count acquisitions that found a sandbox or built one (guarded by mu).
+	hits, misses uint64
 }
 
 func newCache(opt Options, max int) *cache {
@@ -268,6 +270,7 @@ func (c *cache) acquire(tables []Table) (*sandbox, error) {
 		return nil, errClosed
 	}
 	if s, ok := c.byKey[key]; ok {
+		c.hits++
 		s.refs++
 		c.lru.MoveToFront(s.elem)
 		c.mu.Unlock()
@@ -278,6 +281,7 @@ func (c *cache) acquire(tables []Table) (*sandbox, error) {
 		}
 		return s, nil
 	}
+	c.misses++
 	s := &sandbox{key: key, refs: 1, ready: make(chan struct{}), turns: make(chan struct{}, sandboxConns)}
 	s.elem = c.lru.PushFront(s)
 	c.byKey[key] = s
