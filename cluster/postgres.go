@@ -53,6 +53,8 @@ type Postgres struct {
 	echoes map[uint64]chan struct{}
 	seq    atomic.Uint64
 
+	local keyed // the process's side of every lock
+
 	leader atomic.Bool
 	// listening is closed once the first LISTEN is in place.
 	listening chan struct{}
@@ -73,8 +75,8 @@ func NewPostgres(ctx context.Context, url, replicaID string, opt PostgresOptions
 	if err != nil {
 		return nil, fmt.Errorf("cluster: database URL: %w", err)
 	}
-	// Every held lock pins a connection; waiters queue for one.
-	cfg.MaxConns = 32
+	// Every held lock pins a connection (one per distinct name held or awaited).
+	cfg.MaxConns = 64
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connect: %w", err)
@@ -85,7 +87,7 @@ func NewPostgres(ctx context.Context, url, replicaID string, opt PostgresOptions
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	p := &Postgres{id: replicaID, url: url, opt: opt, log: opt.Log, pool: pool, ctx: cctx, cancel: cancel,
-		subs: map[string][]func(Event){}, echoes: map[uint64]chan struct{}{}, listening: make(chan struct{})}
+		local: keyed{m: map[string]*keyedEntry{}}, subs: map[string][]func(Event){}, echoes: map[uint64]chan struct{}{}, listening: make(chan struct{})}
 	p.wg.Add(1)
 	go p.listen()
 	select {
@@ -118,9 +120,16 @@ func lockKey(name string) int64 {
 	return int64(h.Sum64())
 }
 
+// Lock takes the process's lock of name first, so that waiters of one name in this process
+// queue here and hold no connection: connections are pinned only by distinct names.
 func (p *Postgres) Lock(ctx context.Context, name string) (func(), error) {
+	local, err := p.local.lock(ctx, name)
+	if err != nil {
+		return nil, err
+	}
 	conn, err := p.pool.Acquire(ctx)
 	if err != nil {
+		local()
 		return nil, fmt.Errorf("cluster: lock %s: %w", name, err)
 	}
 	key := lockKey(name)
@@ -128,34 +137,42 @@ func (p *Postgres) Lock(ctx context.Context, name string) (func(), error) {
 		// A cancelled wait may have left the session in any state: drop it.
 		_ = conn.Conn().Close(context.Background())
 		conn.Release()
+		local()
 		return nil, fmt.Errorf("cluster: lock %s: %w", name, err)
 	}
-	return p.unlocker(conn, key), nil
+	return p.unlocker(conn, key, local), nil
 }
 
 func (p *Postgres) TryLock(ctx context.Context, name string) (func(), bool, error) {
+	local, ok := p.local.tryLock(name)
+	if !ok {
+		return nil, false, nil
+	}
 	conn, err := p.pool.Acquire(ctx)
 	if err != nil {
+		local()
 		return nil, false, fmt.Errorf("cluster: lock %s: %w", name, err)
 	}
 	key := lockKey(name)
-	var ok bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
 		_ = conn.Conn().Close(context.Background())
 		conn.Release()
+		local()
 		return nil, false, fmt.Errorf("cluster: lock %s: %w", name, err)
 	}
 	if !ok {
 		conn.Release()
+		local()
 		return nil, false, nil
 	}
-	return p.unlocker(conn, key), true, nil
+	return p.unlocker(conn, key, local), true, nil
 }
 
 // unlocker releases the lock on its connection; when that fails the connection is closed,
 // which releases it too.
-func (p *Postgres) unlocker(conn *pgxpool.Conn, key int64) func() {
+func (p *Postgres) unlocker(conn *pgxpool.Conn, key int64, local func()) func() {
 	return onceFunc(func() {
+		defer local()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {

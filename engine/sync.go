@@ -529,10 +529,16 @@ func (s *Syncer) lockSource(ctx context.Context, source string) (func(), error) 
 	s.mu.Unlock()
 	select {
 	case ch <- struct{}{}:
-		return func() { <-ch }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	// Replicas sharing the data directory take turns on a source too.
+	unlock, err := s.eng.clusterLock(ctx, "sync:"+source)
+	if err != nil {
+		<-ch
+		return nil, err
+	}
+	return func() { unlock(); <-ch }, nil
 }
 
 // run is one job: extract per source, rebuild, profile, record failures.
@@ -848,7 +854,7 @@ func (s *Syncer) Unregister(ctx context.Context, id string) (*store.Unregistered
 	id = strings.ToLower(id)
 	// The table's critical section, shared with uploads: a re-upload racing a delete runs
 	// wholly before or wholly after it.
-	unlockTable, err := lockTable(ctx, s.eng.DataDir(), id)
+	unlockTable, err := s.eng.lockTable(ctx, id)
 	if err != nil {
 		return nil, err
 	}
