@@ -134,6 +134,11 @@ type SyncOptions struct {
 	KeepJobs int
 	KeepFor  time.Duration
 	Log      *slog.Logger
+	// Replica, when several replicas share the data directory, is this replica's id: every
+	// job records it as its owner, and at start only the unfinished jobs of replicas that are
+	// not live (LiveReplicas) are marked interrupted (see sync_cluster.go).
+	Replica      string
+	LiveReplicas func(ctx context.Context) (map[string]bool, error)
 }
 
 // Syncer runs sync jobs in the background: connectors extract into the extract contract
@@ -190,6 +195,11 @@ func (s *Syncer) recoverJobs(ctx context.Context) {
 		s.opt.Log.Error("sync: loading saved sync jobs failed", "error", err)
 		return
 	}
+	elsewhere, err := s.runningElsewhere(ctx)
+	if err != nil {
+		s.opt.Log.Error("sync: reading which replicas run sync jobs failed", "error", err)
+		return
+	}
 	now := time.Now().UTC()
 	interrupted := 0
 	for _, r := range rows {
@@ -197,6 +207,9 @@ func (s *Syncer) recoverJobs(ctx context.Context) {
 		if err != nil {
 			s.opt.Log.Warn("sync: skipping an unreadable saved sync job", "job", r.ID, "error", err)
 			continue
+		}
+		if !j.Finished() && elsewhere[j.ID] {
+			continue // another live replica runs it; Job reads it from the store
 		}
 		if !j.Finished() {
 			for i := range j.Tables {
@@ -347,7 +360,11 @@ func (s *Syncer) Trigger(ctx context.Context, req SyncRequest) (*SyncJob, error)
 	s.mu.Unlock()
 	s.forget(ctx, pruned)
 	// The job is on record before it starts, so that a crash cannot make it vanish.
-	if err := s.saveJob(ctx, snap); err != nil {
+	err = s.saveJob(ctx, snap)
+	if err == nil {
+		err = s.claim(ctx, snap.ID)
+	}
+	if err != nil {
 		s.mu.Lock()
 		delete(s.jobs, job.ID)
 		s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == job.ID })
@@ -392,12 +409,15 @@ func (s *Syncer) Busy(tableID string) bool {
 // Job returns a snapshot of the job with this id.
 func (s *Syncer) Job(id string) (*SyncJob, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	j, ok := s.jobs[id]
-	if !ok {
-		return nil, false
+	if ok {
+		j = cloneJob(j)
 	}
-	return cloneJob(j), true
+	s.mu.Unlock()
+	if !ok {
+		return s.storedJob(id)
+	}
+	return j, true
 }
 
 // Jobs returns snapshots of the retained jobs, newest first.
