@@ -4,11 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"path/filepath"
 
 	"da/config"
 	"da/handlers"
-	"da/store"
 )
 
 // admin dispatches `da admin ...`.
@@ -58,7 +56,7 @@ func (e *env) adminBootstrap(args []string) int {
 	if pw == "" {
 		pw = e.getenv("DA_ADMIN_PASSWORD")
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "state", "system.duckdb"))
+	st, err := openState(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "da admin bootstrap: %v\n(if the server is running, use POST /auth/bootstrap instead)\n", err)
 		return ExitError

@@ -94,7 +94,7 @@ func (e *env) demoCmd(args []string) int {
 		fmt.Fprintf(e.stderr, "da demo load: %v\n", err)
 		return ExitError
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "state", "system.duckdb"))
+	st, err := openState(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "da demo load: %v\n(if the server is running, restart it with --demo instead)\n", err)
 		return ExitError

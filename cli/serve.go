@@ -127,7 +127,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	if err := cfg.EnsureSecrets(log); err != nil {
 		return err
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "state", "system.duckdb"))
+	st, err := openState(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	inflight := &requestCounter{}
 	srv := handlers.NewHTTPServer(cfg, inflight.wrap(e), log)
 	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
-	log.Info("da serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version, "env", cfg.Env)
+	log.Info("da serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "state", st.Backend(), "version", version, "env", cfg.Env)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(handlers.LimitConnsPerAddr(ln, cfg.HTTP.MaxConnsPerAddr)) }()
 	select {

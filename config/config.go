@@ -45,6 +45,10 @@ type Config struct {
 	Addr string
 	// DataDir is the absolute, cleaned data directory (DATA_DIR, --data-dir).
 	DataDir string
+	// DatabaseURL puts the system database on PostgreSQL (DA_DATABASE_URL(_FILE),
+	// database.url): postgres://user:password@host:port/dbname. Empty keeps it in
+	// DataDir/state/system.duckdb. It holds a password: log it only through RedactedDatabaseURL.
+	DatabaseURL string
 	// ConfigPath is the instance.yaml path as given (DA_CONFIG, --config).
 	ConfigPath string
 	// ConfigLoaded reports whether the file at ConfigPath was found and read.
@@ -443,4 +447,13 @@ func (c *Config) KeboolaConfigured() bool { return c.Keboola.URL != "" && c.Kebo
 // JiraConfigured reports whether Jira webhook processing has its domain, e-mail and token.
 func (c *Config) JiraConfigured() bool {
 	return c.Jira.Domain != "" && c.Jira.Email != "" && c.Jira.APIToken != ""
+}
+
+// StateBackend names where the system database lives: "postgres" when DatabaseURL is set,
+// else "duckdb".
+func (c *Config) StateBackend() string {
+	if c.DatabaseURL != "" {
+		return "postgres"
+	}
+	return "duckdb"
 }

@@ -333,6 +333,12 @@ func TestValidationMessages(t *testing.T) {
 		{name: "smtp from missing", env: env{"SMTP_HOST": "smtp.example.com"}, key: "SMTP_FROM",
 			want: "SMTP_FROM (email.from_address) is required when SMTP_HOST is set"},
 		{name: "smtp from shape", env: env{"SMTP_FROM": "nobody"}, key: "SMTP_FROM", want: "SMTP_FROM must be an e-mail address"},
+		{name: "database url scheme", env: env{"DA_DATABASE_URL": "mysql://u:pw-SECRET@db/da"}, key: "DA_DATABASE_URL",
+			want: "DA_DATABASE_URL must start with postgres:// or postgresql://"},
+		{name: "database url no db", env: env{"DA_DATABASE_URL": "postgres://u:pw@db:5432/"}, key: "DA_DATABASE_URL",
+			want: "DA_DATABASE_URL names no database"},
+		{name: "database url yaml", yaml: "database:\n  url: \"postgres:///da\"\n", key: "database.url",
+			want: "database.url names no host"},
 		{name: "data source", env: env{"DATA_SOURCE": "mysql"}, key: "DATA_SOURCE",
 			want: `DATA_SOURCE must be one of local, keboola, bigquery (got "mysql")`},
 		{name: "keboola url", env: env{"KEBOOLA_STACK_URL": "connection.keboola.com"}, key: "KEBOOLA_STACK_URL",
@@ -785,7 +791,7 @@ func TestRedactionHidesSecrets(t *testing.T) {
 		"AI_KEY":                "ai-SECRET",
 		"OM_TOKEN":              "om-SECRET",
 	}
-	e := env{"SEED_ADMIN_EMAIL": "admin@example.com", "GOOGLE_CLIENT_ID": "id", "SMTP_HOST": "smtp.example.com",
+	e := env{"DA_DATABASE_URL": "postgres://da:db-SECRET@db.example.com:5432/da?sslmode=disable&password=q2-SECRET", "SEED_ADMIN_EMAIL": "admin@example.com", "GOOGLE_CLIENT_ID": "id", "SMTP_HOST": "smtp.example.com",
 		"SMTP_FROM": "noreply@example.com", "KEBOOLA_STACK_URL": "https://user:url-SECRET@connection.keboola.com/?token=q-SECRET"}
 	for k, v := range secrets {
 		e[k] = v

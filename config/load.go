@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -311,6 +312,12 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 			c.DataDir = abs
 		}
 	}
+	l.str(&c.DatabaseURL, "DA_DATABASE_URL", secret("DA_DATABASE_URL", y("database.url", f.Database.URL)))
+	if c.DatabaseURL != "" {
+		if msg := checkDatabaseURL(c.DatabaseURL); msg != "" {
+			l.problem("%s %s", l.label("DA_DATABASE_URL"), msg)
+		}
+	}
 	l.str(&c.Env, "DA_ENV", env("DA_ENV"))
 	c.Env = strings.ToLower(c.Env)
 	l.boolean(&c.NoJobs, "DA_NO_JOBS", env("DA_NO_JOBS"))
@@ -574,4 +581,21 @@ func groups(in map[string]fileGroup) map[string]Group {
 		out[name] = Group{Label: deref(g.Label), Members: g.Members}
 	}
 	return out
+}
+
+// checkDatabaseURL says what is wrong with a PostgreSQL URL, or "" when it looks usable.
+// The message never repeats the URL, which holds a password.
+func checkDatabaseURL(v string) string {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return "is not a URL; want postgres://user:password@host:port/dbname"
+	case u.Scheme != "postgres" && u.Scheme != "postgresql":
+		return "must start with postgres:// or postgresql://"
+	case u.Host == "":
+		return "names no host; want postgres://user:password@host:port/dbname"
+	case strings.Trim(u.Path, "/") == "":
+		return "names no database; want postgres://user:password@host:port/dbname"
+	}
+	return ""
 }

@@ -45,6 +45,7 @@ func (c *Config) Redacted() map[string]any {
 	return map[string]any{
 		"addr":          c.Addr,
 		"data_dir":      c.DataDir,
+		"database_url":  RedactedDatabaseURL(c.DatabaseURL),
 		"config_path":   c.ConfigPath,
 		"config_loaded": c.ConfigLoaded,
 		"env":           c.Env,
@@ -135,6 +136,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("env", c.Env),
 		slog.String("addr", c.Addr),
 		slog.String("data_dir", c.DataDir),
+		slog.String("state", c.StateBackend()),
 		slog.String("config", c.ConfigPath),
 		slog.Bool("config_loaded", c.ConfigLoaded),
 		slog.Bool("no_jobs", c.NoJobs),
@@ -147,4 +149,18 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("query_timeout", c.Query.Timeout),
 		slog.Int("export_max_rows", c.Query.ExportMaxRows),
 	)
+}
+
+// RedactedDatabaseURL is a PostgreSQL URL without its password (user, host, port and
+// database stay, for diagnostics), or "" when unset.
+func RedactedDatabaseURL(v string) string {
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return "(invalid)"
+	}
+	u.RawQuery = ""
+	return u.Redacted()
 }

@@ -21,6 +21,7 @@ type fileConfig struct {
 	InstanceName     *string              `yaml:"instance_name"`     // read by the original app
 	InstanceSubtitle *string              `yaml:"instance_subtitle"` // read by the original app
 	Server           fileServer           `yaml:"server"`
+	Database         fileDatabase         `yaml:"database"`
 	Admins           []fileAdmin          `yaml:"admins"`
 	Deployment       fileDeployment       `yaml:"deployment"`
 	Auth             fileAuth             `yaml:"auth"`
@@ -52,6 +53,10 @@ type fileInstance struct {
 	Subtitle  *string `yaml:"subtitle"`
 	Copyright *string `yaml:"copyright"`
 	LogoSVG   *string `yaml:"logo_svg"`
+}
+
+type fileDatabase struct {
+	URL *string `yaml:"url"`
 }
 
 type fileServer struct {

@@ -103,8 +103,8 @@ func TestAuthScenarios(t *testing.T) {
 		{"wrong method is JSON 405", request{method: "DELETE", path: "/api/health"}, 405, []string{`"detail"`}, nil},
 		{"traversal is refused", request{method: "GET", path: "/api/users/..%2f..%2fetc"}, 400, []string{"Invalid path"}, nil},
 		{"dot-dot segment is refused", request{method: "GET", path: "/static/../main.go"}, 400, []string{"Invalid path"}, nil},
-		{"health is public but brief", request{method: "GET", path: "/api/health"}, 200, []string{`"status":"healthy"`, `"services"`, `"users":{"status":"ok"}`}, []string{`"count"`, `"version"`, `"total_rows"`}},
-		{"health details for admins", request{method: "GET", path: "/api/health", token: env.tokens[auth.RoleAdmin]}, 200, []string{`"status":"healthy"`, `"users":{`, `"count":4`, `"version":"test"`, `"stale_tables":[]`}, nil},
+		{"health is public but brief", request{method: "GET", path: "/api/health"}, 200, []string{`"status":"healthy"`, `"services"`, `"users":{"status":"ok"}`}, []string{`"count"`, `"version"`, `"total_rows"`, `"backend"`}},
+		{"health details for admins", request{method: "GET", path: "/api/health", token: env.tokens[auth.RoleAdmin]}, 200, []string{`"status":"healthy"`, `"users":{`, `"count":4`, `"version":"test"`, `"stale_tables":[]`, `"state_backend":"` + env.store.Backend() + `"`}, nil},
 		{"health ignores a bad token", request{method: "GET", path: "/api/health", token: "junk"}, 200, nil, nil},
 		{"readyz", request{method: "GET", path: "/readyz"}, 200, []string{"ready"}, nil},
 	}

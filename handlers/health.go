@@ -40,11 +40,13 @@ func (s *Server) showHealth(c echo.Context) error {
 		}
 	}
 
+	// "duckdb_state" is the original's name for the system database, whichever backend
+	// holds it now; "backend" says which.
 	if err := s.store.Ping(ctx); err != nil {
-		services["duckdb_state"] = map[string]any{"status": "error", "detail": "system database unavailable"}
+		services["duckdb_state"] = map[string]any{"status": "error", "detail": "system database unavailable", "backend": s.store.Backend()}
 		s.log.Error("health: system database", "error", err)
 	} else {
-		services["duckdb_state"] = map[string]any{"status": "ok"}
+		services["duckdb_state"] = map[string]any{"status": "ok", "backend": s.store.Backend()}
 	}
 
 	if st, err := s.store.DataStats(ctx, staleAfter); err != nil {
@@ -120,6 +122,7 @@ func (s *Server) showHealth(c echo.Context) error {
 		"timestamp":      time.Now().UTC().Format("2006-01-02T15:04:05.000000+00:00"),
 		"version":        s.version,
 		"uptime_seconds": int64(uptime.Seconds()),
+		"state_backend":  s.store.Backend(),
 		"services":       services,
 	})
 }

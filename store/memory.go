@@ -169,8 +169,8 @@ func (f KnowledgeFilter) where() (string, []any) {
 		args = append(args, f.Author)
 	}
 	if q := strings.TrimSpace(f.Search); q != "" {
-		conds = append(conds, `(contains(lower(k.title), ?) OR contains(lower(coalesce(k.content, '')), ?)
-			OR contains(lower(coalesce(k.category, '')), ?) OR contains(lower(coalesce(CAST(k.tags AS VARCHAR), '')), ?))`)
+		conds = append(conds, `(strpos(lower(k.title), ?) > 0 OR strpos(lower(coalesce(k.content, '')), ?) > 0
+			OR strpos(lower(coalesce(k.category, '')), ?) > 0 OR strpos(lower(coalesce(CAST(k.tags AS VARCHAR), '')), ?) > 0)`)
 		lq := strings.ToLower(q)
 		args = append(args, lq, lq, lq, lq)
 	}
@@ -351,7 +351,7 @@ func (s *Store) KnowledgeVotesOf(ctx context.Context, userID string) (map[string
 func (s *Store) KnowledgeStats(ctx context.Context, f KnowledgeFilter) (total int, byStatus map[string]int, categories []string, err error) {
 	where, args := KnowledgeFilter{Viewer: f.Viewer, SeeAll: f.SeeAll}.where()
 	rows, err := s.DB.QueryContext(ctx, `SELECT coalesce(k.status, 'pending'), coalesce(k.category, ''), count(*)
-		FROM knowledge_items k WHERE `+where+` GROUP BY ALL`, args...)
+		FROM knowledge_items k WHERE `+where+` GROUP BY 1, 2`, args...)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("store: knowledge stats: %w", err)
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +29,14 @@ const LatestVersion = 9
 // on a fresh database and UPDATEd it on upgrades); the current version is
 // MAX(version) either way, so both kinds of history read the same.
 //
-//go:embed migrations/*.sql
+// Both backends run the same files. Write DDL that DuckDB and PostgreSQL both accept
+// (VARCHAR, TEXT, BIGINT, BOOLEAN, JSON, TIMESTAMP, BYTEA, ON CONFLICT, IF NOT EXISTS). Where
+// a step cannot be shared, migrations/pg/NNNN_name.sql, named exactly like the shared file,
+// replaces it on PostgreSQL; the version numbers stay one sequence. On PostgreSQL every
+// step runs in a transaction that first takes an advisory lock, so that processes starting
+// together never apply a step twice (postgres.go).
+//
+//go:embed migrations
 var migrationFiles embed.FS
 
 var migrations = mustLoadMigrations(migrationFiles)
@@ -42,7 +51,20 @@ type migration struct {
 	version int
 	name    string
 	stmts   []string
+	// pgStmts replace stmts on PostgreSQL when migrations/pg has a file of this name.
+	pgStmts []string
 }
+
+// statements are the step's statements for the backend of dialect d.
+func (m migration) statements(d *dialect) []string {
+	if d == pgDialect && m.pgStmts != nil {
+		return m.pgStmts
+	}
+	return m.stmts
+}
+
+// pgMigrationsDir holds the PostgreSQL variants of shared migration files.
+const pgMigrationsDir = "pg"
 
 var migrationName = regexp.MustCompile(`^([0-9]{4})_[a-z0-9_]+\.sql$`)
 
@@ -65,6 +87,9 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	}
 	var steps []migration
 	for _, e := range entries { // ReadDir sorts by name, hence by version.
+		if e.IsDir() && e.Name() == pgMigrationsDir {
+			continue
+		}
 		m := migrationName.FindStringSubmatch(e.Name())
 		if e.IsDir() || m == nil {
 			return nil, fmt.Errorf("store: migration file %q is not named NNNN_name.sql", e.Name())
@@ -86,7 +111,39 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	if len(steps) == 0 {
 		return nil, fmt.Errorf("store: no migrations found")
 	}
+	if err := loadPgVariants(fsys, steps); err != nil {
+		return nil, err
+	}
 	return steps, nil
+}
+
+// loadPgVariants reads migrations/pg/*.sql into the pgStmts of the shared steps they
+// replace; a variant without a shared file of the same name is an error.
+func loadPgVariants(fsys fs.FS, steps []migration) error {
+	dir := path.Join("migrations", pgMigrationsDir)
+	entries, err := fs.ReadDir(fsys, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: read migrations: %w", err)
+	}
+	for _, e := range entries {
+		i := slices.IndexFunc(steps, func(m migration) bool { return m.name == e.Name() })
+		if e.IsDir() || i < 0 {
+			return fmt.Errorf("store: PostgreSQL migration %s/%s has no shared migration of the same name", pgMigrationsDir, e.Name())
+		}
+		body, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return fmt.Errorf("store: read migration %q: %w", e.Name(), err)
+		}
+		stmts := splitStatements(string(body))
+		if len(stmts) == 0 {
+			return fmt.Errorf("store: migration %s/%s has no statements", pgMigrationsDir, e.Name())
+		}
+		steps[i].pgStmts = stmts
+	}
+	return nil
 }
 
 // newerSchemaError is returned when the database is ahead of this binary.
@@ -98,8 +155,8 @@ func newerSchemaError(path string, have, known int) error {
 }
 
 // migrate applies every step above the current version, each in its own
-// transaction. A database newer than the last step is refused untouched. It
-// runs only on the copy that prepareFile migrates, under migrateMu.
+// transaction. A database newer than the last step is refused untouched. On
+// DuckDB it runs only on the copy that prepareFile migrates, under migrateMu.
 func (s *Store) migrate(ctx context.Context, steps []migration) error {
 	current, err := s.SchemaVersion(ctx)
 	if err != nil {
@@ -113,25 +170,35 @@ func (s *Store) migrate(ctx context.Context, steps []migration) error {
 		if m.version <= current {
 			continue
 		}
-		if err := s.applyMigration(ctx, m); err != nil {
+		if err := s.applyMigration(ctx, m, known); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *Store) applyMigration(ctx context.Context, m migration) error {
+func (s *Store) applyMigration(ctx context.Context, m migration, known int) error {
 	return retryConflicts(ctx, func() error {
 		return runTx(ctx, s.DB, func(tx *sql.Tx) error {
+			if s.d == pgDialect {
+				// Held until this transaction ends: another process migrating the same
+				// database waits here, then sees the step applied.
+				if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", MigrateLockKey); err != nil {
+					return fmt.Errorf("store: migration %s: take the migration lock: %w", m.name, err)
+				}
+			}
 			// Re-read inside the transaction so a step is never applied twice.
-			current, err := schemaVersion(ctx, tx)
+			current, err := schemaVersion(ctx, s.d, tx)
 			if err != nil {
 				return err
+			}
+			if current > known {
+				return newerSchemaError(s.path, current, known)
 			}
 			if current >= m.version {
 				return nil
 			}
-			for i, stmt := range m.stmts {
+			for i, stmt := range m.statements(s.d) {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return &lineError{msg: fmt.Sprintf("store: migration %s, statement %d: %s", m.name, i+1, firstLine(err)), cause: err}
 				}

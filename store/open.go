@@ -47,7 +47,7 @@ func prepareFile(ctx context.Context, path string, steps []migration) (*sql.DB, 
 		if err != nil {
 			return nil, err
 		}
-		current, err := schemaVersion(ctx, db)
+		current, err := schemaVersion(ctx, duckDialect, db)
 		if err == nil && current > known {
 			err = newerSchemaError(path, current, known)
 		}
@@ -153,7 +153,7 @@ func migrateFile(ctx context.Context, tmp, path string, steps []migration) error
 	if err != nil {
 		return err
 	}
-	s := &Store{DB: db, path: path}
+	s := &Store{DB: db, path: path, d: duckDialect}
 	err = s.migrate(ctx, steps)
 	if err == nil {
 		if _, cerr := db.ExecContext(ctx, "CHECKPOINT"); cerr != nil {

@@ -113,28 +113,23 @@ func (s *Store) ListPermissions(ctx context.Context, userID string) ([]Permissio
 }
 
 // readableWhere is the table-access rule for a non-admin, active user, as a condition on
-// table_registry r joined with grantsCTE g. Parameter: user e-mail. A row is readable when it is public,
+// table_registry r joined with the dialect's grantsCTE g. Parameter: user e-mail. A row is readable when it is public,
 // when it is an upload owned by the user, or when the user holds a "read" grant for its id or
 // for "<its bucket>.*". "none" grants nothing. Comparisons ignore case.
-const readableWhere = `(
+func readableWhere(d *dialect) string {
+	return `(
 	coalesce(r.is_public, true)
 	OR (r.source_type = 'upload' AND lower(coalesce(r.registered_by, '')) = ?)
-	OR list_contains(g.datasets, lower(r.id))
-	OR (coalesce(r.bucket, '') <> '' AND list_contains(g.datasets, lower(r.bucket) || '.*'))
+	OR ` + d.hasGrant("g.datasets", "lower(r.id)") + `
+	OR (coalesce(r.bucket, '') <> '' AND ` + d.hasGrant("g.datasets", "lower(r.bucket) || '.*'") + `)
 )`
-
-// grantsCTE collects the user's "read" datasets into one list, so that the rule needs no
-// correlated subquery (which DuckDB evaluates slowly). Parameter: user id.
-const grantsCTE = `WITH g AS (
-	SELECT coalesce(list(lower(dataset)), []) AS datasets FROM dataset_permissions
-	WHERE user_id = ? AND lower(coalesce(access, 'read')) = 'read'
-) `
+}
 
 // ReadableTableIDs returns the lower-cased ids of every registered table the (non-admin,
 // active) user may read under the table-access rule, in one query. Role and deactivation are
 // the caller's business: use auth.ReadableTables rather than this directly.
 func (s *Store) ReadableTableIDs(ctx context.Context, userID, email string) ([]string, error) {
-	rows, err := s.DB.QueryContext(ctx, grantsCTE+`SELECT lower(r.id) FROM table_registry r, g WHERE `+readableWhere+` ORDER BY 1`,
+	rows, err := s.DB.QueryContext(ctx, s.d.grantsCTE+`SELECT lower(r.id) FROM table_registry r, g WHERE `+readableWhere(s.d)+` ORDER BY 1`,
 		userID, NormalizeEmail(email))
 	if err != nil {
 		return nil, fmt.Errorf("store: readable tables: %w", err)
@@ -159,7 +154,7 @@ func (s *Store) ReadableTableIDs(ctx context.Context, userID, email string) ([]s
 // registry row is never readable here. Use auth.CanAccessTable rather than this directly.
 func (s *Store) TableReadableBy(ctx context.Context, userID, email, tableID string) (bool, error) {
 	var n int
-	err := s.DB.QueryRowContext(ctx, grantsCTE+`SELECT count(*) FROM table_registry r, g WHERE lower(r.id) = ? AND `+readableWhere,
+	err := s.DB.QueryRowContext(ctx, s.d.grantsCTE+`SELECT count(*) FROM table_registry r, g WHERE lower(r.id) = ? AND `+readableWhere(s.d),
 		userID, strings.ToLower(strings.TrimSpace(tableID)), NormalizeEmail(email)).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store: table access: %w", err)

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
-
-	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
 // DuckDB uses optimistic concurrency: two transactions that touch the same
@@ -109,13 +106,4 @@ func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// isTxConflict reports DuckDB's optimistic-concurrency conflicts.
-func isTxConflict(err error) bool {
-	de, ok := duckErr(err)
-	if !ok || de.Type != duckdb.ErrorTypeTransaction {
-		return false
-	}
-	return strings.Contains(strings.ToLower(de.Msg), "conflict")
 }

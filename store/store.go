@@ -19,11 +19,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-
-	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
 // Sentinel errors; match them with errors.Is.
@@ -44,8 +41,13 @@ var (
 // Store is the system database. DB is safe for concurrent use.
 type Store struct {
 	// DB is the shared connection pool; every connection runs in UTC.
-	DB   *sql.DB
+	DB *sql.DB
+	// path names the database in messages: the DuckDB file, or the redacted PostgreSQL URL.
 	path string
+	// dsn is the PostgreSQL URL, password included; empty on DuckDB.
+	dsn string
+	// d is the SQL dialect of the backend (dialect.go).
+	d *dialect
 	// writeSem serialises writeTx (capacity 1); see retry.go.
 	writeSem chan struct{}
 	// qlog records queries off the request path (query_log.go).
@@ -80,7 +82,7 @@ func openWith(ctx context.Context, path string, steps []migration) (*Store, erro
 			return nil, err
 		}
 	}
-	s := &Store{DB: db, path: path, writeSem: make(chan struct{}, 1)}
+	s := &Store{DB: db, path: path, d: duckDialect, writeSem: make(chan struct{}, 1)}
 	if v, err := s.SchemaVersion(ctx); err != nil || v != steps[len(steps)-1].version {
 		_ = db.Close()
 		if err == nil {
@@ -122,18 +124,20 @@ func (s *Store) Ping(ctx context.Context) error {
 // SchemaVersion returns MAX(version) from schema_version, or 0 if the table
 // is missing or empty (the original system's definition).
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	return schemaVersion(ctx, s.DB)
+	return schemaVersion(ctx, s.d, s.DB)
 }
+
+// Backend names the database behind the store: BackendDuckDB or BackendPostgres.
+func (s *Store) Backend() string { return s.d.name }
 
 // queryer is what schemaVersion needs; *sql.DB and *sql.Tx both have it.
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func schemaVersion(ctx context.Context, q queryer) (int, error) {
+func schemaVersion(ctx context.Context, d *dialect, q queryer) (int, error) {
 	var n int
-	err := q.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables
-		WHERE table_schema = 'main' AND table_name = 'schema_version'`).Scan(&n)
+	err := q.QueryRowContext(ctx, d.schemaTableCount, "schema_version").Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: read schema version: %w", err)
 	}
@@ -167,27 +171,4 @@ func (e *wrapped) Unwrap() []error {
 		return []error{e.sentinel}
 	}
 	return []error{e.sentinel, e.cause}
-}
-
-// duckErr returns the DuckDB error inside err, if any.
-func duckErr(err error) (*duckdb.Error, bool) {
-	var de *duckdb.Error
-	if errors.As(err, &de) {
-		return de, true
-	}
-	return nil, false
-}
-
-// isLockError reports DuckDB's "Could not set lock on file" from another process.
-func isLockError(err error) bool {
-	if de, ok := duckErr(err); ok && de.Type == duckdb.ErrorTypeIO {
-		return strings.Contains(de.Msg, "Could not set lock")
-	}
-	return strings.Contains(err.Error(), "Could not set lock")
-}
-
-// isDuplicateKey reports a UNIQUE or PRIMARY KEY violation.
-func isDuplicateKey(err error) bool {
-	de, ok := duckErr(err)
-	return ok && de.Type == duckdb.ErrorTypeConstraint && strings.Contains(de.Msg, "Duplicate key")
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // newTestStore opens a fresh store under its own temp DATA_DIR.
@@ -317,48 +318,53 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestPingAndUTCConnections(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := newTestStore(t)
-	if err := s.Ping(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// Hold several pool connections at once so each ran initConn.
-	var conns []*sql.Conn
-	for range 3 {
-		c, err := s.DB.Conn(ctx)
-		if err != nil {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *Store) {
+		t.Parallel()
+		ctx := context.Background()
+		s := open(t)
+		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
 		}
-		conns = append(conns, c)
-	}
-	for i, c := range conns {
-		var tz string
-		if err := c.QueryRowContext(ctx, "SELECT current_setting('TimeZone')").Scan(&tz); err != nil {
+		// Hold several pool connections at once so each ran initConn.
+		var conns []*sql.Conn
+		for range 3 {
+			c, err := s.DB.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		for i, c := range conns {
+			var tz string
+			if err := c.QueryRowContext(ctx, "SELECT current_setting('TimeZone')").Scan(&tz); err != nil {
+				t.Fatal(err)
+			}
+			if tz != "UTC" {
+				t.Errorf("connection %d TimeZone = %q, want UTC", i, tz)
+			}
+			c.Close()
+		}
+		// A column default (current_timestamp) is naive UTC too.
+		if _, err := s.DB.ExecContext(ctx, "INSERT INTO pending_codes (code, chat_id) VALUES ('c', 1)"); err != nil {
 			t.Fatal(err)
 		}
-		if tz != "UTC" {
-			t.Errorf("connection %d TimeZone = %q, want UTC", i, tz)
+		var created time.Time
+		if err := s.DB.QueryRowContext(ctx, "SELECT created_at FROM pending_codes").Scan(&created); err != nil {
+			t.Fatal(err)
 		}
-		c.Close()
-	}
-	// A column default (current_timestamp) is naive UTC too.
-	if _, err := s.DB.ExecContext(ctx, "INSERT INTO pending_codes (code, chat_id) VALUES ('c', 1)"); err != nil {
-		t.Fatal(err)
-	}
-	var created time.Time
-	if err := s.DB.QueryRowContext(ctx, "SELECT created_at FROM pending_codes").Scan(&created); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(created); d < -time.Minute || d > time.Minute {
-		t.Errorf("default created_at = %v, now = %v: not UTC", created, time.Now().UTC())
-	}
+		if d := time.Since(created); d < -time.Minute || d > time.Minute {
+			t.Errorf("default created_at = %v, now = %v: not UTC", created, time.Now().UTC())
+		}
+	})
 }
 
 func TestRetryConflicts(t *testing.T) {
 	t.Parallel()
 	conflict := &duckdb.Error{Type: duckdb.ErrorTypeTransaction, Msg: "TransactionContext Error: Conflict on tuple deletion!"}
 	other := &duckdb.Error{Type: duckdb.ErrorTypeTransaction, Msg: "TransactionContext Error: cannot start a transaction within a transaction"}
+	pgSerialization := &pgconn.PgError{Code: "40001", Message: "could not serialize access due to concurrent update"}
+	pgDeadlock := &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
+	pgDuplicate := &pgconn.PgError{Code: "23505", Message: "duplicate key value violates unique constraint"}
 	tests := []struct {
 		name      string
 		fails     []error // errors returned by successive attempts, then nil
@@ -370,6 +376,9 @@ func TestRetryConflicts(t *testing.T) {
 		{"other error is not retried", []error{other}, 1, other},
 		{"plain error is not retried", []error{ErrNotFound}, 1, ErrNotFound},
 		{"gives up", slices.Repeat([]error{conflict}, maxWriteAttempts+5), maxWriteAttempts, conflict},
+		{"postgres serialization failure", []error{pgSerialization}, 2, nil},
+		{"postgres deadlock", []error{fmt.Errorf("wrapped: %w", pgDeadlock)}, 2, nil},
+		{"postgres duplicate key is not retried", []error{pgDuplicate}, 1, pgDuplicate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

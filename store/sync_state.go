@@ -406,7 +406,7 @@ func (s *Store) SyncHistorySince(ctx context.Context, ids []string, since time.T
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT table_id FROM sync_history WHERE synced_at >= ? AND list_contains(?, table_id)`,
+	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT table_id FROM sync_history WHERE synced_at >= ? AND `+s.d.inList("table_id"),
 		since.UTC(), ids)
 	if err != nil {
 		return nil, fmt.Errorf("store: sync history since: %w", err)

@@ -10,7 +10,7 @@ ALTER TABLE users ADD COLUMN IF NOT EXISTS active BOOLEAN DEFAULT true;
 -- Browser sessions, used unchanged by github.com/alexedwards/scs/postgresstore.
 CREATE TABLE IF NOT EXISTS sessions (
     token TEXT PRIMARY KEY,
-    data BLOB NOT NULL,
+    data BYTEA NOT NULL,
     expiry TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry);
