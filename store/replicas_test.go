@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func TestReplicaHeartbeats(t *testing.T) { testReplicaHeartbeats(t, newTestStore) }
+func TestReplicaHeartbeats(t *testing.T) { forEachBackend(t, testReplicaHeartbeats) }
 
 func testReplicaHeartbeats(t *testing.T, open func(testing.TB) *Store) {
 	s := open(t)
@@ -44,7 +44,7 @@ func testReplicaHeartbeats(t *testing.T, open func(testing.TB) *Store) {
 	}
 }
 
-func TestSyncJobOwners(t *testing.T) { testSyncJobOwners(t, newTestStore) }
+func TestSyncJobOwners(t *testing.T) { forEachBackend(t, testSyncJobOwners) }
 
 func testSyncJobOwners(t *testing.T, open func(testing.TB) *Store) {
 	s := open(t)
