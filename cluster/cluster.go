@@ -30,6 +30,8 @@ const (
 	// TopicAuth: a change that can withdraw rights committed (role, deactivation, password,
 	// token revocation, grant, table visibility); every replica drops its cached callers.
 	TopicAuth = "auth"
+	// TopicSchedules: the registry's sync schedules changed; the leader re-reads them.
+	TopicSchedules = "schedules"
 )
 
 // Event is one message from a replica (this one included).

@@ -28,7 +28,8 @@ type PostgresOptions struct {
 	// leader checks that it still holds the lock (default 2 s). A dead leader is replaced
 	// within about twice this, plus the time PostgreSQL takes to notice the lost session.
 	ElectEvery time.Duration
-	// EchoWait bounds how long Publish waits for its own event to come back (default 2 s).
+	// EchoWait bounds how long Publish waits for the other replicas to confirm an event
+	// (default 2 s).
 	EchoWait time.Duration
 	Log      *slog.Logger
 }
@@ -48,10 +49,13 @@ type Postgres struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	subs   map[string][]func(Event)
-	echoes map[uint64]chan struct{}
-	seq    atomic.Uint64
+	mu   sync.Mutex
+	subs map[string][]func(Event)
+	// pending are the events this replica published that wait for confirmations, by seq.
+	pending map[uint64]*pendingEvent
+	// peers is when each other replica was last heard from (any message, or its ping).
+	peers map[string]time.Time
+	seq   atomic.Uint64
 
 	local keyed // the process's side of every lock
 
@@ -87,9 +91,10 @@ func NewPostgres(ctx context.Context, url, replicaID string, opt PostgresOptions
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	p := &Postgres{id: replicaID, url: url, opt: opt, log: opt.Log, pool: pool, ctx: cctx, cancel: cancel,
-		local: keyed{m: map[string]*keyedEntry{}}, subs: map[string][]func(Event){}, echoes: map[uint64]chan struct{}{}, listening: make(chan struct{})}
-	p.wg.Add(1)
+		local: keyed{m: map[string]*keyedEntry{}}, subs: map[string][]func(Event){}, pending: map[uint64]*pendingEvent{}, peers: map[string]time.Time{}, listening: make(chan struct{})}
+	p.wg.Add(2)
 	go p.listen()
+	go p.ping()
 	select {
 	case <-p.listening:
 	case <-ctx.Done():
@@ -182,27 +187,54 @@ func (p *Postgres) unlocker(conn *pgxpool.Conn, key int64, local func()) func() 
 	})
 }
 
-// wire is an event as sent through NOTIFY.
+// wire is an event as sent through NOTIFY. An event with Topic topicAck confirms event Seq
+// of replica To; topicPing only says that its sender listens.
 type wire struct {
 	Topic   string `json:"t"`
 	Payload string `json:"p,omitempty"`
 	Origin  string `json:"o"`
 	Seq     uint64 `json:"s"`
+	To      string `json:"to,omitempty"`
 }
 
+const (
+	topicAck  = "_ack"
+	topicPing = "_ping"
+	// pingEvery is how often a replica says that it listens; a peer silent for peerSilence
+	// is no longer waited for.
+	pingEvery   = 2 * time.Second
+	peerSilence = 3 * pingEvery
+)
+
+// pendingEvent is a published event waiting for the replicas that must confirm it.
+type pendingEvent struct {
+	self bool            // this replica's own listener has seen it
+	need map[string]bool // peers yet to confirm
+	done chan struct{}
+}
+
+// Publish sends the event and waits until every replica heard from recently, this one
+// included, has handled it (their subscribers have run), or EchoWait has passed. So a change
+// announced by one replica is in effect on every live replica when Publish returns.
 func (p *Postgres) Publish(ctx context.Context, topic, payload string) error {
 	seq := p.seq.Add(1)
 	msg, err := json.Marshal(wire{Topic: topic, Payload: payload, Origin: p.id, Seq: seq})
 	if err != nil {
 		return err
 	}
-	echo := make(chan struct{})
+	pe := &pendingEvent{need: map[string]bool{}, done: make(chan struct{})}
+	now := time.Now()
 	p.mu.Lock()
-	p.echoes[seq] = echo
+	for id, at := range p.peers {
+		if now.Sub(at) < peerSilence {
+			pe.need[id] = true
+		}
+	}
+	p.pending[seq] = pe
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
-		delete(p.echoes, seq)
+		delete(p.pending, seq)
 		p.mu.Unlock()
 	}()
 	if _, err := p.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, string(msg)); err != nil {
@@ -211,12 +243,64 @@ func (p *Postgres) Publish(ctx context.Context, topic, payload string) error {
 	t := time.NewTimer(p.opt.EchoWait)
 	defer t.Stop()
 	select {
-	case <-echo:
+	case <-pe.done:
 	case <-t.C:
-		p.log.Warn("cluster: an event did not come back in time; the other replicas may see it late", "topic", topic)
+		p.mu.Lock()
+		missing := make([]string, 0, len(pe.need))
+		for id := range pe.need {
+			missing = append(missing, id)
+		}
+		p.mu.Unlock()
+		p.log.Warn("cluster: replicas did not confirm an event in time; they may apply it late", "topic", topic, "replicas", missing)
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// confirmed notes that replica from (or this one, when self) has handled event seq.
+func (p *Postgres) confirmed(seq uint64, from string, self bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pe, ok := p.pending[seq]
+	if !ok {
+		return
+	}
+	if self {
+		pe.self = true
+	} else {
+		delete(pe.need, from)
+	}
+	if pe.self && len(pe.need) == 0 {
+		close(pe.done)
+		delete(p.pending, seq)
+	}
+}
+
+// notifyRaw sends one message as it is.
+func (p *Postgres) notifyRaw(ctx context.Context, w wire) {
+	msg, err := json.Marshal(w)
+	if err != nil {
+		return
+	}
+	if _, err := p.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, string(msg)); err != nil && p.ctx.Err() == nil {
+		p.log.Debug("cluster: sending a confirmation failed", "error", err)
+	}
+}
+
+// ping says every pingEvery that this replica listens, until the coordinator closes.
+func (p *Postgres) ping() {
+	defer p.wg.Done()
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	p.notifyRaw(p.ctx, wire{Topic: topicPing, Origin: p.id})
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-t.C:
+			p.notifyRaw(p.ctx, wire{Topic: topicPing, Origin: p.id})
+		}
+	}
 }
 
 func (p *Postgres) Subscribe(topic string, fn func(Event)) {
@@ -291,18 +375,27 @@ func (p *Postgres) listen() {
 				break
 			}
 			var w wire
-			if json.Unmarshal([]byte(n.Payload), &w) != nil || w.Topic == "" {
+			if json.Unmarshal([]byte(n.Payload), &w) != nil || w.Topic == "" || w.Origin == "" {
 				continue
 			}
-			if w.Origin == p.id {
+			if w.Origin != p.id {
 				p.mu.Lock()
-				if ch, ok := p.echoes[w.Seq]; ok {
-					close(ch)
-					delete(p.echoes, w.Seq)
-				}
+				p.peers[w.Origin] = time.Now()
 				p.mu.Unlock()
 			}
-			p.deliver(Event{Topic: w.Topic, Payload: w.Payload, Origin: w.Origin})
+			switch {
+			case w.Topic == topicPing:
+			case w.Topic == topicAck:
+				if w.To == p.id {
+					p.confirmed(w.Seq, w.Origin, false)
+				}
+			case w.Origin == p.id:
+				p.deliver(Event{Topic: w.Topic, Payload: w.Payload, Origin: w.Origin})
+				p.confirmed(w.Seq, p.id, true)
+			default:
+				p.deliver(Event{Topic: w.Topic, Payload: w.Payload, Origin: w.Origin})
+				go p.notifyRaw(p.ctx, wire{Topic: topicAck, Origin: p.id, To: w.Origin, Seq: w.Seq})
+			}
 		}
 		_ = conn.Close(context.Background())
 	}

@@ -234,3 +234,35 @@ func TestGenerationCounter(t *testing.T) {
 		t.Fatalf("read %d, want %d", g, g2)
 	}
 }
+
+// Publish returns only once the other live replicas have handled the event, so a change
+// announced by one is in effect everywhere when its request answers.
+func TestPostgresPublishWaitsForEveryReplica(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := newPG(t, url, "a"), newPG(t, url, "b")
+	var handled atomic.Bool
+	b.Subscribe(TopicAuth, func(ev Event) {
+		time.Sleep(300 * time.Millisecond) // a slow subscriber widens the window
+		handled.Store(true)
+	})
+	// a learns of b from b's first ping.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a.mu.Lock()
+		_, known := a.peers["b"]
+		a.mu.Unlock()
+		if known {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a never heard of b")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := a.Publish(context.Background(), TopicAuth, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !handled.Load() {
+		t.Fatal("Publish returned before b had handled the event")
+	}
+}

@@ -96,6 +96,7 @@ func (s *Server) routes() []Route {
 		{Method: "PUT", Path: "/api/queries/saved/:id", Min: analyst, Handler: s.updateSavedQuery, BodyLimit: jsonLimit},
 		{Method: "DELETE", Path: "/api/queries/saved/:id", Min: analyst, Handler: s.deleteSavedQuery},
 		{Method: "GET", Path: "/api/admin/queries", Min: admin, Handler: s.listRunningQueries},
+		{Method: "GET", Path: "/api/admin/replicas", Min: admin, Handler: s.listReplicas},
 		{Method: "POST", Path: "/api/admin/queries/:id/cancel", Min: admin, Handler: s.killQuery, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/query", Min: analyst, Handler: s.showQueryConsole},
 		{Method: "POST", Path: "/query/run", Min: analyst, Handler: s.runQueryPage, BodyLimit: jsonLimit},

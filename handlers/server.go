@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"da/auth"
+	"da/cluster"
 	"da/config"
 	"da/engine"
 	"da/engine/query"
@@ -51,6 +52,9 @@ type Deps struct {
 	Scheduler RegistryScheduler
 	// DemoLogin, set by `da serve --demo`, is shown on the login page.
 	DemoLogin *DemoLogin
+	// Coord is this process's place among the replicas (health, the replicas page); nil is
+	// a single process.
+	Coord cluster.Coordinator
 }
 
 // DemoLogin is the demo admin's sign-in, for the login page of a demo instance.
@@ -59,6 +63,7 @@ type DemoLogin struct{ Email, Password string }
 // Server holds the dependencies shared by all handlers.
 type Server struct {
 	demoLogin *DemoLogin
+	coord     cluster.Coordinator
 	cfg       *config.Config
 	store     *store.Store
 	issuer    *auth.Issuer
@@ -112,10 +117,14 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	if d.Started.IsZero() {
 		d.Started = time.Now()
 	}
+	if d.Coord == nil {
+		d.Coord = cluster.NewLocal(cluster.NewReplicaID(nil))
+	}
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
-		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin}
+		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin,
+		coord: d.Coord}
 	s.probe = s.newWriteProbe()
 
 	e := echo.New()

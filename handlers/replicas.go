@@ -1,0 +1,89 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// replicaLive is how recent a replica's heartbeat must be for it to count as running (the
+// replicas write theirs every few seconds).
+const replicaLive = 15 * time.Second
+
+// replicaView is one replica as the API and the admin page show it.
+type replicaView struct {
+	ID          string    `json:"id"`
+	Version     string    `json:"version"`
+	Addr        string    `json:"addr,omitempty"`
+	StartedAt   time.Time `json:"started_at"`
+	HeartbeatAt time.Time `json:"heartbeat_at"`
+	Generation  uint64    `json:"generation"`
+	IsLeader    bool      `json:"is_leader"`
+	Live        bool      `json:"live"`
+	Self        bool      `json:"self"`
+}
+
+// replicaViews lists the replicas on record, live ones first.
+func (s *Server) replicaViews(ctx context.Context) ([]replicaView, error) {
+	rows, err := s.store.ListReplicas(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	out := make([]replicaView, 0, len(rows))
+	var gone []replicaView
+	for _, r := range rows {
+		v := replicaView{ID: r.ID, Version: r.Version, Addr: r.Addr, StartedAt: r.StartedAt, HeartbeatAt: r.HeartbeatAt,
+			Generation: r.Generation, Live: r.Live(now, replicaLive), Self: r.ID == s.coord.ReplicaID()}
+		v.IsLeader = r.IsLeader && v.Live
+		if v.Live {
+			out = append(out, v)
+		} else {
+			gone = append(gone, v)
+		}
+	}
+	return append(out, gone...), nil
+}
+
+// replicaHealth is the health report's part on this replica: where the state lives, which
+// replica answered, which one leads, and the generation of the catalog it serves.
+func (s *Server) replicaHealth(ctx context.Context) map[string]any {
+	out := map[string]any{
+		"id":         s.coord.ReplicaID(),
+		"backend":    s.coord.Backend(),
+		"is_leader":  s.coord.IsLeader(),
+		"generation": s.engineGeneration(),
+	}
+	leader := ""
+	if s.coord.IsLeader() {
+		leader = s.coord.ReplicaID()
+	} else if views, err := s.replicaViews(ctx); err == nil {
+		for _, v := range views {
+			if v.IsLeader {
+				leader = v.ID
+				break
+			}
+		}
+	}
+	out["leader"] = leader
+	return out
+}
+
+func (s *Server) engineGeneration() uint64 {
+	if s.engine == nil {
+		return 0
+	}
+	return s.engine.Catalog().Generation
+}
+
+// listReplicas answers GET /api/admin/replicas.
+func (s *Server) listReplicas(c echo.Context) error {
+	views, err := s.replicaViews(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"replicas": views, "self": s.coord.ReplicaID(),
+		"backend": s.coord.Backend()})
+}
