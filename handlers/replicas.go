@@ -3,9 +3,12 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"da/views"
 )
 
 // replicaLive is how recent a replica's heartbeat must be for it to count as running (the
@@ -86,4 +89,34 @@ func (s *Server) listReplicas(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]any{"replicas": views, "self": s.coord.ReplicaID(),
 		"backend": s.coord.Backend()})
+}
+
+// showAdminReplicas renders GET /admin/replicas (admin): the replicas and their heartbeats.
+func (s *Server) showAdminReplicas(c echo.Context) error {
+	list, err := s.replicaViews(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	d := views.AdminReplicasData{Backend: s.coord.Backend(), Self: s.coord.ReplicaID()}
+	for _, r := range list {
+		d.Replicas = append(d.Replicas, views.ReplicaRow{ID: r.ID, Version: r.Version, Addr: r.Addr,
+			StartedAt: shortTime(r.StartedAt), HeartbeatAt: r.HeartbeatAt.Format("2006-01-02 15:04:05 UTC"),
+			HeartbeatAgo: agoLabel(now.Sub(r.HeartbeatAt)), Generation: r.Generation, Leader: r.IsLeader, Live: r.Live, Self: r.Self})
+	}
+	return render(c, http.StatusOK, views.AdminReplicas(s.pageShell(c, "admin-replicas", "Replicas"), d))
+}
+
+// agoLabel is a short "how long ago" for a heartbeat.
+func agoLabel(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "just now"
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s ago"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + " min ago"
+	default:
+		return strconv.Itoa(int(d.Hours())) + " h ago"
+	}
 }

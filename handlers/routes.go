@@ -190,6 +190,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/admin/tables", Min: admin, Handler: s.showAdminTables},
 		{Method: "GET", Path: "/admin/users", Min: admin, Handler: s.showAdminUsers},
 		{Method: "GET", Path: "/admin/permissions", Min: admin, Handler: s.showPermissions},
+		{Method: "GET", Path: "/admin/replicas", Min: admin, Handler: s.showAdminReplicas},
 		{Method: "GET", Path: "/settings", Min: viewer, Handler: s.showSettings},
 
 		// Governance page actions (forms and htmx; CSRF-checked, audited).
