@@ -136,7 +136,7 @@ type SyncOptions struct {
 	Log      *slog.Logger
 	// Replica, when several replicas share the data directory, is this replica's id: every
 	// job records it as its owner, and at start only the unfinished jobs of replicas that are
-	// not live (LiveReplicas) are marked interrupted (see sync_cluster.go).
+	// not live (LiveReplicas) are failed and retried, by the leader (see sync_cluster.go).
 	Replica      string
 	LiveReplicas func(ctx context.Context) (map[string]bool, error)
 }
@@ -209,7 +209,7 @@ func (s *Syncer) recoverJobs(ctx context.Context) {
 			continue
 		}
 		if !j.Finished() && elsewhere[j.ID] {
-			continue // another live replica runs it; Job reads it from the store
+			continue // another replica's: it runs it, or the leader recovers it; Job reads it from the store
 		}
 		if !j.Finished() {
 			for i := range j.Tables {

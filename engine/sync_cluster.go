@@ -31,24 +31,26 @@ func (s *Syncer) claim(ctx context.Context, id string) error {
 	return s.store.SetSyncJobOwner(context.WithoutCancel(ctx), id, s.opt.Replica)
 }
 
-// runningElsewhere is the set of jobs owned by another live replica (empty for a single
-// process, where every unfinished job at start was interrupted).
+// runningElsewhere is the set of jobs that are not this replica's to recover at start: with
+// replicas, every job owned by another replica (a live one runs it; the leader recovers those
+// of one that is gone, see RecoverOrphans). Empty for a single process, where every
+// unfinished job at start was interrupted.
 func (s *Syncer) runningElsewhere(ctx context.Context) (map[string]bool, error) {
 	out := map[string]bool{}
 	if !s.clustered() {
 		return out, nil
 	}
+	rows, err := s.store.ListSyncJobs(ctx, JobQueued, JobRunning)
+	if err != nil {
+		return nil, err
+	}
 	owners, err := s.store.SyncJobOwners(ctx)
 	if err != nil {
 		return nil, err
 	}
-	live, err := s.opt.LiveReplicas(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for job, owner := range owners {
-		if owner != s.opt.Replica && live[owner] {
-			out[job] = true
+	for _, r := range rows {
+		if owners[r.ID] != s.opt.Replica {
+			out[r.ID] = true
 		}
 	}
 	return out, nil
