@@ -22,6 +22,8 @@ func (e *env) admin(args []string) int {
 	switch args[0] {
 	case "bootstrap":
 		return e.adminBootstrap(args[1:])
+	case "migrate-state":
+		return e.adminMigrateState(args[1:])
 	default:
 		if code, ok := e.adminClient(args); ok {
 			return code

@@ -22,6 +22,8 @@ var helps = map[string]cmdHelp{
 		examples: []string{"serve", "serve --addr :9000 --data-dir /srv/da", "serve --demo"}},
 	"admin bootstrap": {purpose: "Create the first admin in a stopped instance (while the server runs, use POST /auth/bootstrap).",
 		examples: []string{"admin bootstrap --email admin@example.com --password 'a-long-secret'"}},
+	"admin migrate-state": {purpose: "Copy the DuckDB state of a stopped instance into an empty PostgreSQL database (then set DA_DATABASE_URL); safe to re-run.",
+		examples: []string{"admin migrate-state --to postgres://da:secret@db.example.com:5432/da"}},
 	"demo load": {purpose: "Load the demo data set and the demo admin into a stopped instance.",
 		examples: []string{"demo load --data-dir ./data"}},
 	"jobs": {purpose: "Run the scheduled syncs against a server started with --no-jobs (env JOBS_API_TOKEN: an admin's personal access token).",

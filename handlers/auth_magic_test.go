@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,11 +34,7 @@ func newProviderEnv(t *testing.T, withMail bool, extra map[string]string, google
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	st, err := store.Open(filepath.Join(dir, "state", "system.duckdb"))
-	if err != nil {
-		t.Fatalf("store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openTestState(t, dir)
 	d := testDeps(t, cfg, st)
 	d.Google = google
 	s, e := newServer(d)

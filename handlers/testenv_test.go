@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"da/engine"
 	"da/engine/query"
 	"da/store"
+	"da/store/pgtest"
 )
 
 // testPassword is the password of every user the test environment creates.
@@ -60,11 +62,7 @@ func newTestEnvTB(t testing.TB) *testEnv {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	st, err := store.Open(filepath.Join(dir, "state", "system.duckdb"))
-	if err != nil {
-		t.Fatalf("store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openTestState(t, dir)
 	s, e := newServer(testDeps(t, cfg, st))
 	env := &testEnv{t: t, srv: s, e: e, store: st, users: map[auth.Role]*store.User{}, tokens: map[auth.Role]string{}}
 	hash, err := auth.HashPassword(testPassword)
@@ -83,6 +81,32 @@ func newTestEnvTB(t testing.TB) *testEnv {
 		env.users[r], env.tokens[r] = u, tok
 	}
 	return env
+}
+
+// EnvTestState set to "postgres" runs the handler tests with the system database on a
+// throwaway PostgreSQL (see store/pgtest) instead of DATA_DIR/state/system.duckdb.
+const EnvTestState = "DA_TEST_STATE"
+
+// openTestState opens the system database of a test environment whose DATA_DIR is dir.
+func openTestState(t testing.TB, dir string) *store.Store {
+	t.Helper()
+	var (
+		st  *store.Store
+		err error
+	)
+	switch backend := os.Getenv(EnvTestState); backend {
+	case "", store.BackendDuckDB:
+		st, err = store.Open(filepath.Join(dir, "state", "system.duckdb"))
+	case store.BackendPostgres:
+		st, err = store.OpenPostgres(context.Background(), pgtest.URL(t))
+	default:
+		t.Fatalf("%s=%q: want duckdb or postgres", EnvTestState, backend)
+	}
+	if err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
 
 // request is one HTTP call made through the full echo stack.

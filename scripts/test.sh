@@ -32,3 +32,7 @@ go vet ./...
 
 step "go test -race (browser tests required)"
 E2E_REQUIRED=1 go test -race -count=1 -timeout 20m ./...
+
+step "handler scenarios again with the system database on PostgreSQL"
+DA_TEST_STATE=postgres go test -race -count=1 -timeout 10m ./handlers/ \
+  -run 'Scenarios|TestDenyByDefaultSweep|TestDeletedOrDeactivated|TestLogin|TestToken|TestActivity'

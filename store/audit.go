@@ -195,15 +195,15 @@ func auditWhere(f AuditFilter) (string, []any) {
 	// Request rows are named "<METHOD> <path>"; events are single words.
 	switch f.Kind {
 	case AuditEvents:
-		conds = append(conds, "NOT contains(action, ' /')")
+		conds = append(conds, "strpos(action, ' /') = 0")
 	case AuditRequests:
-		conds = append(conds, "contains(action, ' /')")
+		conds = append(conds, "strpos(action, ' /') > 0")
 	}
 	if f.Resource != "" {
 		conds, args = append(conds, "resource = ?"), append(args, f.Resource)
 	}
 	if f.Search != "" {
-		conds = append(conds, `contains(lower(coalesce(resource, '')), ?)`)
+		conds = append(conds, `strpos(lower(coalesce(resource, '')), ?) > 0`)
 		args = append(args, strings.ToLower(f.Search))
 	}
 	if !f.Since.IsZero() {

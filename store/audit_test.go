@@ -19,6 +19,7 @@ func TestAuditLogQueryCount(t *testing.T) {
 				Params: map[string]any{"user_id": "b", "password": "hunter2", "setup_token": "s", "token_hash": "h", "Client_Secret": "c", "token_id": "keep"}},
 			{UserID: "b", Action: "login_failure", Resource: "b@x.io", Result: "Invalid email or password", Timestamp: base.Add(2 * time.Minute)},
 			{Action: "login_failure", Resource: "ghost@x.io", Timestamp: base.Add(3 * time.Minute), DurationMS: 12},
+			{UserID: "a", Action: "POST /api/query", Resource: "Orders_2026", Timestamp: base.Add(4 * time.Minute)},
 		}
 		for i := range entries {
 			if err := s.LogAudit(ctx, &entries[i]); err != nil {
@@ -34,14 +35,18 @@ func TestAuditLogQueryCount(t *testing.T) {
 			wantIDs []int // indexes into entries, newest first
 			total   int
 		}{
-			{"all newest first", AuditFilter{}, []int{3, 2, 1, 0}, 4},
-			{"by user", AuditFilter{UserID: "a"}, []int{1, 0}, 2},
+			{"all newest first", AuditFilter{}, []int{4, 3, 2, 1, 0}, 5},
+			{"by user", AuditFilter{UserID: "a"}, []int{4, 1, 0}, 3},
+			{"events", AuditFilter{Kind: AuditEvents}, []int{3, 2, 1, 0}, 4},
+			{"requests", AuditFilter{Kind: AuditRequests}, []int{4}, 1},
+			{"search resource", AuditFilter{Search: "ORDERS"}, []int{4, 1}, 2},
+			{"action prefix", AuditFilter{ActionPrefix: "login_"}, []int{3, 2, 0}, 3},
 			{"by action", AuditFilter{Action: "login_failure"}, []int{3, 2}, 2},
 			{"by resource", AuditFilter{Resource: "orders"}, []int{1}, 1},
-			{"since", AuditFilter{Since: base.Add(90 * time.Second)}, []int{3, 2}, 2},
-			{"limit", AuditFilter{Limit: 1}, []int{3}, 4},
-			{"offset", AuditFilter{Limit: 2, Offset: 2}, []int{1, 0}, 4},
-			{"offset past end", AuditFilter{Offset: 10}, nil, 4},
+			{"since", AuditFilter{Since: base.Add(90 * time.Second)}, []int{4, 3, 2}, 3},
+			{"limit", AuditFilter{Limit: 1}, []int{4}, 5},
+			{"offset", AuditFilter{Limit: 2, Offset: 3}, []int{1, 0}, 5},
+			{"offset past end", AuditFilter{Offset: 10}, nil, 5},
 			{"combined", AuditFilter{UserID: "b", Action: "login_failure"}, []int{2}, 1},
 		}
 		for _, tc := range cases {

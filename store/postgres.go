@@ -18,6 +18,9 @@ import (
 // holds for its transaction ("da" and 1). Other advisory-lock keys of da must differ.
 const MigrateLockKey int64 = 0x6461_0000_0001
 
+// pgMaxConns caps the connections one process opens to PostgreSQL.
+const pgMaxConns = 16
+
 // OpenPostgres opens the system database on the PostgreSQL server at rawURL
 // (postgres://user:password@host:port/dbname?options) and migrates it to LatestVersion,
 // each step in a transaction under MigrateLockKey, so that several processes may open the
@@ -34,6 +37,9 @@ func openPostgresWith(ctx context.Context, rawURL string, steps []migration) (*S
 		return nil, err
 	}
 	db := sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
+	// A server's max_connections (100 by default) is shared by every replica; writes run
+	// one at a time per process anyway (writeTx), so a few connections serve many requests.
+	db.SetMaxOpenConns(pgMaxConns)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{DB: db, path: name, dsn: rawURL, d: pgDialect, writeSem: make(chan struct{}, 1)}
@@ -136,11 +142,28 @@ func (c *rebindConn) PrepareContext(ctx context.Context, query string) (driver.S
 }
 
 func (c *rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, rebind(query), args)
+	return c.Conn.ExecContext(ctx, rebind(query), utcArgs(args))
 }
 
 func (c *rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, rebind(query), args)
+	return c.Conn.QueryContext(ctx, rebind(query), utcArgs(args))
+}
+
+// utcArgs turns time arguments to UTC. pgx writes the wall-clock time of a time.Time into a
+// TIMESTAMP column whatever its location, where DuckDB converts it to UTC first; timestamps
+// are naive UTC on both backends only if the instant is given in UTC.
+func utcArgs(args []driver.NamedValue) []driver.NamedValue {
+	for i, a := range args {
+		switch v := a.Value.(type) {
+		case time.Time:
+			args[i].Value = v.UTC()
+		case *time.Time:
+			if v != nil {
+				args[i].Value = v.UTC()
+			}
+		}
+	}
+	return args
 }
 
 // PgxConn runs fn with the pgx connection of one pooled connection of a PostgreSQL store

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -103,7 +104,7 @@ func TestPostgresRefusesNewerSchema(t *testing.T) {
 }
 
 // TestPostgresConcurrentOpenMigratesOnce starts several opens of one empty database at
-// once: every one succeeds and each step is recorded exactly once.
+// once: every one succeeds and each step is recorded exactly once, also after another open.
 func TestPostgresConcurrentOpenMigratesOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -122,6 +123,12 @@ func TestPostgresConcurrentOpenMigratesOnce(t *testing.T) {
 		}
 		defer stores[i].Close()
 	}
+	// Opening a migrated database again is a no-op.
+	again, err := OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
 	got := queryStrings(t, stores[0].DB, "SELECT version::TEXT || ':' || count(*)::TEXT FROM schema_version GROUP BY version ORDER BY version")
 	var want []string
 	for _, m := range migrations {
@@ -204,4 +211,75 @@ func rawPg(t *testing.T, url string) *sql.DB {
 	db := stdlib.OpenDB(*cfg)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// TestSchemaSameOnBothBackends: after the migrations both backends have the same tables with
+// the same columns, in the same order, of corresponding types.
+func TestSchemaSameOnBothBackends(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pgType := map[string]string{
+		"character varying": "VARCHAR", "text": "VARCHAR", "bigint": "BIGINT", "integer": "INTEGER",
+		"boolean": "BOOLEAN", "json": "JSON", "bytea": "BLOB", "timestamp without time zone": "TIMESTAMP",
+		"timestamp with time zone": "TIMESTAMP WITH TIME ZONE",
+	}
+	describe := func(s *Store, norm func(string) string) []string {
+		tables, err := stateTables(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tb := range append(tables, "schema_version") {
+			cols, err := copyColumns(ctx, s.DB, tb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cols {
+				out = append(out, tb+"."+c.name+" "+norm(c.dataType))
+			}
+		}
+		return out
+	}
+	duck := describe(newTestStore(t), func(s string) string { return s })
+	pg := describe(newPgTestStore(t), func(s string) string {
+		if v, ok := pgType[s]; ok {
+			return v
+		}
+		return "unmapped " + s
+	})
+	if !slices.Equal(duck, pg) {
+		t.Errorf("schemas differ:\nduckdb   %v\npostgres %v", duck, pg)
+	}
+	if len(duck) < 100 {
+		t.Errorf("only %d columns described", len(duck))
+	}
+}
+
+// TestTimesStoredAsUTC: a time given in another zone is stored as the same instant in UTC on
+// both backends.
+func TestTimesStoredAsUTC(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *Store) {
+		t.Parallel()
+		ctx := context.Background()
+		s := open(t)
+		zone := time.FixedZone("UTC+5", 5*3600)
+		at := time.Date(2026, 3, 1, 15, 0, 0, 0, zone)
+		if err := s.UpsertSyncState(ctx, SyncState{TableID: "t", LastSync: at, Status: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		var raw string
+		if err := s.DB.QueryRowContext(ctx, "SELECT CAST(last_sync AS VARCHAR) FROM sync_state").Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if raw != "2026-03-01 10:00:00" {
+			t.Errorf("stored %q, want 2026-03-01 10:00:00", raw)
+		}
+		if _, err := s.DB.ExecContext(ctx, "UPDATE sync_state SET last_sync = ?", &at); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetSyncState(ctx, "t")
+		if err != nil || !got.LastSync.Equal(at) || got.LastSync.Location() != time.UTC {
+			t.Errorf("read back %v, %v; want %v in UTC", got.LastSync, err, at)
+		}
+	})
 }

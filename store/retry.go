@@ -21,6 +21,11 @@ import (
 // Writers that bypass writeTx, such as the scs session store, can still
 // conflict, so writeTx also runs the whole transaction again on a conflict,
 // with a short jittered backoff. Any other error is returned at once.
+//
+// PostgreSQL locks rows instead, so writers wait rather than conflict; what is
+// retried there is what it asks to be retried: serialization failures (40001)
+// and deadlocks (40P01), which other processes sharing the database can cause.
+// The semaphore still keeps one process's writes from queueing on each other.
 const (
 	maxWriteAttempts = 10
 	firstBackoff     = time.Millisecond

@@ -1,14 +1,21 @@
-// Package store owns system.duckdb: its schema, its migrations and the
+// Package store owns the system database: its schema, its migrations and the
 // repositories that read and write it. It knows nothing about HTTP.
 //
+// The database is DATA_DIR/state/system.duckdb (Open) or a PostgreSQL database
+// (OpenPostgres); both run the same migrations and the same repository code. Repositories
+// write SQL both accept, with ? placeholders (rewritten to $N for PostgreSQL by the
+// connection, see rebind); the few differences — error classes, list aggregates, the
+// schema name — live in dialect.go and nowhere else. Every store test runs on both.
+//
 // Timestamps are stored as naive UTC. Go code writes time.Now().UTC()
-// explicitly, and every connection also runs SET TimeZone='UTC' so that
+// explicitly, and every connection also runs with TimeZone UTC so that
 // column defaults (current_timestamp) and casts from TIMESTAMPTZ give UTC
 // too; without it DuckDB uses the server's local time zone.
 //
 // Writes go through writeTx, which runs the store's write transactions one
 // at a time and retries DuckDB's optimistic-concurrency "Conflict on ..."
-// errors a few times; see retry.go.
+// errors (PostgreSQL: serialization failures and deadlocks) a few times;
+// see retry.go.
 package store
 
 import (

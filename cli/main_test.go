@@ -1,0 +1,10 @@
+package cli
+
+import (
+	"os"
+	"testing"
+
+	"da/store/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
