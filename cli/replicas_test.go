@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +11,6 @@ import (
 	"da/store"
 	"da/store/pgtest"
 )
-
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // With PostgreSQL state JWT_SECRET_KEY must be explicit; with DuckDB it may be generated.
 func TestReplicaSecretsMustBeExplicit(t *testing.T) {
