@@ -113,14 +113,13 @@ func (e *Engine) joinRebuild(follow bool) *rebuildBatch {
 	if b == nil {
 		b = &rebuildBatch{done: make(chan struct{}), follow: follow}
 		e.rbNext = b
-		if !e.rbRunning {
-			e.startRebuildLocked()
-		}
-	}
-	if !follow {
-		b.follow = false
+	} else if !follow {
+		b.follow = false // still waiting: nothing reads it yet
 	}
 	b.joined++
+	if !e.rbRunning {
+		e.startRebuildLocked()
+	}
 	return b
 }
 
