@@ -41,6 +41,17 @@ func TestThreeReplicasActAsOne(t *testing.T) {
 			}
 		}
 	}
+	// A browser session started on r2 (a row of the shared database) opens pages on r1 and
+	// r3; without it they send the browser to the login page.
+	cookies := browserLogin(t, r2.URL, adminEmail, adminPassword)
+	for _, r := range []*Replica{r1, r3} {
+		if st := pageStatus(t, r.URL, "/admin/replicas", cookies); st != http.StatusOK {
+			t.Fatalf("a session from r2 on %s: %d", r.ID, st)
+		}
+		if st := pageStatus(t, r.URL, "/admin/replicas", nil); st == http.StatusOK {
+			t.Fatalf("%s serves the page without a session", r.ID)
+		}
+	}
 	for _, r := range s.Replicas {
 		h, ok := getHealth(t, r.URL, admin)
 		if !ok || h.Replica.ID != r.ID || h.Replica.Backend != "postgres" {
@@ -114,6 +125,26 @@ func TestThreeReplicasActAsOne(t *testing.T) {
 	for _, r := range s.Replicas {
 		if a := call(t, r.URL, ana, http.MethodGet, "/api/tokens", nil); a.status != http.StatusUnauthorized {
 			t.Fatalf("a deactivated user on %s: %d %s", r.ID, a.status, a.body)
+		}
+	}
+
+	// Revoking the personal access token through r2 ends it on every replica at once.
+	a = call(t, r2.URL, admin, http.MethodGet, "/api/tokens", nil)
+	var toks struct {
+		Tokens []struct {
+			ID string `json:"id"`
+		} `json:"tokens"`
+	}
+	a.decode(t, &toks)
+	if len(toks.Tokens) != 1 {
+		t.Fatalf("tokens: %s", a.body)
+	}
+	if a := call(t, r2.URL, admin, http.MethodDelete, "/api/tokens/"+toks.Tokens[0].ID, nil); a.status >= 300 {
+		t.Fatalf("revoke token: %d %s", a.status, a.body)
+	}
+	for _, r := range s.Replicas {
+		if a := call(t, r.URL, pat.Token, http.MethodGet, "/api/tokens", nil); a.status != http.StatusUnauthorized {
+			t.Fatalf("a revoked token on %s: %d %s", r.ID, a.status, a.body)
 		}
 	}
 
