@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"da/cluster"
 	"da/config"
+	"da/jobs"
 	"da/store"
 	"da/store/pgtest"
 )
@@ -73,3 +76,84 @@ func TestReplicaOfAnotherVersionRefusesToMigrate(t *testing.T) {
 		t.Fatalf("nothing to migrate: %v", err)
 	}
 }
+
+// countingSyncs counts how often the schedules are read; it schedules nothing.
+type countingSyncs struct{ reads atomic.Int64 }
+
+func (c *countingSyncs) Schedules(context.Context) (map[string]string, error) {
+	c.reads.Add(1)
+	return map[string]string{}, nil
+}
+
+func (c *countingSyncs) TriggerSync(context.Context, string) (string, error) { return "", nil }
+
+// One of two candidates runs the scheduler; a registry change on the other reaches it at
+// once; when the leader stops, the other starts its scheduler.
+func TestLeaderJobsRunOnOneReplica(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type cand struct {
+		coord  *cluster.Postgres
+		syncs  *countingSyncs
+		lj     *leaderJobs
+		cancel context.CancelFunc
+	}
+	var cands []*cand
+	for _, id := range []string{"a", "b"} {
+		coord, err := cluster.NewPostgres(ctx, url, id, cluster.PostgresOptions{ElectEvery: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer coord.Close()
+		c := &cand{coord: coord, syncs: &countingSyncs{}}
+		lctx, lcancel := context.WithCancel(ctx)
+		c.cancel = lcancel
+		c.lj = runLeaderJobs(lctx, coord, slogDiscard(), func(sctx context.Context) (*jobs.Scheduler, error) {
+			s := jobs.New(jobs.Options{Syncs: c.syncs, ReloadEvery: time.Hour})
+			return s, s.Start(sctx)
+		})
+		cands = append(cands, c)
+	}
+	leaderOf := func() (*cand, *cand) {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			for i, c := range cands {
+				if c.lj.cur.Load() != nil {
+					return c, cands[1-i]
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("no scheduler started")
+		return nil, nil
+	}
+	lead, follower := leaderOf()
+	if follower.lj.cur.Load() != nil || follower.syncs.reads.Load() != 0 {
+		t.Fatal("both candidates run a scheduler")
+	}
+	// The follower learns of b from its ping before it publishes.
+	time.Sleep(2500 * time.Millisecond)
+	before := lead.syncs.reads.Load()
+	if err := follower.lj.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for lead.syncs.reads.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("a registry change on the follower did not reach the leader's scheduler")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(follower.lj.Next()) != 0 {
+		t.Fatal("a follower reports next runs")
+	}
+	lead.cancel()
+	lead.lj.Wait()
+	next, _ := leaderOf()
+	if next != follower {
+		t.Fatal("the follower did not take over")
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
