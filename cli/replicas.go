@@ -280,11 +280,25 @@ func (lj *leaderJobs) Next() map[string]time.Time {
 }
 
 // clusterTask is the leader's periodic care of the replica set: jobs of replicas that
-// stopped are failed and retried, and long-silent replicas are forgotten.
-func clusterTask(syncer *engine.Syncer, st *store.Store, log *slog.Logger) jobs.Task {
+// stopped are failed and retried, the analytics snapshots of replicas gone for an hour are
+// deleted, and replicas silent for a day are forgotten.
+func clusterTask(eng *engine.Engine, syncer *engine.Syncer, st *store.Store, log *slog.Logger) jobs.Task {
 	return jobs.Task{Name: "replicas", Schedule: "@every 5s", Run: func(ctx context.Context) error {
 		if _, err := syncer.RecoverOrphans(ctx); err != nil {
 			return err
+		}
+		rows, err := st.ListReplicas(ctx)
+		if err != nil {
+			return err
+		}
+		recent := map[string]bool{}
+		for _, r := range rows {
+			if r.Live(time.Now().UTC(), time.Hour) {
+				recent[r.ID] = true
+			}
+		}
+		if n := eng.SweepGoneSnapshots(recent); n > 0 {
+			log.Info("removed analytics snapshots of replicas that are gone", "files", n)
 		}
 		if n, err := st.PruneReplicas(ctx, time.Now().Add(-replicaForget)); err != nil {
 			return err

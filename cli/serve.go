@@ -193,7 +193,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		// One replica, the leader, runs the scheduled jobs; another takes over when it goes.
 		jctx, stopJobs := context.WithCancel(ctx)
 		lj := runLeaderJobs(jctx, coord, log, func(lctx context.Context) (*jobs.Scheduler, error) {
-			return startJobsWith(lctx, cfg, st, syncer, log, clusterTask(syncer, st, log))
+			return startJobsWith(lctx, cfg, st, syncer, log, clusterTask(eng, syncer, st, log))
 		})
 		defer lj.Wait()
 		defer stopJobs()

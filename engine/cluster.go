@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"da/cluster"
 	"da/engine/extract"
@@ -139,6 +140,39 @@ func (e *Engine) SweepForeignSnapshots() int {
 			removeDB(e.snapshotDir() + string(os.PathSeparator) + ent.Name())
 			n++
 		}
+	}
+	return n
+}
+
+// SweepGoneSnapshots deletes the snapshot files of replicas that are gone: those whose id is
+// not in keep (the replicas heard from in the last hour) and which nobody touched for an
+// hour. The leader calls it, so that replicas that died do not leave their files forever.
+func (e *Engine) SweepGoneSnapshots(keep map[string]bool) int {
+	if !e.shared() {
+		return 0
+	}
+	tags := map[string]bool{}
+	for id := range keep {
+		tags[snapshotTagOf(id)] = true
+	}
+	ents, err := os.ReadDir(e.snapshotDir())
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, ent := range ents {
+		name := ent.Name()
+		if e.ownSnapshot(name) {
+			continue
+		}
+		if tag, _, ok := strings.Cut(strings.TrimPrefix(name, "server-"), "@"); ok && tags[tag+"@"] {
+			continue
+		}
+		if fi, err := ent.Info(); err != nil || time.Since(fi.ModTime()) < time.Hour {
+			continue
+		}
+		removeDB(e.snapshotDir() + string(os.PathSeparator) + name)
+		n++
 	}
 	return n
 }

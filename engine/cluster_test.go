@@ -87,3 +87,40 @@ func TestReplicasFollowEachOthersGenerations(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The leader's sweep deletes the snapshots of replicas gone for an hour, and keeps its own,
+// those of replicas heard from recently, and fresh files.
+func TestSweepGoneSnapshots(t *testing.T) {
+	t.Cleanup(func() { extract.SetSharedLock(nil) })
+	url := pgtest.URL(t)
+	dataDir := t.TempDir()
+	a := replicaEngine(t, url, dataDir, "a")
+	mustRebuild(t, a)
+	dir := a.snapshotDir()
+	old := time.Now().Add(-2 * time.Hour)
+	write := func(name string, at time.Time) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gone := write("server-dead@1-1.duckdb", old)
+	single := write("server-1-1.duckdb", old)
+	recent := write("server-b@1-1.duckdb", old)
+	fresh := write("server-dead2@1-1.duckdb", time.Now())
+	if n := a.SweepGoneSnapshots(map[string]bool{"a": true, "b": true}); n != 2 {
+		t.Fatalf("swept %d files, want 2", n)
+	}
+	for p, want := range map[string]bool{gone: false, single: false, recent: true, fresh: true, a.Catalog().snapshot: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s exists = %v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+	if _, err := a.OpenAnalytics(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
