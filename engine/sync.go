@@ -360,11 +360,8 @@ func (s *Syncer) Trigger(ctx context.Context, req SyncRequest) (*SyncJob, error)
 	s.mu.Unlock()
 	s.forget(ctx, pruned)
 	// The job is on record before it starts, so that a crash cannot make it vanish.
-	err = s.saveJob(ctx, snap)
-	if err == nil {
-		err = s.claim(ctx, snap.ID)
-	}
-	if err != nil {
+	// With replicas, its owner is on record in the same transaction (sync_cluster.go).
+	if err := s.saveOwnedJob(ctx, snap); err != nil {
 		s.mu.Lock()
 		delete(s.jobs, job.ID)
 		s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == job.ID })

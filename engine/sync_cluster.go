@@ -23,12 +23,18 @@ const TriggerRetry = "retry"
 // clustered reports whether jobs are shared with other replicas.
 func (s *Syncer) clustered() bool { return s.opt.Replica != "" && s.opt.LiveReplicas != nil }
 
-// claim records this replica as the owner of job id.
-func (s *Syncer) claim(ctx context.Context, id string) error {
-	if !s.clustered() {
-		return nil
+// saveOwnedJob saves the job and, with replicas, records this replica as its owner in the
+// same transaction, so that no one ever sees the job without its owner.
+func (s *Syncer) saveOwnedJob(ctx context.Context, j *SyncJob) error {
+	r, err := jobRecord(j)
+	if err != nil {
+		return err
 	}
-	return s.store.SetSyncJobOwner(context.WithoutCancel(ctx), id, s.opt.Replica)
+	owner := ""
+	if s.clustered() {
+		owner = s.opt.Replica
+	}
+	return s.store.SaveSyncJobOwned(context.WithoutCancel(ctx), r, owner)
 }
 
 // runningElsewhere is the set of jobs that are not this replica's to recover at start: with
@@ -116,11 +122,8 @@ func (s *Syncer) RecoverOrphans(ctx context.Context) ([]string, error) {
 			}
 		}
 		j.Status, j.Error, j.FinishedAt = JobFailed, OrphanReason, now
-		// Owning the job first makes a second leader's pass (or a race with one) skip it.
-		if err := s.claim(ctx, j.ID); err != nil {
-			return started, err
-		}
-		if err := s.saveJob(ctx, j); err != nil {
+		// Owning the job makes a second leader's pass (or a race with one) skip it.
+		if err := s.saveOwnedJob(ctx, j); err != nil {
 			return started, err
 		}
 		s.opt.Log.Warn("sync: a job of a replica that stopped is marked failed", "job", j.ID, "replica", owner, "tables", len(redo))
@@ -128,6 +131,12 @@ func (s *Syncer) RecoverOrphans(ctx context.Context) ([]string, error) {
 			continue
 		}
 		nj, err := s.Trigger(ctx, SyncRequest{Tables: redo, Trigger: TriggerRetry, RequestedBy: j.RequestedBy})
+		var busy *BusyError
+		if errors.As(err, &busy) {
+			// Every table is already waiting in another job here, which syncs it anyway.
+			s.opt.Log.Info("sync: an interrupted job's tables are already queued", "job", j.ID, "queued_in", busy.JobID)
+			continue
+		}
 		if err != nil {
 			s.opt.Log.Warn("sync: retrying an interrupted job failed", "job", j.ID, "error", err)
 			continue

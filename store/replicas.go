@@ -99,11 +99,7 @@ func (s *Store) PruneReplicas(ctx context.Context, before time.Time) (int, error
 
 // SetSyncJobOwner records that replica runs job.
 func (s *Store) SetSyncJobOwner(ctx context.Context, jobID, replicaID string) error {
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sync_job_owners (job_id, replica_id) VALUES (?, ?)
-			ON CONFLICT (job_id) DO UPDATE SET replica_id = excluded.replica_id`, jobID, replicaID)
-		return err
-	})
+	err := s.writeTx(ctx, func(tx *sql.Tx) error { return setSyncJobOwnerTx(ctx, tx, jobID, replicaID) })
 	if err != nil {
 		return fmt.Errorf("store: set sync job owner: %w", err)
 	}
@@ -126,4 +122,10 @@ func (s *Store) SyncJobOwners(ctx context.Context) (map[string]string, error) {
 		out[j] = r
 	}
 	return out, rows.Err()
+}
+
+func setSyncJobOwnerTx(ctx context.Context, tx *sql.Tx, jobID, replicaID string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sync_job_owners (job_id, replica_id) VALUES (?, ?)
+		ON CONFLICT (job_id) DO UPDATE SET replica_id = excluded.replica_id`, jobID, replicaID)
+	return err
 }
