@@ -71,7 +71,7 @@ var helps = map[string]cmdHelp{
 // groups lists the commands that take a sub-command, with the purpose of the group.
 var groups = map[string]string{
 	"auth":   "Sign in, sign out and show who you are.",
-	"admin":  "Administer the server: users, roles, tables and grants (admin role), and bootstrap a stopped instance.",
+	"admin":  "Administer the server: users, roles, tables and grants (admin role); bootstrap a stopped instance or move its state to PostgreSQL.",
 	"memory": "Read and contribute to the team's knowledge; knowledge admins review it.",
 	"demo":   "Load the demo data set into a stopped instance.",
 }

@@ -78,6 +78,8 @@ func TestDefaults(t *testing.T) {
 	}{
 		{"Addr", c.Addr, ":8000"},
 		{"DataDir", c.DataDir, filepath.Join(dir, "data")},
+		{"DatabaseURL", c.DatabaseURL, ""},
+		{"StateBackend", c.StateBackend(), "duckdb"},
 		{"ConfigPath", c.ConfigPath, "config/instance.yaml"},
 		{"ConfigLoaded", c.ConfigLoaded, false},
 		{"Env", c.Env, "development"},
@@ -209,10 +211,14 @@ func TestSecretFiles(t *testing.T) {
 	emptyFile := writeFile(t, "empty", "\n")
 
 	c := mustLoad(t, env{"JWT_SECRET_KEY_FILE": secretFile, "SEED_ADMIN_EMAIL": "admin@example.com",
-		"SEED_ADMIN_PASSWORD_FILE": writeFile(t, "pw", "s3cret-pass\n"), "SMTP_PASSWORD_FILE": writeFile(t, "smtp", "mailpw")},
+		"SEED_ADMIN_PASSWORD_FILE": writeFile(t, "pw", "s3cret-pass\n"), "SMTP_PASSWORD_FILE": writeFile(t, "smtp", "mailpw"),
+		"DA_DATABASE_URL_FILE": writeFile(t, "db", "postgres://da:pw@db:5432/da\n")},
 		config.Overrides{})
 	if c.JWTSecret != longSecret || c.SeedAdminPassword != "s3cret-pass" || c.SMTP.Password != "mailpw" {
 		t.Errorf("got %q %q %q", c.JWTSecret, c.SeedAdminPassword, c.SMTP.Password)
+	}
+	if c.DatabaseURL != "postgres://da:pw@db:5432/da" || c.StateBackend() != "postgres" {
+		t.Errorf("database URL from file = %q (%s)", c.DatabaseURL, c.StateBackend())
 	}
 
 	tests := []struct {

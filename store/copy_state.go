@@ -27,9 +27,10 @@ type TableCopy struct {
 
 // CopyState copies every table of the DuckDB store src into the PostgreSQL store dst, both
 // already at the same schema version, one transaction per table. Tables that already hold
-// exactly as many rows in dst as in src are taken as copied by an earlier run and only
-// verified, so a run that stopped half-way can be run again; any other non-empty table in
-// dst refuses the whole copy (ErrTargetNotEmpty) before anything is written. Row counts are
+// the same rows in dst as in src (as many, with the same primary keys) are taken as copied
+// by an earlier run and only verified, so a run that stopped half-way can be run again; any
+// other non-empty table in dst refuses the whole copy (ErrTargetNotEmpty) before anything
+// is written. Row counts are
 // checked after each table. Serial sequences and identity columns of dst are moved past the
 // copied values. schema_version is not copied: dst has its own history.
 func CopyState(ctx context.Context, src, dst *Store) ([]TableCopy, error) {
@@ -77,6 +78,14 @@ func CopyState(ctx context.Context, src, dst *Store) ([]TableCopy, error) {
 			tc.Action = "empty"
 		case dn == 0:
 		case dn == sn:
+			same, err := sameKeys(ctx, src, dst, t)
+			if err != nil {
+				return nil, err
+			}
+			if !same {
+				return nil, fmt.Errorf("%w: table %s has as many rows there as in the source, but other ones; copy into an empty database",
+					ErrTargetNotEmpty, t)
+			}
 			tc.Action = "verified"
 		default:
 			return nil, fmt.Errorf("%w: table %s has %d rows there and %d in the source; copy into an empty database",
@@ -256,6 +265,62 @@ func fixSequences(ctx context.Context, dst *Store, tables []string) error {
 		}
 	}
 	return nil
+}
+
+// sameKeys reports whether table holds the same primary keys in src and dst. A table
+// without a primary key compares equal (its row counts were compared already).
+func sameKeys(ctx context.Context, src, dst *Store, table string) (bool, error) {
+	rows, err := dst.DB.QueryContext(ctx, `SELECT a.attname FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		WHERE i.indrelid = to_regclass(?) AND i.indisprimary ORDER BY a.attnum`, quoteIdent(table))
+	if err != nil {
+		return false, fmt.Errorf("store: primary key of %s: %w", table, err)
+	}
+	var key []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("store: primary key of %s: %w", table, err)
+		}
+		key = append(key, quoteIdent(c))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(key) == 0 {
+		return err == nil, err
+	}
+	// Sorted here, not by ORDER BY: the two databases may collate text differently.
+	read := func(db *sql.DB) ([]string, error) {
+		parts := make([]string, len(key))
+		for i, k := range key {
+			parts[i] = "CAST(" + k + " AS VARCHAR)"
+		}
+		q := "SELECT " + strings.Join(parts, " || chr(1) || ") + " FROM " + quoteIdent(table)
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("store: keys of %s: %w", table, err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return nil, fmt.Errorf("store: keys of %s: %w", table, err)
+			}
+			out = append(out, k)
+		}
+		slices.Sort(out)
+		return out, rows.Err()
+	}
+	a, err := read(src.DB)
+	if err != nil {
+		return false, err
+	}
+	b, err := read(dst.DB)
+	if err != nil {
+		return false, err
+	}
+	return slices.Equal(a, b), nil
 }
 
 // quoteIdent double-quotes a SQL identifier.

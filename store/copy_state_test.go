@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,6 +184,17 @@ func TestCopyStateToPostgres(t *testing.T) {
 	}
 	if n, _ := countRows(ctx, dst.DB, "users"); n != 2 {
 		t.Errorf("users after re-run = %d", n)
+	}
+
+	// As many rows but other ones (here: another composite key) is not a copy either.
+	if _, err := dst.DB.ExecContext(ctx, "UPDATE dataset_permissions SET dataset = 'other.*'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CopyState(ctx, src, dst); !errors.Is(err, ErrTargetNotEmpty) || !strings.Contains(err.Error(), "dataset_permissions") {
+		t.Fatalf("copy into a target with other keys: %v", err)
+	}
+	if _, err := dst.DB.ExecContext(ctx, "UPDATE dataset_permissions SET dataset = 'in.c-sales.*'"); err != nil {
+		t.Fatal(err)
 	}
 
 	// A target holding other data is refused before anything is written.

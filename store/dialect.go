@@ -18,6 +18,12 @@ const (
 // dialect is everything that differs between the two backends of the system database.
 // Repositories write one SQL text for both (with ? placeholders, which the PostgreSQL
 // connections rewrite to $N, see rebind); what cannot be shared is here, and only here.
+//
+// Shared SQL keeps to what both parse the same way: strpos(a, b) > 0 rather than
+// DuckDB's contains, GROUP BY with positions rather than GROUP BY ALL, generate_series
+// rather than range, explicit casts where PostgreSQL's integer division or bigint sums
+// would differ. Outside literals and comments ? is always a placeholder, so PostgreSQL's
+// jsonb ? operators cannot be used (jsonb_exists can).
 type dialect struct {
 	name string
 	// schemaTableCount counts the tables named $1 in the schema the store works in.
