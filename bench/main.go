@@ -78,6 +78,13 @@ func main() {
 	if *quick {
 		o.rows, o.runs, o.load = 100_000, 3, 3*time.Second
 	}
+	if *replicasN > 0 {
+		if err := runReplicas(o); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -101,6 +101,25 @@ func (e *env) jobsCmd(args []string) int {
 	if !*syncs {
 		syncSource = nil
 	}
+	if cfg.DatabaseURL != "" {
+		// With PostgreSQL state this process is one of the candidates for leader, with every
+		// `da serve` that runs jobs: the scheduler runs only while it leads.
+		coord, err := openCoordinator(ctx, cfg, log)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "da jobs: %v\n", err)
+			return ExitError
+		}
+		defer coord.Close()
+		log.Info("da jobs campaigning to lead the scheduled jobs", "server", url, "replica", coord.ReplicaID())
+		lj := runLeaderJobs(ctx, coord, log, func(lctx context.Context) (*jobs.Scheduler, error) {
+			s := jobs.New(jobs.Options{Syncs: syncSource, Tasks: tasks, ReloadEvery: *reload, Log: log})
+			return s, s.Start(lctx)
+		})
+		<-ctx.Done()
+		lj.Wait()
+		log.Info("da jobs stopped")
+		return ExitOK
+	}
 	s := jobs.New(jobs.Options{Syncs: syncSource, Tasks: tasks, ReloadEvery: *reload, Log: log})
 	if err := s.Start(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "da jobs: %v\n", err)

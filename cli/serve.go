@@ -21,6 +21,7 @@ import (
 
 	"da/auth"
 	"da/backup"
+	"da/cluster"
 	"da/config"
 	"da/engine"
 	"da/engine/connectors"
@@ -128,7 +129,18 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "state"), 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	if err := checkReplicaSecrets(cfg); err != nil {
+		return err
+	}
 	if err := cfg.EnsureSecrets(log); err != nil {
+		return err
+	}
+	coord, err := openCoordinator(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer coord.Close()
+	if err := checkReplicaVersions(ctx, coord, version); err != nil {
 		return err
 	}
 	st, err := openState(ctx, cfg)
@@ -136,19 +148,35 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		return err
 	}
 	defer st.Close()
-	// This process now holds the system database, so no other da serves this DATA_DIR: the
-	// spools and staging directories there were left by a crash.
-	engine.SweepTemp(cfg.DataDir, log)
+	rep := &replica{coord: coord, st: st, log: log, version: version, addr: ln.Addr().String(), started: started.UTC()}
+	alone, joined, err := rep.join(ctx)
+	if err != nil {
+		return fmt.Errorf("join the replicas: %w", err)
+	}
+	if alone {
+		// No other da serves this DATA_DIR (this process holds the system database, or is
+		// the only live replica): the spools and staging directories there were left by a
+		// crash.
+		engine.SweepTemp(cfg.DataDir, log)
+	}
 
 	if err := seedAdmin(ctx, cfg, st, log); err != nil {
+		joined()
 		return err
 	}
-	// Upload data a crash left published but unregistered is moved aside before anything
-	// serves it.
-	if _, err := engine.QuarantineUnregisteredUploads(ctx, cfg.DataDir, st, log); err != nil {
-		log.Error("checking uploads for unregistered data failed", "error", err)
+	if alone {
+		// Upload data a crash left published but unregistered is moved aside before anything
+		// serves it. (With other replicas running it may be an upload in progress.)
+		if _, err := engine.QuarantineUnregisteredUploads(ctx, cfg.DataDir, st, log); err != nil {
+			log.Error("checking uploads for unregistered data failed", "error", err)
+		}
 	}
-	eng, pub := openEngine(ctx, cfg, st, log)
+	joined()
+	shareAuth(coord, st, log)
+	eng, pub := openEngineWith(ctx, cfg, st, log, coord, alone)
+	rep.gen = func() uint64 { return eng.Catalog().Generation }
+	rep.run()
+	defer rep.Close()
 	// Keboola is built in: configured or not, its tables can be registered; the token is
 	// checked in the background so that a bad one or an unreachable stack never stops the start.
 	kbc := keboola.FromConfig(cfg.Keboola, cfg.DataDir, log)
@@ -179,17 +207,31 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		syncOpt.AfterSync = enricher.RefreshSynced
 		log.Info("OpenMetadata enrichment on", "url", cfg.OpenMetadata.URL)
 	}
+	if rep.shared() {
+		syncOpt.Replica, syncOpt.LiveReplicas = coord.ReplicaID(), rep.liveReplicas
+	}
 	syncer := engine.NewSyncer(eng, st, syncOpt)
 	defer syncer.Close()
 	metrics := handlers.NewMetrics()
 	var sched handlers.RegistryScheduler
-	if !cfg.NoJobs {
+	switch {
+	case cfg.NoJobs:
+	case !rep.shared():
 		s, err := startJobs(ctx, cfg, st, syncer, eng, enricher, metrics, version, log)
 		if err != nil {
 			return err
 		}
 		defer s.Stop()
 		sched = s
+	default:
+		// One replica, the leader, runs the scheduled jobs; another takes over when it goes.
+		jctx, stopJobs := context.WithCancel(ctx)
+		lj := runLeaderJobs(jctx, coord, log, func(lctx context.Context) (*jobs.Scheduler, error) {
+			return startJobs(lctx, cfg, st, syncer, eng, enricher, metrics, version, log, clusterTask(eng, syncer, st, log))
+		})
+		defer lj.Wait()
+		defer stopJobs()
+		sched = lj
 	}
 	runner := query.NewRunner(query.Options{
 		Timeout: cfg.Query.Timeout, MemoryLimit: cfg.Query.MemoryLimit, Threads: cfg.Query.Threads,
@@ -221,7 +263,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
 		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
-		DemoLogin: demoLogin(demo), Enricher: enricher, Metrics: metrics,
+		DemoLogin: demoLogin(demo), Enricher: enricher, Metrics: metrics, Coord: coord,
 	})
 	// Every request's context derives from reqCtx, so that a shutdown can cancel the queries
 	// and uploads still running once the drain is over.
@@ -303,10 +345,24 @@ func (rc *requestCounter) wait(d time.Duration) bool {
 // openEngine builds the data engine and publishes what DATA_DIR/extracts holds. A failed first
 // rebuild is logged and leaves an empty catalog: the server still starts so an admin can fix it.
 func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) (*engine.Engine, *engine.Publisher) {
+	return openEngineWith(ctx, cfg, st, log, nil, true)
+}
+
+// openEngineWith is openEngine for a replica coordinated by coord: it follows the
+// generations the other replicas publish from before its first rebuild, and deletes other
+// replicas' snapshots when it is alone.
+func openEngineWith(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, coord cluster.Coordinator, alone bool) (*engine.Engine, *engine.Publisher) {
 	eng := engine.New(cfg.DataDir, st, log, engine.Options{
 		HistoryRetention: time.Duration(cfg.SyncHistoryRetentionDays) * 24 * time.Hour,
 		Getenv:           os.Getenv,
+		Coord:            coord,
 	})
+	eng.FollowCluster()
+	if alone && coord != nil && coord.Backend() != cluster.BackendDuckDB {
+		if n := eng.SweepForeignSnapshots(); n > 0 {
+			log.Info("removed analytics snapshots of replicas that are gone", "files", n)
+		}
+	}
 	if res, err := eng.Rebuild(ctx); err != nil {
 		log.Error("publishing the data failed; serving an empty catalog", "error", err)
 	} else {
@@ -318,8 +374,8 @@ func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 // startJobs starts the in-process scheduler: every table's sync_schedule and the sync
 // history retention.
 func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, eng *engine.Engine,
-	enricher *openmetadata.Enricher, metrics *handlers.Metrics, version string, log *slog.Logger) (*jobs.Scheduler, error) {
-	var tasks []jobs.Task
+	enricher *openmetadata.Enricher, metrics *handlers.Metrics, version string, log *slog.Logger, extra ...jobs.Task) (*jobs.Scheduler, error) {
+	tasks := append([]jobs.Task{}, extra...)
 	if cfg.SyncHistoryRetentionDays > 0 {
 		tasks = append(tasks, jobs.HistoryRetention(st, time.Duration(cfg.SyncHistoryRetentionDays)*24*time.Hour))
 	}

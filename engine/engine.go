@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"da/cluster"
 	"da/store"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	// Getenv reads the environment variables named by _remote_attach.token_env; nil means
 	// os.Getenv.
 	Getenv func(string) string
+	// Coord coordinates this engine with the other replicas of the data directory (see
+	// cluster.go); nil is a single process.
+	Coord cluster.Coordinator
 }
 
 // Engine publishes the extracts of DATA_DIR. It is safe for concurrent use; rebuilds run one

@@ -248,7 +248,7 @@ func (p *Publisher) Upload(ctx context.Context, req UploadRequest) (*UploadResul
 	}
 
 	converted := time.Now()
-	unlock, err := lockTable(ctx, p.DataDir, id)
+	unlock, err := p.Engine.lockTable(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -88,17 +88,7 @@ func (e *Engine) Rebuild(ctx context.Context) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("engine: rebuild: %w", err)
 	}
-	e.rbMu.Lock()
-	b := e.rbNext
-	if b == nil {
-		b = &rebuildBatch{done: make(chan struct{})}
-		e.rbNext = b
-		if !e.rbRunning {
-			e.startRebuildLocked()
-		}
-	}
-	b.joined++
-	e.rbMu.Unlock()
+	b := e.joinRebuild(false)
 	select {
 	case <-b.done:
 	case <-ctx.Done():
@@ -111,6 +101,25 @@ func (e *Engine) Rebuild(ctx context.Context) (*Result, error) {
 	return &res, nil
 }
 
+// joinRebuild joins the waiting rebuild, or queues a new one; follow says the caller only
+// follows another replica.
+func (e *Engine) joinRebuild(follow bool) *rebuildBatch {
+	e.rbMu.Lock()
+	defer e.rbMu.Unlock()
+	b := e.rbNext
+	if b == nil {
+		b = &rebuildBatch{done: make(chan struct{}), follow: follow}
+		e.rbNext = b
+	} else if !follow {
+		b.follow = false // still waiting: nothing reads it yet
+	}
+	b.joined++
+	if !e.rbRunning {
+		e.startRebuildLocked()
+	}
+	return b
+}
+
 // rebuildBatch is one rebuild shared by every request that joined it before it started.
 type rebuildBatch struct {
 	done chan struct{} // closed when res and err are set
@@ -118,6 +127,10 @@ type rebuildBatch struct {
 	err  error
 	// joined counts the requests that share this rebuild.
 	joined int
+	// follow is set while every request that joined only follows another replica's
+	// generation (Follow): such a rebuild neither moves the cluster's generation on nor
+	// announces itself.
+	follow bool
 }
 
 // startRebuildLocked starts the waiting batch; the caller holds rbMu.
@@ -147,7 +160,22 @@ func (e *Engine) runRebuild(b *rebuildBatch) {
 	if e.beforeRebuild != nil {
 		e.beforeRebuild()
 	}
-	b.res, b.err = e.rebuild(context.Background())
+	ctx := context.Background()
+	unlock, err := e.clusterLock(ctx, rebuildLock)
+	if err != nil {
+		b.err = fmt.Errorf("engine: rebuild: %w", err)
+		return
+	}
+	defer unlock()
+	gen, err := e.nextGeneration(ctx, !b.follow)
+	if err != nil {
+		b.err = fmt.Errorf("engine: rebuild: %w", err)
+		return
+	}
+	b.res, b.err = e.rebuild(ctx, gen)
+	if b.err == nil && !b.follow {
+		e.announce(ctx, b.res.Catalog.Generation)
+	}
 }
 
 // RebuildSource rebuilds the catalog (every source is looked at; only the views that changed
@@ -176,7 +204,7 @@ func (e *Engine) RebuildSource(ctx context.Context, source string) (*Result, err
 	return res, fmt.Errorf("engine: source %q not found in %s", source, e.ExtractsDir())
 }
 
-func (e *Engine) rebuild(ctx context.Context) (*Result, error) {
+func (e *Engine) rebuild(ctx context.Context, gen uint64) (*Result, error) {
 	start := time.Now()
 	analyticsDir := filepath.Dir(e.AnalyticsPath())
 	if err := os.MkdirAll(e.snapshotDir(), 0o750); err != nil {
@@ -198,7 +226,7 @@ func (e *Engine) rebuild(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("engine: rebuild: %w", err)
 	}
 	recorded := time.Now()
-	cat, err := e.publish(tmp, analyticsDir, b)
+	cat, err := e.publish(tmp, analyticsDir, b, gen)
 	if err != nil {
 		return nil, fmt.Errorf("engine: rebuild: %w", err)
 	}
@@ -835,12 +863,14 @@ func sameState(a, b store.SyncState) bool {
 
 // publish swaps the built file in as server.duckdb and as a new generation's snapshot, then
 // publishes the catalog. On error nothing was swapped.
-func (e *Engine) publish(tmp, analyticsDir string, b *built) (*Catalog, error) {
+func (e *Engine) publish(tmp, analyticsDir string, b *built, gen uint64) (*Catalog, error) {
 	e.snapMu.Lock()
 	defer e.snapMu.Unlock()
-	gen := e.gen + 1
+	if gen == 0 {
+		gen = e.gen + 1
+	}
 	now := time.Now().UTC()
-	snap := filepath.Join(e.snapshotDir(), fmt.Sprintf("server-%d-%d.duckdb", now.UnixNano(), gen))
+	snap := filepath.Join(e.snapshotDir(), fmt.Sprintf("server-%s%d-%d.duckdb", e.snapshotTag(), now.UnixNano(), gen))
 	if err := linkOrCopy(tmp, snap); err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", snap, err)
 	}
@@ -862,7 +892,7 @@ func (e *Engine) publish(tmp, analyticsDir string, b *built) (*Catalog, error) {
 	// Older snapshots go; a reader that has one open keeps its file until it closes it.
 	if ents, err := os.ReadDir(e.snapshotDir()); err == nil {
 		for _, ent := range ents {
-			if p := filepath.Join(e.snapshotDir(), ent.Name()); p != snap {
+			if p := filepath.Join(e.snapshotDir(), ent.Name()); p != snap && e.ownSnapshot(ent.Name()) {
 				removeDB(p)
 			}
 		}

@@ -142,6 +142,11 @@ type SyncOptions struct {
 	// AfterSync, when set, hears of the tables each job published (after profiling), for
 	// work that follows a sync such as the OpenMetadata enrichment; it must not block.
 	AfterSync func(ids []string)
+	// Replica, when several replicas share the data directory, is this replica's id: every
+	// job records it as its owner, and at start only the unfinished jobs of replicas that are
+	// not live (LiveReplicas) are failed and retried, by the leader (see sync_cluster.go).
+	Replica      string
+	LiveReplicas func(ctx context.Context) (map[string]bool, error)
 }
 
 // Syncer runs sync jobs in the background: connectors extract into the extract contract
@@ -209,6 +214,11 @@ func (s *Syncer) recoverJobs(ctx context.Context) {
 		s.opt.Log.Error("sync: loading saved sync jobs failed", "error", err)
 		return
 	}
+	elsewhere, err := s.runningElsewhere(ctx)
+	if err != nil {
+		s.opt.Log.Error("sync: reading which replicas run sync jobs failed", "error", err)
+		return
+	}
 	now := time.Now().UTC()
 	interrupted := 0
 	for _, r := range rows {
@@ -216,6 +226,9 @@ func (s *Syncer) recoverJobs(ctx context.Context) {
 		if err != nil {
 			s.opt.Log.Warn("sync: skipping an unreadable saved sync job", "job", r.ID, "error", err)
 			continue
+		}
+		if !j.Finished() && elsewhere[j.ID] {
+			continue // another replica's: it runs it, or the leader recovers it; Job reads it from the store
 		}
 		if !j.Finished() {
 			for i := range j.Tables {
@@ -366,7 +379,8 @@ func (s *Syncer) Trigger(ctx context.Context, req SyncRequest) (*SyncJob, error)
 	s.mu.Unlock()
 	s.forget(ctx, pruned)
 	// The job is on record before it starts, so that a crash cannot make it vanish.
-	if err := s.saveJob(ctx, snap); err != nil {
+	// With replicas, its owner is on record in the same transaction (sync_cluster.go).
+	if err := s.saveOwnedJob(ctx, snap); err != nil {
 		s.mu.Lock()
 		delete(s.jobs, job.ID)
 		s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == job.ID })
@@ -411,12 +425,15 @@ func (s *Syncer) Busy(tableID string) bool {
 // Job returns a snapshot of the job with this id.
 func (s *Syncer) Job(id string) (*SyncJob, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	j, ok := s.jobs[id]
-	if !ok {
-		return nil, false
+	if ok {
+		j = cloneJob(j)
 	}
-	return cloneJob(j), true
+	s.mu.Unlock()
+	if !ok {
+		return s.storedJob(id)
+	}
+	return j, true
 }
 
 // Jobs returns snapshots of the retained jobs, newest first.
@@ -552,10 +569,16 @@ func (s *Syncer) lockSource(ctx context.Context, source string) (func(), error) 
 	s.mu.Unlock()
 	select {
 	case ch <- struct{}{}:
-		return func() { <-ch }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	// Replicas sharing the data directory take turns on a source too.
+	unlock, err := s.eng.clusterLock(ctx, "sync:"+source)
+	if err != nil {
+		<-ch
+		return nil, err
+	}
+	return func() { unlock(); <-ch }, nil
 }
 
 // run is one job: extract per source, rebuild, profile, record failures.
@@ -996,7 +1019,7 @@ func (s *Syncer) Unregister(ctx context.Context, id string) (*store.Unregistered
 	id = strings.ToLower(id)
 	// The table's critical section, shared with uploads: a re-upload racing a delete runs
 	// wholly before or wholly after it.
-	unlockTable, err := lockTable(ctx, s.eng.DataDir(), id)
+	unlockTable, err := s.eng.lockTable(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -22,9 +22,24 @@ type keyedEntry struct {
 	refs int
 }
 
-// lockTable takes the lock of table id under dataDir, or gives up when ctx ends. The returned
+// lockTable takes the lock of table id under dataDir, or gives up when ctx ends: the
+// process's lock and, when replicas share the data directory, the cluster's. The returned
 // function releases it.
-func lockTable(ctx context.Context, dataDir, id string) (func(), error) {
+func (e *Engine) lockTable(ctx context.Context, id string) (func(), error) {
+	unlock, err := lockTableLocal(ctx, e.dataDir, id)
+	if err != nil || !e.shared() {
+		return unlock, err
+	}
+	unlockCluster, err := e.opt.Coord.Lock(ctx, "table:"+strings.ToLower(id))
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { unlockCluster(); unlock() }) }, nil
+}
+
+func lockTableLocal(ctx context.Context, dataDir, id string) (func(), error) {
 	key := filepath.Clean(dataDir) + "\x00" + strings.ToLower(id)
 	l := tableLocks
 	l.mu.Lock()

@@ -126,6 +126,7 @@ func (s *Server) showHealth(c echo.Context) error {
 		"version":        s.version,
 		"uptime_seconds": int64(uptime.Seconds()),
 		"state_backend":  s.store.Backend(),
+		"replica":        s.replicaHealth(ctx),
 		"services":       services,
 	})
 }

@@ -117,6 +117,7 @@ func (s *Server) routes() []Route {
 		{Method: "DELETE", Path: "/api/queries/saved/:id", Min: analyst, Handler: s.deleteSavedQuery, Resp: noBody{}},
 		{Method: "GET", Path: "/api/admin/queries", Min: admin, Handler: s.listRunningQueries, Resp: []runningQueryJSON{}},
 		{Method: "POST", Path: "/api/admin/queries/:id/cancel", Min: admin, Handler: s.killQuery, BodyLimit: jsonLimit, Resp: cancelled{}},
+		{Method: "GET", Path: "/api/admin/replicas", Min: admin, Handler: s.listReplicas, Resp: replicaList{}},
 		{Method: "GET", Path: "/query", Min: analyst, Handler: s.showQueryConsole},
 		{Method: "POST", Path: "/query/run", Min: analyst, Handler: s.runQueryPage, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/query/chart", Min: analyst, Handler: s.renderQueryChart, BodyLimit: jsonLimit},
@@ -224,6 +225,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/admin/tables", Min: admin, Handler: s.showAdminTables},
 		{Method: "GET", Path: "/admin/users", Min: admin, Handler: s.showAdminUsers},
 		{Method: "GET", Path: "/admin/permissions", Min: admin, Handler: s.showPermissions},
+		{Method: "GET", Path: "/admin/replicas", Min: admin, Handler: s.showAdminReplicas},
 		{Method: "GET", Path: "/settings", Min: viewer, Handler: s.showSettings},
 
 		// Governance page actions (forms and htmx; CSRF-checked, audited).

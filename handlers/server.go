@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"da/auth"
+	"da/cluster"
 	"da/config"
 	"da/engine"
 	"da/engine/openmetadata"
@@ -57,6 +58,9 @@ type Deps struct {
 	Enricher *openmetadata.Enricher
 	// Metrics are served at /metrics; nil makes a fresh set for this server.
 	Metrics *Metrics
+	// Coord is this process's place among the replicas (health, the replicas page); nil is
+	// a single process.
+	Coord cluster.Coordinator
 }
 
 // DemoLogin is the demo admin's sign-in, for the login page of a demo instance.
@@ -65,6 +69,7 @@ type DemoLogin struct{ Email, Password string }
 // Server holds the dependencies shared by all handlers.
 type Server struct {
 	demoLogin *DemoLogin
+	coord     cluster.Coordinator
 	cfg       *config.Config
 	store     *store.Store
 	issuer    *auth.Issuer
@@ -87,7 +92,7 @@ type Server struct {
 	auditLost atomic.Uint64
 	probe     *writeProbe // health's write probe (health.go)
 	enricher  *openmetadata.Enricher
-	metrics   *Metrics    // Prometheus metrics (metrics.go)
+	metrics   *Metrics // Prometheus metrics (metrics.go)
 	openapiState
 }
 
@@ -128,11 +133,14 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	if _, ok := d.Logger.Handler().(requestIDHandler); !ok {
 		d.Logger = slog.New(requestIDHandler{d.Logger.Handler()})
 	}
+	if d.Coord == nil {
+		d.Coord = cluster.NewLocal(cluster.NewReplicaID(nil))
+	}
 	s := &Server{cfg: d.Config, store: d.Store, issuer: d.Issuer, sessions: d.Sessions,
 		limiter: d.Limiter, log: d.Logger, version: d.Version, started: d.Started, signin: newSignIn(d),
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
 		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin,
-		enricher: d.Enricher}
+		enricher: d.Enricher, coord: d.Coord}
 	s.probe = s.newWriteProbe()
 	s.metrics = d.Metrics
 	s.metrics.bindRoutes(s.routes())

@@ -1,6 +1,9 @@
 // Package jobs is the cron scheduler: it runs every registered table's sync_schedule and the
 // retention jobs. It runs inside `da serve` (unless --no-jobs) or on its own as `da jobs`,
 // which talks to the server through its API because a DuckDB file belongs to one process.
+// With several replicas on PostgreSQL state, one scheduler runs: the elected leader's (see
+// package cluster); every job, including ones added later, is a Task or a table schedule of
+// that one scheduler, and so runs on exactly one replica.
 package jobs
 
 import (

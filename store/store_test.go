@@ -94,6 +94,9 @@ var v7Tables = []string{"sync_jobs", "write_probe"}
 // v8Tables are the tables migration 8 adds.
 var v8Tables = []string{"user_valid_after"}
 
+// v9Tables are the tables migration 9 adds.
+var v9Tables = []string{"replicas", "sync_job_owners"}
+
 // v10Tables are the tables migration 10 adds.
 var v10Tables = []string{"table_sync_options"}
 
@@ -106,12 +109,12 @@ func TestOpenFreshDatabase(t *testing.T) {
 	if err != nil || v != LatestVersion {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestVersion)
 	}
-	want := slices.Sorted(slices.Values(append(append(append(append(slices.Clone(originalTables), v4Tables...), v7Tables...), v8Tables...), v10Tables...)))
+	want := slices.Sorted(slices.Values(append(append(append(append(append(slices.Clone(originalTables), v4Tables...), v7Tables...), v8Tables...), v9Tables...), v10Tables...)))
 	if got := tableNames(t, s.DB); !slices.Equal(got, want) {
 		t.Errorf("tables =\n %v\nwant\n %v", got, want)
 	}
-	if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8", "10"}) {
-		t.Errorf("schema_version rows = %v, want [3 4 5 6 7 8 10]", got)
+	if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8", "9", "10"}) {
+		t.Errorf("schema_version rows = %v, want [3 4 5 6 7 8 9 10]", got)
 	}
 	if got := queryStrings(t, s.DB, "SELECT index_name FROM duckdb_indexes() ORDER BY 1"); !slices.Equal(got, []string{"idx_sync_jobs_created", "sessions_expiry_idx"}) {
 		t.Errorf("indexes = %v", got)
@@ -176,7 +179,7 @@ func TestReopenIsNoop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reopen: %v", err)
 		}
-		if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8"}) {
+		if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8", "9", "10"}) {
 			t.Errorf("schema_version rows after reopen = %v", got)
 		}
 		if after := schemaFingerprint(t, s.DB); !slices.Equal(before, after) {

@@ -26,6 +26,12 @@ type SyncJob struct {
 
 // SaveSyncJob inserts the job or replaces the row with the same id.
 func (s *Store) SaveSyncJob(ctx context.Context, j SyncJob) error {
+	return s.SaveSyncJobOwned(ctx, j, "")
+}
+
+// SaveSyncJobOwned is SaveSyncJob that also records, in the same transaction, that replica
+// owns the job (sync_job_owners; see replicas.go); "" records no owner.
+func (s *Store) SaveSyncJobOwned(ctx context.Context, j SyncJob, replica string) error {
 	if j.ID == "" || j.Status == "" || j.CreatedAt.IsZero() {
 		return errors.New("store: save sync job: id, status and created_at are required")
 	}
@@ -33,6 +39,11 @@ func (s *Store) SaveSyncJob(ctx context.Context, j SyncJob) error {
 		j.Tables = "[]"
 	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if replica != "" {
+			if err := setSyncJobOwnerTx(ctx, tx, j.ID, replica); err != nil {
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO sync_jobs
 			(id, trigger_kind, requested_by, status, error, created_at, started_at, finished_at, tables)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 )
 
@@ -35,6 +36,37 @@ func (s *Store) AuthGeneration() uint64 { return s.authGen.Load() }
 // authWriteTx is writeTx for changes that can withdraw rights: the auth generation moves on
 // after the transaction ends, whatever its outcome (a spurious move only costs a cache miss).
 func (s *Store) authWriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	defer s.authGen.Add(1)
+	defer func() {
+		s.authGen.Add(1)
+		if hook := authChangeHook(s); hook != nil {
+			hook(ctx)
+		}
+	}()
 	return s.writeTx(ctx, fn)
 }
+
+// authHooks holds, per store, what runs after every change that moved the auth generation
+// (replicas tell each other through it; see OnAuthChange).
+var authHooks sync.Map // *Store -> func(context.Context)
+
+func authChangeHook(s *Store) func(context.Context) {
+	if v, ok := authHooks.Load(s); ok {
+		return v.(func(context.Context))
+	}
+	return nil
+}
+
+// OnAuthChange runs fn after every change that moves the auth generation on, once the
+// change has ended, so that the other replicas sharing this database can drop their cached
+// callers too (see InvalidateAuth). nil removes it.
+func (s *Store) OnAuthChange(fn func(ctx context.Context)) {
+	if fn == nil {
+		authHooks.Delete(s)
+		return
+	}
+	authHooks.Store(s, fn)
+}
+
+// InvalidateAuth moves the auth generation on without a change here: another replica
+// changed rights, or may have while this one was not listening.
+func (s *Store) InvalidateAuth() { s.authGen.Add(1) }

@@ -58,6 +58,7 @@ var NavItems = []NavItem{
 	{Key: "admin-tables", Label: "Tables", Href: "/admin/tables", MinRole: auth.RoleAdmin},
 	{Key: "admin-users", Label: "Users", Href: "/admin/users", MinRole: auth.RoleAdmin},
 	{Key: "admin-permissions", Label: "Permissions", Href: "/admin/permissions", MinRole: auth.RoleAdmin},
+	{Key: "admin-replicas", Label: "Replicas", Href: "/admin/replicas", MinRole: auth.RoleAdmin},
 	{Key: "settings", Label: "Settings", Href: "/settings", MinRole: auth.RoleViewer},
 }
 
@@ -123,6 +124,8 @@ func navIcon(key string) string {
 		return "users"
 	case "admin-permissions":
 		return "lock"
+	case "admin-replicas":
+		return "database"
 	case "settings":
 		return "sliders"
 	}

@@ -66,10 +66,10 @@ func TestVisibleNav(t *testing.T) {
 		count     int
 		has, lack []string
 	}{
-		{auth.RoleViewer, 6, []string{"dashboard", "catalog", "memory", "access-requests", "activity", "settings"}, []string{"query", "upload", "memory-admin", "admin-tables", "admin-users", "admin-permissions"}},
+		{auth.RoleViewer, 6, []string{"dashboard", "catalog", "memory", "access-requests", "activity", "settings"}, []string{"query", "upload", "memory-admin", "admin-tables", "admin-users", "admin-permissions", "admin-replicas"}},
 		{auth.RoleAnalyst, 8, []string{"query", "upload", "activity"}, []string{"memory-admin", "admin-tables"}},
 		{auth.RoleKMAdmin, 9, []string{"memory-admin", "activity"}, []string{"admin-tables", "admin-users"}},
-		{auth.RoleAdmin, len(NavItems), []string{"activity", "admin-tables", "admin-users", "admin-permissions", "memory-admin"}, nil},
+		{auth.RoleAdmin, len(NavItems), []string{"activity", "admin-tables", "admin-users", "admin-permissions", "admin-replicas", "memory-admin"}, nil},
 		{auth.Role("root"), 0, nil, []string{"dashboard"}},
 	}
 	for _, tt := range tests {

@@ -75,9 +75,29 @@ func lockSource(absDir string) func() {
 		mu = &sync.Mutex{}
 		sourceLocks[absDir] = mu
 	}
+	shared := sharedLock
 	sourceLocksMu.Unlock()
 	mu.Lock()
-	return mu.Unlock
+	if shared == nil {
+		return mu.Unlock
+	}
+	unlock := shared(absDir)
+	return func() {
+		unlock()
+		mu.Unlock()
+	}
+}
+
+// sharedLock, when set, is taken inside the process's lock of a source directory, so that
+// processes sharing the directory serialise their read-modify-write cycles too.
+var sharedLock func(absDir string) func()
+
+// SetSharedLock makes every read-modify-write of a source's contract also hold lock(dir),
+// for replicas that share the data directory. nil removes it.
+func SetSharedLock(lock func(absDir string) func()) {
+	sourceLocksMu.Lock()
+	sharedLock = lock
+	sourceLocksMu.Unlock()
 }
 
 func absDir(sourceDir string) (string, error) {

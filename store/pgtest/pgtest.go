@@ -63,6 +63,27 @@ func URL(t testing.TB) string {
 	return withDatabase(admin, name)
 }
 
+// NewDatabase is URL for programs that are not tests, such as benchmarks: it returns the URL
+// of a new, empty database and a function that drops it. Call Stop when done.
+func NewDatabase() (string, func(), error) {
+	admin, err := adminURL()
+	if err != nil {
+		return "", nil, fmt.Errorf("pgtest: %w", err)
+	}
+	name := fmt.Sprintf("da_test_%d_%d", os.Getpid(), dbSeq.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := execAdmin(ctx, admin, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("pgtest: create database %s: %w", name, err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = execAdmin(ctx, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	}
+	return withDatabase(admin, name), drop, nil
+}
+
 // Main runs a package's tests and stops the throwaway cluster afterwards. Use it from
 // TestMain: func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }. Without it the cluster
 // still stops when the test binary exits, but its temp dir is left for the next run to sweep.
