@@ -183,12 +183,23 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	sessStore := postgresstore.NewWithCleanupInterval(st.DB, 10*time.Minute)
 	defer sessStore.StopCleanup()
 	sm := handlers.NewSessionManager(sessStore, strings.HasPrefix(cfg.ServerURL, "https://"))
+	jiraSvc, err := openJira(cfg, log)
+	if err != nil {
+		return err
+	}
 	e := handlers.New(handlers.Deps{
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
 		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
-		DemoLogin: demoLogin(demo),
+		DemoLogin: demoLogin(demo), Jira: jiraSvc,
 	})
+	if jiraSvc != nil {
+		// Events a previous process accepted but did not apply are replayed first.
+		if err := jiraSvc.Start(ctx); err != nil {
+			return err
+		}
+		defer jiraSvc.Close()
+	}
 	// Every request's context derives from reqCtx, so that a shutdown can cancel the queries
 	// and uploads still running once the drain is over.
 	reqCtx, cancelRequests := context.WithCancel(context.Background())

@@ -536,7 +536,7 @@ func (e *Engine) buildLocal(ctx context.Context, conn *sql.Conn, dir string, inf
 	if len(files) == 0 {
 		if body, n := emptyTypedView(ctx, conn, info); body != "" {
 			if _, err := conn.ExecContext(ctx, "CREATE VIEW "+quoteIdent(info.Name)+" AS "+body); err == nil {
-				info.Columns = n
+				info.Columns, info.EmptyView = n, body
 				return body, ""
 			}
 		}

@@ -29,6 +29,11 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/api/health", Min: pub, Handler: s.showHealth},
 		{Method: "GET", Path: "/readyz", Min: pub, Handler: s.showReadiness},
 
+		// Jira webhooks (signed; the original's path and the documented one).
+		{Method: "POST", Path: "/webhooks/jira", Min: pub, Handler: s.receiveJiraWebhook, BodyLimit: jiraWebhookMaxBytes + 1},
+		{Method: "POST", Path: "/api/jira/webhook", Min: pub, Handler: s.receiveJiraWebhook, BodyLimit: jiraWebhookMaxBytes + 1},
+		{Method: "GET", Path: "/webhooks/jira/health", Min: pub, Handler: s.showJiraWebhookHealth},
+
 		// Token API (CLI and scripts).
 		{Method: "POST", Path: "/auth/token", Min: pub, Handler: s.issueToken, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/auth/password/login", Min: pub, Handler: s.issueToken, BodyLimit: jsonLimit},

@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"bytes"
+	"da/engine/connectors/jira"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -49,6 +50,8 @@ type Deps struct {
 	// Scheduler, when this process runs the cron jobs, hears of registry changes at once and
 	// reports next runs; nil otherwise.
 	Scheduler RegistryScheduler
+	// Jira, when configured, is the Jira connector whose webhook events this server queues.
+	Jira *jira.Service
 	// DemoLogin, set by `da serve --demo`, is shown on the login page.
 	DemoLogin *DemoLogin
 }
@@ -80,6 +83,7 @@ type Server struct {
 	// database and could not be written after the answer was sent.
 	auditLost atomic.Uint64
 	probe     *writeProbe // health's write probe (health.go)
+	jira      *jira.Service
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -117,6 +121,10 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
 		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin}
 	s.probe = s.newWriteProbe()
+	if d.Jira != nil {
+		s.jira = d.Jira
+		d.Jira.OnPublish(s.publishJira)
+	}
 
 	e := echo.New()
 	e.HideBanner = true

@@ -37,6 +37,10 @@ type Queue struct {
 	wg      sync.WaitGroup
 	started atomic.Bool
 
+	active       atomic.Int64 // events being handled
+	dirtyGen     atomic.Int64 // changes signalled
+	publishedGen atomic.Int64 // changes a finished publish covered
+
 	mu        sync.Mutex
 	stats     Stats
 	published chan struct{} // closed and replaced at every publish
@@ -256,6 +260,8 @@ func (q *Queue) run(ctx context.Context, w *worker) {
 
 // handle applies one queued event, retrying transient errors with backoff.
 func (q *Queue) handle(ctx context.Context, name string) {
+	q.active.Add(1)
+	defer q.active.Add(-1)
 	env, err := q.read(name)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -332,7 +338,25 @@ func (q *Queue) Stats() Stats {
 	return s
 }
 
+// Idle reports whether nothing is queued, being applied or waiting to be published.
+func (q *Queue) Idle() bool {
+	if q.active.Load() > 0 || q.publishedGen.Load() != q.dirtyGen.Load() {
+		return false
+	}
+	for _, w := range q.workers {
+		w.mu.Lock()
+		n := len(w.pending)
+		w.mu.Unlock()
+		if n > 0 {
+			return false
+		}
+	}
+	ents, _ := os.ReadDir(q.queueDir())
+	return len(ents) == 0 && q.active.Load() == 0 && q.publishedGen.Load() == q.dirtyGen.Load()
+}
+
 func (q *Queue) markDirty() {
+	q.dirtyGen.Add(1)
 	select {
 	case q.dirty <- struct{}{}:
 	default:
@@ -356,6 +380,7 @@ func (q *Queue) publisher(ctx context.Context) {
 			return
 		case <-q.dirty:
 		}
+		gen := q.dirtyGen.Load()
 		err := q.proc.Store.WriteContract(ctx)
 		if err == nil && q.publish != nil {
 			err = q.publish(ctx)
@@ -370,6 +395,7 @@ func (q *Queue) publisher(ctx context.Context) {
 		close(q.published)
 		q.published = make(chan struct{})
 		q.mu.Unlock()
+		q.publishedGen.Store(gen)
 		if err != nil && q.log != nil && ctx.Err() == nil {
 			q.log.Warn("jira publish failed", "err", err)
 		}

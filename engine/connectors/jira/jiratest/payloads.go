@@ -24,8 +24,8 @@ func NewIssue(key string, id int, created, updated string) map[string]any {
 			"issuetype": map[string]any{"name": "Bug"},
 			"status":    map[string]any{"name": "In Progress", "statusCategory": map[string]any{"key": "indeterminate", "name": "In Progress"}},
 			"priority":  map[string]any{"name": "High"}, "resolution": nil,
-			"project":   map[string]any{"key": "SUP", "name": "Support"},
-			"creator":   user("carol"), "reporter": user("rita"), "assignee": user("alan"),
+			"project": map[string]any{"key": "SUP", "name": "Support"},
+			"creator": user("carol"), "reporter": user("rita"), "assignee": user("alan"),
 			"created": created, "updated": updated, "resolutiondate": nil, "duedate": "2026-03-01",
 			"labels": []any{"vip", "billing"},
 			"comment": map[string]any{"comments": []any{map[string]any{
