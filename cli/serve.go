@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"da/engine/connectors/jira"
 	"errors"
 	"flag"
 	"fmt"
@@ -148,9 +149,13 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	syncer := engine.NewSyncer(eng, st, engine.SyncOptions{Publisher: pub, Log: log,
 		Connectors: connectors.NewRegistry(eng.ExtractsDir())})
 	defer syncer.Close()
+	jiraSvc, err := openJira(cfg, log)
+	if err != nil {
+		return err
+	}
 	var sched handlers.RegistryScheduler
 	if !cfg.NoJobs {
-		s, err := startJobs(ctx, cfg, st, syncer, log)
+		s, err := startJobs(ctx, cfg, st, syncer, jiraSvc, log)
 		if err != nil {
 			return err
 		}
@@ -183,10 +188,6 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	sessStore := postgresstore.NewWithCleanupInterval(st.DB, 10*time.Minute)
 	defer sessStore.StopCleanup()
 	sm := handlers.NewSessionManager(sessStore, strings.HasPrefix(cfg.ServerURL, "https://"))
-	jiraSvc, err := openJira(cfg, log)
-	if err != nil {
-		return err
-	}
 	e := handlers.New(handlers.Deps{
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
@@ -294,8 +295,11 @@ func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 
 // startJobs starts the in-process scheduler: every table's sync_schedule and the sync
 // history retention.
-func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, log *slog.Logger) (*jobs.Scheduler, error) {
+func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, jiraSvc *jira.Service, log *slog.Logger) (*jobs.Scheduler, error) {
 	var tasks []jobs.Task
+	if jiraSvc != nil {
+		tasks = append(tasks, jobs.JiraTasks(jiraSvc.Jobs())...)
+	}
 	if cfg.SyncHistoryRetentionDays > 0 {
 		tasks = append(tasks, jobs.HistoryRetention(st, time.Duration(cfg.SyncHistoryRetentionDays)*24*time.Hour))
 	}

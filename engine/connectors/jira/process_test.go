@@ -13,14 +13,14 @@ import (
 )
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	fake  *jiratest.Server
 	store *jira.Store
 	proc  *jira.Processor
 	db    *sql.DB
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	fake := jiratest.New()
 	t.Cleanup(fake.Close)

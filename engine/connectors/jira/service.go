@@ -2,6 +2,7 @@ package jira
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -29,9 +30,10 @@ type Service struct {
 	Queue *Queue
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	publish func(context.Context) error
-	reports map[string]any // job name -> last report
+	mu       sync.Mutex
+	publish  func(context.Context) error
+	reports  map[string]any // job name -> last report
+	backfill *Backfill
 }
 
 // NewService opens the store and wires processor and queue. publish may be set later with
@@ -112,4 +114,82 @@ func (s *Service) WaitIdle(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ErrBackfillRunning means a backfill is already running in this process.
+var ErrBackfillRunning = errors.New("jira: a backfill is already running")
+
+// RunSLAPoll runs the SLA poll and keeps its report.
+func (s *Service) RunSLAPoll(ctx context.Context) (*SLAReport, error) {
+	r, err := s.Proc.PollSLA(ctx)
+	if r != nil {
+		s.SetReport("sla_poll", r)
+	}
+	return r, err
+}
+
+// RunConsistency runs the consistency check, 30 days deep, or over the full history when
+// deep, with auto-backfill, and keeps its report.
+func (s *Service) RunConsistency(ctx context.Context, deep bool) (*ConsistencyReport, error) {
+	days := 30
+	if deep {
+		days = 0
+	}
+	r, err := s.Proc.CheckConsistency(ctx, s.Opt.Project, days, true)
+	if r != nil {
+		s.SetReport("consistency", r)
+	} else if err != nil {
+		s.SetReport("consistency_error", err.Error())
+	}
+	return r, err
+}
+
+// LastConsistency is the last consistency report of this process, or the one on disk.
+func (s *Service) LastConsistency() *ConsistencyReport {
+	if r, ok := s.Report("consistency").(*ConsistencyReport); ok {
+		return r
+	}
+	return s.Store.LastConsistencyReport()
+}
+
+// StartBackfill starts a backfill in the background (one at a time).
+func (s *Service) StartBackfill(opt BackfillOptions) (*Backfill, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.backfill != nil && s.backfill.Status().State == "running" {
+		return nil, ErrBackfillRunning
+	}
+	if opt.Project == "" {
+		opt.Project = s.Opt.Project
+	}
+	b := &Backfill{}
+	b.state, b.started = "running", time.Now().UTC()
+	s.backfill = b
+	go s.Proc.RunBackfill(context.Background(), opt, b)
+	return b, nil
+}
+
+// CurrentBackfill is the last backfill started in this process, or nil.
+func (s *Service) CurrentBackfill() *Backfill {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.backfill
+}
+
+// Jobs adapts the service to the scheduler's interface.
+func (s *Service) Jobs() *JobsAdapter { return &JobsAdapter{s} }
+
+// JobsAdapter is the service as the scheduler sees it.
+type JobsAdapter struct{ s *Service }
+
+// SLAConfigured reports whether the SLA account is set.
+func (a *JobsAdapter) SLAConfigured() bool { return a.s.SLAConfigured() }
+
+// PollSLA runs the SLA poll.
+func (a *JobsAdapter) PollSLA(ctx context.Context) error { _, err := a.s.RunSLAPoll(ctx); return err }
+
+// CheckConsistency runs the consistency check.
+func (a *JobsAdapter) CheckConsistency(ctx context.Context, deep bool) error {
+	_, err := a.s.RunConsistency(ctx, deep)
+	return err
 }

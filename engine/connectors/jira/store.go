@@ -351,3 +351,14 @@ func (s *Store) WriteContract(ctx context.Context) error {
 	}
 	return extract.Write(s.dir, x)
 }
+
+func readFileLimit(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > 16<<20 {
+		return nil, fmt.Errorf("jira: %s is too large", path)
+	}
+	return os.ReadFile(path)
+}
