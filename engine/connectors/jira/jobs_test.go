@@ -141,7 +141,7 @@ func BenchmarkBackfill(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		bf := &jira.Backfill{}
-		e.proc.RunBackfill(context.Background(), jira.BackfillOptions{Project: "SUP", Parallel: 4}, bf)
+		e.proc.RunBackfill(context.Background(), jira.BackfillOptions{Project: "SUP", Parallel: 16}, bf)
 		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "issues/s")
 		if st := bf.Status(); st.Done != n {
 			b.Fatalf("backfill %+v", st)

@@ -233,18 +233,12 @@ func (p *Processor) writeIssue(ctx context.Context, is, old Issue) error {
 		}
 	}
 	month := is.Month()
-	if err := p.Store.withMonth(month, func() error {
-		_, err := p.Store.writeMonth(ctx, month, key, rows)
-		return err
-	}); err != nil {
+	if _, err := p.Store.writeMonth(ctx, month, key, rows); err != nil {
 		return err
 	}
 	if old != nil {
 		if was := old.Month(); was != month && old.Fields()["created"] != nil {
-			if err := p.Store.withMonth(was, func() error {
-				_, err := p.Store.writeMonth(ctx, was, key, nil)
-				return err
-			}); err != nil {
+			if _, err := p.Store.writeMonth(ctx, was, key, nil); err != nil {
 				return err
 			}
 		}
@@ -262,11 +256,9 @@ func (p *Processor) DeleteIssue(ctx context.Context, key string) (bool, error) {
 	defer unlock()
 	found := false
 	for _, m := range p.Store.months() {
-		if err := p.Store.withMonth(m, func() error {
-			f, err := p.Store.writeMonth(ctx, m, key, nil)
-			found = found || f
-			return err
-		}); err != nil {
+		f, err := p.Store.writeMonth(ctx, m, key, nil)
+		found = found || f
+		if err != nil {
 			return found, err
 		}
 	}
@@ -281,15 +273,6 @@ func (p *Processor) DeleteIssue(ctx context.Context, key string) (bool, error) {
 		p.Changed()
 	}
 	return found, nil
-}
-
-func (s *Store) withMonth(month string, fn func() error) error {
-	unlock, err := s.monthLock(month)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return fn()
 }
 
 // overlaySLA replaces the two SLA fields with the service account's view, when configured.

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,9 @@ type Store struct {
 	site string
 	db   *sql.DB
 	seq  atomic.Int64
+
+	groupsMu sync.Mutex
+	groups   map[string]*monthGroup
 }
 
 // OpenStore opens the connector's files under dir (DATA_DIR/extracts/jira). site is the
@@ -179,36 +183,120 @@ func (s *Store) months() []string {
 	return out
 }
 
-// writeMonth replaces the rows of key in every table's shard of month with rows (nil
-// rows: remove the key). The caller holds the month lock. Each shard is written to a
-// temporary file and renamed over the old one; a shard left with no rows is deleted.
-// It reports whether any shard held the key before.
-func (s *Store) writeMonth(ctx context.Context, month, key string, rows Rows) (found bool, err error) {
+// monthGroup gathers the writes of one month that wait for its lock, so that they are
+// applied together in one rewrite per shard (a group commit): N waiting issues cost one
+// rewrite and one fsync per table instead of N.
+type monthGroup struct {
+	mu      sync.Mutex
+	pending []*monthWrite
+	running bool
+}
+
+type monthWrite struct {
+	key   string
+	rows  Rows // nil: remove the key
+	found bool
+	err   error
+	done  chan struct{}
+}
+
+func (s *Store) group(month string) *monthGroup {
+	s.groupsMu.Lock()
+	defer s.groupsMu.Unlock()
+	if s.groups == nil {
+		s.groups = map[string]*monthGroup{}
+	}
+	g := s.groups[month]
+	if g == nil {
+		g = &monthGroup{}
+		s.groups[month] = g
+	}
+	return g
+}
+
+// writeMonth replaces the rows of key in every table's shard of month with rows (nil rows:
+// remove the key), under the month lock, together with the other writes of that month that
+// wait at the same time. Each shard is written to a temporary file and renamed over the old
+// one; a shard left with no rows is deleted. It reports whether any shard held the key.
+func (s *Store) writeMonth(ctx context.Context, month, key string, rows Rows) (bool, error) {
+	w := &monthWrite{key: key, rows: rows, done: make(chan struct{})}
+	g := s.group(month)
+	g.mu.Lock()
+	g.pending = append(g.pending, w)
+	if g.running {
+		g.mu.Unlock()
+		<-w.done
+		return w.found, w.err
+	}
+	g.running = true
+	g.mu.Unlock()
+	for {
+		g.mu.Lock()
+		batch := g.pending
+		g.pending = nil
+		if len(batch) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			break
+		}
+		g.mu.Unlock()
+		found, err := s.writeMonthBatch(context.WithoutCancel(ctx), month, batch)
+		for _, b := range batch {
+			b.found, b.err = found[b.key], err
+			close(b.done)
+		}
+	}
+	return w.found, w.err
+}
+
+func (s *Store) writeMonthBatch(ctx context.Context, month string, batch []*monthWrite) (map[string]bool, error) {
+	unlock, err := s.monthLock(month)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// The last write of a key wins (they arrive in order for one key: its issue lock).
+	last := map[string]*monthWrite{}
+	var keys []string
+	for _, b := range batch {
+		if last[b.key] == nil {
+			keys = append(keys, b.key)
+		}
+		last[b.key] = b
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer conn.Close()
+	found := map[string]bool{}
 	for _, t := range Tables {
-		f, err := s.writeShard(ctx, conn, t, month, key, rows[t.Name])
-		if err != nil {
+		var rows [][]any
+		for _, k := range keys {
+			rows = append(rows, last[k].rows[t.Name]...)
+		}
+		if err := s.writeShard(ctx, conn, t, month, keys, rows, found); err != nil {
 			return found, fmt.Errorf("jira: write %s/%s: %w", t.Name, month, err)
 		}
-		found = found || f
 	}
 	return found, nil
 }
 
-func (s *Store) writeShard(ctx context.Context, conn *sql.Conn, t Table, month, key string, rows [][]any) (found bool, err error) {
+func (s *Store) writeShard(ctx context.Context, conn *sql.Conn, t Table, month string, keys []string, rows [][]any, found map[string]bool) error {
 	path := s.shardPath(t.Name, month)
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
 	if !exists && len(rows) == 0 {
-		return false, nil
+		return nil
 	}
+	quoted := make([]string, len(keys))
+	for i, k := range keys {
+		quoted[i] = sqlString(k)
+	}
+	in := "(" + strings.Join(quoted, ", ") + ")"
 	name := fmt.Sprintf("shard_%d", s.seq.Add(1))
 	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE "+name+" ("+t.Schema()+")"); err != nil {
-		return false, err
+		return err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+name) //nolint:errcheck
 	colList := make([]string, len(t.Columns))
@@ -216,20 +304,27 @@ func (s *Store) writeShard(ctx context.Context, conn *sql.Conn, t Table, month, 
 		colList[i] = `"` + c.Name + `"`
 	}
 	if exists {
-		var n int64
-		q := "SELECT count(*) FROM read_parquet(" + sqlString(path) + ") WHERE issue_key = $1"
-		if err := conn.QueryRowContext(ctx, q, key).Scan(&n); err != nil {
-			// An unreadable shard is treated as absent (it is rewritten from this issue only).
+		hit, err := conn.QueryContext(ctx, "SELECT DISTINCT issue_key FROM read_parquet("+sqlString(path)+") WHERE issue_key IN "+in)
+		if err == nil {
+			any := false
+			for hit.Next() {
+				var k string
+				if hit.Scan(&k) == nil {
+					found[k], any = true, true
+				}
+			}
+			err = hit.Err()
+			hit.Close()
+			if err == nil && !any && len(rows) == 0 {
+				return nil
+			}
+		}
+		if err != nil {
+			// An unreadable shard is treated as absent (it is rewritten from these issues only).
 			exists = false
-		} else {
-			found = n > 0
-			if !found && len(rows) == 0 {
-				return false, nil
-			}
-			if _, err := conn.ExecContext(ctx, "INSERT INTO "+name+" SELECT "+strings.Join(colList, ", ")+
-				" FROM read_parquet("+sqlString(path)+", union_by_name = true) WHERE issue_key IS DISTINCT FROM $1", key); err != nil {
-				return false, err
-			}
+		} else if _, err := conn.ExecContext(ctx, "INSERT INTO "+name+" SELECT "+strings.Join(colList, ", ")+
+			" FROM read_parquet("+sqlString(path)+", union_by_name = true) WHERE issue_key IS NULL OR issue_key NOT IN "+in); err != nil {
+			return err
 		}
 	}
 	if len(rows) > 0 {
@@ -239,45 +334,45 @@ func (s *Store) writeShard(ctx context.Context, conn *sql.Conn, t Table, month, 
 		}
 		stmt, err := conn.PrepareContext(ctx, "INSERT INTO "+name+" VALUES ("+strings.Join(ph, ", ")+")")
 		if err != nil {
-			return found, err
+			return err
 		}
 		for _, r := range rows {
 			if _, err := stmt.ExecContext(ctx, r...); err != nil {
 				_ = stmt.Close()
-				return found, err
+				return err
 			}
 		}
 		_ = stmt.Close()
 	}
 	var n int64
 	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
-		return found, err
+		return err
 	}
 	if n == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return found, err
+			return err
 		}
 		syncDir(filepath.Dir(path))
-		return found, nil
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return found, err
+		return err
 	}
 	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d.tmp", month, s.seq.Add(1)))
 	if _, err := conn.ExecContext(ctx, "COPY (SELECT * FROM "+name+" ORDER BY issue_key) TO "+sqlString(tmp)+" (FORMAT parquet)"); err != nil {
 		_ = os.Remove(tmp)
-		return found, err
+		return err
 	}
 	if err := fsyncFile(tmp); err != nil {
 		_ = os.Remove(tmp)
-		return found, err
+		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp)
-		return found, err
+		return err
 	}
 	syncDir(filepath.Dir(path))
-	return found, nil
+	return nil
 }
 
 func fsyncFile(path string) error {
