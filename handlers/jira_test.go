@@ -3,7 +3,9 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +61,12 @@ func newJiraEnv(t testing.TB, vars map[string]string) *jiraEnv {
 	}
 	t.Cleanup(func() { _ = svc.Close() })
 	env := &testEnv{t: t, srv: s, e: e, store: st, users: map[auth.Role]*store.User{}, tokens: map[auth.Role]string{}}
+	hash, err := auth.HashPassword(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, r := range auth.Roles {
-		u := &store.User{Email: string(r) + "@example.com", Name: string(r), Role: string(r), Active: true}
+		u := &store.User{Email: string(r) + "@example.com", Name: string(r), Role: string(r), PasswordHash: hash, Active: true}
 		if err := st.CreateUser(context.Background(), u); err != nil {
 			t.Fatal(err)
 		}
@@ -232,5 +238,58 @@ func TestJiraEventsBecomeQueryableTables(t *testing.T) {
 	rec = j.do(request{method: "GET", path: "/api/admin/discover-tables", token: j.tokens[auth.RoleAdmin]})
 	if !strings.Contains(rec.Body.String(), `"jira"`) || !strings.Contains(rec.Body.String(), "remote_links") {
 		t.Fatalf("discover: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestJiraAdminBackfillAndReport(t *testing.T) {
+	j := newJiraEnv(t, nil)
+	created := time.Now().UTC().AddDate(0, 0, -2).Format("2006-01-02T15:04:05.000-0700")
+	for i := 1; i <= 5; i++ {
+		j.fake.Put(jiratest.NewIssue("SUP-"+strconv.Itoa(i), 100+i, created, created))
+	}
+	// Bad input changes nothing.
+	for _, body := range []string{`{"issue_keys":["nope"]}`, `{"parallel":99}`, `{"jql":1}`} {
+		rec := j.do(request{method: "POST", path: "/api/admin/jira/backfill", token: j.tokens[auth.RoleAdmin], body: body})
+		if rec.Code < 400 || rec.Code >= 500 || !strings.Contains(rec.Body.String(), "detail") {
+			t.Fatalf("%s: %d %s", body, rec.Code, rec.Body.String())
+		}
+	}
+	if rec := j.do(request{method: "POST", path: "/api/admin/jira/backfill", token: j.tokens[auth.RoleAnalyst], body: `{}`}); rec.Code != 403 {
+		t.Fatalf("analyst: %d", rec.Code)
+	}
+	rec := j.do(request{method: "POST", path: "/api/admin/jira/backfill", token: j.tokens[auth.RoleAdmin], body: `{"issue_keys":["SUP-1","SUP-2"]}`})
+	if rec.Code != 202 {
+		t.Fatalf("backfill: %d %s", rec.Code, rec.Body.String())
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		rec = j.do(request{method: "GET", path: "/api/admin/jira/backfill", token: j.tokens[auth.RoleAdmin]})
+		if strings.Contains(rec.Body.String(), `"state":"done"`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(rec.Body.String(), `"done":2`) {
+		t.Fatalf("backfill status: %s", rec.Body.String())
+	}
+	j.idle()
+	// The admin page's panel runs the consistency check: three issues missing, backfilled.
+	b := j.browser()
+	b.login("admin@example.com", testPassword)
+	b.do("GET", "/admin/tables", nil)
+	page := b.do("GET", "/admin/jira", nil)
+	if page.Code != 200 || !strings.Contains(page.Body.String(), `data-testid="jira-backfill"`) {
+		t.Fatalf("panel: %d %s", page.Code, page.Body.String())
+	}
+	page = b.do("POST", "/admin/jira/consistency", url.Values{"_csrf": {b.csrf}})
+	body := page.Body.String()
+	for _, w := range []string{`data-testid="jira-alert-level"`, "INFO", "Backfilled: SUP-3, SUP-4, SUP-5"} {
+		if !strings.Contains(body, w) {
+			t.Fatalf("panel after check lacks %q: %s", w, body)
+		}
+	}
+	j.idle()
+	if _, rows, raw := j.query(auth.RoleAdmin, "SELECT count(*) FROM issues"); len(rows) != 1 || !strings.Contains(raw, `"rows":[[5]]`) {
+		t.Fatalf("issues after check: %s", raw)
 	}
 }

@@ -33,6 +33,13 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/webhooks/jira", Min: pub, Handler: s.receiveJiraWebhook, BodyLimit: jiraWebhookMaxBytes + 1},
 		{Method: "POST", Path: "/api/jira/webhook", Min: pub, Handler: s.receiveJiraWebhook, BodyLimit: jiraWebhookMaxBytes + 1},
 		{Method: "GET", Path: "/webhooks/jira/health", Min: pub, Handler: s.showJiraWebhookHealth},
+		{Method: "GET", Path: "/api/admin/jira", Min: admin, Handler: s.showJiraStatus},
+		{Method: "POST", Path: "/api/admin/jira/backfill", Min: admin, Handler: s.startJiraBackfill, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/api/admin/jira/backfill", Min: admin, Handler: s.showJiraBackfill},
+		{Method: "GET", Path: "/admin/jira", Min: admin, Handler: s.showJiraPanel},
+		{Method: "POST", Path: "/admin/jira/backfill", Min: admin, Handler: s.startJiraBackfillPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/jira/consistency", Min: admin, Handler: s.runJiraConsistencyPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/jira/sla-poll", Min: admin, Handler: s.runJiraSLAPollPage, BodyLimit: jsonLimit},
 
 		// Token API (CLI and scripts).
 		{Method: "POST", Path: "/auth/token", Min: pub, Handler: s.issueToken, BodyLimit: jsonLimit},
