@@ -269,7 +269,8 @@ func (p *Processor) Retransform(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	return p.writeIssue(ctx, is, is)
+	// No previous state: every table is rewritten from the raw JSON.
+	return p.writeIssue(ctx, is, nil)
 }
 
 func (s *Store) issueKeysSince(cutoff time.Time) ([]string, error) {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -223,17 +224,23 @@ func (p *Processor) writeIssue(ctx context.Context, is, old Issue) error {
 		return err
 	}
 	key := is.Key()
-	for _, r := range rows["attachments"] {
-		if id, name := str(r[0]), str(r[2]); id != "" && name != "" {
-			if path := p.Store.attachmentPath(key, id, name); path != "" {
-				if _, err := os.Stat(path); err == nil {
-					r[3] = path
+	p.localPaths(key, rows)
+	month := is.Month()
+	// Only the tables whose rows of this issue change are rewritten (an edit of the summary
+	// touches issues alone), when the stored issue is in the same month.
+	var changed map[string]bool
+	if old != nil && old["_deleted_at"] == nil && old.Month() == month {
+		if before, err := Transform(old, p.Store.site); err == nil {
+			p.localPaths(key, before)
+			changed = map[string]bool{}
+			for _, t := range Tables {
+				if !reflect.DeepEqual(before[t.Name], rows[t.Name]) {
+					changed[t.Name] = true
 				}
 			}
 		}
 	}
-	month := is.Month()
-	if _, err := p.Store.writeMonth(ctx, month, key, rows); err != nil {
+	if _, err := p.Store.writeMonthTables(ctx, month, key, rows, changed); err != nil {
 		return err
 	}
 	if old != nil {
@@ -244,6 +251,19 @@ func (p *Processor) writeIssue(ctx context.Context, is, old Issue) error {
 		}
 	}
 	return p.Store.saveIssue(is)
+}
+
+// localPaths fills attachments.local_path for the files already downloaded.
+func (p *Processor) localPaths(key string, rows Rows) {
+	for _, r := range rows["attachments"] {
+		if id, name := str(r[0]), str(r[2]); id != "" && name != "" {
+			if path := p.Store.attachmentPath(key, id, name); path != "" {
+				if _, err := os.Stat(path); err == nil {
+					r[3] = path
+				}
+			}
+		}
+	}
 }
 
 // DeleteIssue removes the issue's rows from every shard and marks its raw JSON deleted. It

@@ -72,7 +72,7 @@ const maxAttempts = 5
 // changes visible (contract + catalog) and runs after each group of changes.
 func NewQueue(proc *Processor, n int, publish func(context.Context) error, log *slog.Logger) *Queue {
 	if n <= 0 {
-		n = 4
+		n = 8
 	}
 	q := &Queue{proc: proc, log: log, publish: publish, dirty: make(chan struct{}, 1), published: make(chan struct{})}
 	for range n {
@@ -127,9 +127,12 @@ func (q *Queue) Enqueue(id, name string, body []byte) error {
 		return fmt.Errorf("jira: queue event: %w", err)
 	}
 	syncDir(q.queueDir())
-	// The marker comes last: a crash before it lets Jira's retry queue the event again,
-	// which is harmless; the other order could lose it.
-	if err := writeAtomic(mark, nil); err != nil {
+	// The marker comes last and needs no fsync: a crash that loses it lets Jira's retry
+	// queue the event again, which is harmless; the other order could lose the event.
+	if err := os.MkdirAll(filepath.Dir(mark), 0o750); err != nil {
+		return err
+	}
+	if err := os.WriteFile(mark, nil, 0o640); err != nil {
 		return err
 	}
 	q.count(func(s *Stats) { s.Received++; s.LastEventAt = now })

@@ -193,11 +193,12 @@ type monthGroup struct {
 }
 
 type monthWrite struct {
-	key   string
-	rows  Rows // nil: remove the key
-	found bool
-	err   error
-	done  chan struct{}
+	key    string
+	rows   Rows            // nil: remove the key
+	tables map[string]bool // tables whose rows of key change; nil: all
+	found  bool
+	err    error
+	done   chan struct{}
 }
 
 func (s *Store) group(month string) *monthGroup {
@@ -219,7 +220,13 @@ func (s *Store) group(month string) *monthGroup {
 // wait at the same time. Each shard is written to a temporary file and renamed over the old
 // one; a shard left with no rows is deleted. It reports whether any shard held the key.
 func (s *Store) writeMonth(ctx context.Context, month, key string, rows Rows) (bool, error) {
-	w := &monthWrite{key: key, rows: rows, done: make(chan struct{})}
+	return s.writeMonthTables(ctx, month, key, rows, nil)
+}
+
+// writeMonthTables is writeMonth that rewrites only the named tables (nil: all): the rows
+// of key in the others are known to be unchanged.
+func (s *Store) writeMonthTables(ctx context.Context, month, key string, rows Rows, tables map[string]bool) (bool, error) {
+	w := &monthWrite{key: key, rows: rows, tables: tables, done: make(chan struct{})}
 	g := s.group(month)
 	g.mu.Lock()
 	g.pending = append(g.pending, w)
@@ -270,19 +277,32 @@ func (s *Store) writeMonthBatch(ctx context.Context, month string, batch []*mont
 	}
 	defer conn.Close()
 	found := map[string]bool{}
+	removal := false
+	for _, k := range keys {
+		removal = removal || last[k].rows == nil
+	}
 	for _, t := range Tables {
 		var rows [][]any
+		var tkeys []string
 		for _, k := range keys {
-			rows = append(rows, last[k].rows[t.Name]...)
+			if w := last[k]; w.tables == nil || w.tables[t.Name] {
+				tkeys = append(tkeys, k)
+				rows = append(rows, w.rows[t.Name]...)
+			}
 		}
-		if err := s.writeShard(ctx, conn, t, month, keys, rows, found); err != nil {
+		if len(tkeys) == 0 {
+			continue
+		}
+		if err := s.writeShard(ctx, conn, t, month, tkeys, rows, found, removal); err != nil {
 			return found, fmt.Errorf("jira: write %s/%s: %w", t.Name, month, err)
 		}
 	}
 	return found, nil
 }
 
-func (s *Store) writeShard(ctx context.Context, conn *sql.Conn, t Table, month string, keys []string, rows [][]any, found map[string]bool) error {
+// writeShard rewrites one shard without keys' old rows plus rows. Only when the batch
+// removes an issue (removal) does it record which keys the shard held (for "found").
+func (s *Store) writeShard(ctx context.Context, conn *sql.Conn, t Table, month string, keys []string, rows [][]any, found map[string]bool, removal bool) error {
 	path := s.shardPath(t.Name, month)
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
@@ -303,7 +323,7 @@ func (s *Store) writeShard(ctx context.Context, conn *sql.Conn, t Table, month s
 	for i, c := range t.Columns {
 		colList[i] = `"` + c.Name + `"`
 	}
-	if exists {
+	if exists && removal {
 		hit, err := conn.QueryContext(ctx, "SELECT DISTINCT issue_key FROM read_parquet("+sqlString(path)+") WHERE issue_key IN "+in)
 		if err == nil {
 			any := false
@@ -322,9 +342,15 @@ func (s *Store) writeShard(ctx context.Context, conn *sql.Conn, t Table, month s
 		if err != nil {
 			// An unreadable shard is treated as absent (it is rewritten from these issues only).
 			exists = false
-		} else if _, err := conn.ExecContext(ctx, "INSERT INTO "+name+" SELECT "+strings.Join(colList, ", ")+
+		}
+	}
+	if exists {
+		if _, err := conn.ExecContext(ctx, "INSERT INTO "+name+" SELECT "+strings.Join(colList, ", ")+
 			" FROM read_parquet("+sqlString(path)+", union_by_name = true) WHERE issue_key IS NULL OR issue_key NOT IN "+in); err != nil {
-			return err
+			if removal {
+				return err
+			}
+			// An unreadable shard is rewritten from these issues only.
 		}
 	}
 	if len(rows) > 0 {
@@ -344,9 +370,11 @@ func (s *Store) writeShard(ctx context.Context, conn *sql.Conn, t Table, month s
 		}
 		_ = stmt.Close()
 	}
-	var n int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
-		return err
+	n := int64(len(rows))
+	if n == 0 {
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
+			return err
+		}
 	}
 	if n == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
