@@ -231,7 +231,7 @@ func JiraPanel(d JiraPanelData) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<div class=\"mt-4 border-t border-slate-100 pt-3\" data-testid=\"jira-consistency\"><h3 class=\"text-xs font-semibold uppercase tracking-wide text-slate-500\">Last consistency check</h3>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<div class=\"mt-4 border-t border-slate-100 pt-4\" data-testid=\"jira-consistency\"><h3 class=\"text-xs font-semibold uppercase tracking-wide text-slate-500\">Last consistency check</h3>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -397,7 +397,7 @@ func JiraPanel(d JiraPanelData) templ.Component {
 				}
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</div><div class=\"mt-4 flex flex-wrap items-center gap-2 border-t border-slate-100 pt-3\"><form method=\"post\" action=\"/admin/jira/backfill\" hx-post=\"/admin/jira/backfill\" hx-target=\"#jira-panel\" hx-swap=\"outerHTML\"><input type=\"hidden\" name=\"_csrf\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</div><div class=\"mt-4 flex flex-wrap items-center gap-2 border-t border-slate-100 pt-4\"><form method=\"post\" action=\"/admin/jira/backfill\" hx-post=\"/admin/jira/backfill\" hx-target=\"#jira-panel\" hx-swap=\"outerHTML\"><input type=\"hidden\" name=\"_csrf\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
