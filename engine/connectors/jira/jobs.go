@@ -333,6 +333,9 @@ type Backfill struct {
 	keys    []string
 	started time.Time
 	ended   time.Time
+	// settle, when set, runs before the backfill reports done (the service waits there
+	// until the loaded issues are published, so "done" means queryable).
+	settle func()
 }
 
 // BackfillStatus is a snapshot of a Backfill.
@@ -449,6 +452,9 @@ func (p *Processor) RunBackfill(ctx context.Context, opt BackfillOptions, b *Bac
 	wg.Wait()
 	if p.Changed != nil {
 		p.Changed()
+	}
+	if b.settle != nil {
+		b.settle()
 	}
 	b.finish(ctx.Err())
 }

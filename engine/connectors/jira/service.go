@@ -162,7 +162,11 @@ func (s *Service) StartBackfill(opt BackfillOptions) (*Backfill, error) {
 	if opt.Project == "" {
 		opt.Project = s.Opt.Project
 	}
-	b := &Backfill{}
+	b := &Backfill{settle: func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		_ = s.WaitIdle(ctx)
+	}}
 	b.state, b.started = "running", time.Now().UTC()
 	s.backfill = b
 	go s.Proc.RunBackfill(context.Background(), opt, b)
