@@ -31,6 +31,8 @@ func (e *env) adminClient(args []string) (code int, ok bool) {
 		return e.adminGrant(rest), true
 	case "revoke":
 		return e.adminRevoke(rest), true
+	case "jira":
+		return e.adminJira(rest), true
 	}
 	return 0, false
 }

@@ -63,6 +63,8 @@ var helps = map[string]cmdHelp{
 	"memory mandate": {args: "ID", purpose: "Make an approved item mandatory for everyone or an audience; a reason is required (km_admin role).", examples: []string{"memory mandate 3f1c… --reason 'finance policy' --audience analysts"}},
 	"memory revoke":  {args: "ID", purpose: "Withdraw an approved or mandatory item (km_admin role).", examples: []string{"memory revoke 3f1c… --reason 'outdated'"}},
 
+	"admin jira backfill": {purpose: "Load Jira history into the jira tables through the webhook path, resumably, with a progress bar (admin role).",
+		examples: []string{"admin jira backfill", "admin jira backfill --issue-keys SUP-1,SUP-2", "admin jira backfill --jql 'project = SUP AND created >= -30d' --parallel 8 --dry-run"}},
 	"admin users":          {purpose: "List the users (admin role).", examples: []string{"admin users", "admin users --json"}},
 	"admin add-user":       {args: "EMAIL", purpose: "Create a user; without --password a one-time set-up link is printed (admin role).", examples: []string{"admin add-user ann@example.com --role analyst"}},
 	"admin remove-user":    {args: "USER", purpose: "Delete a user, given by e-mail or id (admin role).", examples: []string{"admin remove-user ann@example.com"}},

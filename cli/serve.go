@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -212,12 +213,20 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	}
 	syncer := engine.NewSyncer(eng, st, syncOpt)
 	defer syncer.Close()
+	jiraSvc, err := openJira(cfg, log)
+	if err != nil {
+		return err
+	}
+	var jiraTasks []jobs.Task
+	if jiraSvc != nil {
+		jiraTasks = jobs.JiraTasks(jiraSvc.Jobs())
+	}
 	metrics := handlers.NewMetrics()
 	var sched handlers.RegistryScheduler
 	switch {
 	case cfg.NoJobs:
 	case !rep.shared():
-		s, err := startJobs(ctx, cfg, st, syncer, eng, enricher, metrics, version, log)
+		s, err := startJobs(ctx, cfg, st, syncer, eng, enricher, metrics, version, log, jiraTasks...)
 		if err != nil {
 			return err
 		}
@@ -227,7 +236,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		// One replica, the leader, runs the scheduled jobs; another takes over when it goes.
 		jctx, stopJobs := context.WithCancel(ctx)
 		lj := runLeaderJobs(jctx, coord, log, func(lctx context.Context) (*jobs.Scheduler, error) {
-			return startJobs(lctx, cfg, st, syncer, eng, enricher, metrics, version, log, clusterTask(eng, syncer, st, log))
+			return startJobs(lctx, cfg, st, syncer, eng, enricher, metrics, version, log, append(slices.Clone(jiraTasks), clusterTask(eng, syncer, st, log))...)
 		})
 		defer lj.Wait()
 		defer stopJobs()
@@ -263,8 +272,15 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
 		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
-		DemoLogin: demoLogin(demo), Enricher: enricher, Metrics: metrics, Coord: coord,
+		DemoLogin: demoLogin(demo), Enricher: enricher, Metrics: metrics, Coord: coord, Jira: jiraSvc,
 	})
+	if jiraSvc != nil {
+		// Events a previous process accepted but did not apply are replayed first.
+		if err := jiraSvc.Start(ctx); err != nil {
+			return err
+		}
+		defer jiraSvc.Close()
+	}
 	// Every request's context derives from reqCtx, so that a shutdown can cancel the queries
 	// and uploads still running once the drain is over.
 	reqCtx, cancelRequests := context.WithCancel(context.Background())

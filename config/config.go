@@ -198,8 +198,16 @@ type JiraConfig struct {
 	SLAEmail      string // JIRA_SLA_EMAIL: service account for SLA data
 	SLAAPIToken   string // JIRA_SLA_API_TOKEN(_FILE)
 	Project       string // JIRA_PROJECT: project key for consistency checks
-	DataDir       string // JIRA_DATA_DIR: raw issues and webhook events, default DataDir/src_data/raw/jira
-	ParquetDir    string // JIRA_PARQUET_DIR, default DataDir/src_data/parquet/jira
+	BaseURL       string // JIRA_BASE_URL: REST base, default https://<Domain>; a proxy or a test server
+	SLABaseURL    string // JIRA_SLA_BASE_URL: SLA base, default https://api.atlassian.com/ex/jira/<CloudID>
+	Insecure      bool   // JIRA_WEBHOOK_INSECURE: accept unsigned webhooks when no secret is set
+	// DataDir is the one root of the connector's files: DATA_DIR/extracts/jira (raw/ and data/).
+	DataDir string
+}
+
+// SLAConfigured reports whether the SLA service account is complete.
+func (j *JiraConfig) SLAConfigured() bool {
+	return j.SLAEmail != "" && j.SLAAPIToken != "" && (j.CloudID != "" || j.SLABaseURL != "")
 }
 
 // TelegramConfig configures the Telegram bot.
@@ -470,7 +478,7 @@ func (c *Config) KeboolaConfigured() bool { return c.Keboola.URL != "" && c.Kebo
 
 // JiraConfigured reports whether Jira webhook processing has its domain, e-mail and token.
 func (c *Config) JiraConfigured() bool {
-	return c.Jira.Domain != "" && c.Jira.Email != "" && c.Jira.APIToken != ""
+	return c.Jira.BaseURL != "" && c.Jira.Email != "" && c.Jira.APIToken != ""
 }
 
 // StateBackend names where the system database lives: "postgres" when DatabaseURL is set,

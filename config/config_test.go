@@ -96,7 +96,7 @@ func TestDefaults(t *testing.T) {
 		{"InstanceName", c.InstanceName, "AI Data Analyst"},
 		{"DataSource", c.DataSource, "local"},
 		{"Keboola.TokenEnv", c.Keboola.TokenEnv, "KEBOOLA_STORAGE_TOKEN"},
-		{"Jira.DataDir", c.Jira.DataDir, filepath.Join(dir, "data", "src_data", "raw", "jira")},
+		{"Jira.DataDir", c.Jira.DataDir, filepath.Join(dir, "data", "extracts", "jira")},
 		{"Upload.MaxBytes", c.Upload.MaxBytes, int64(500 * 1024 * 1024)},
 		{"Upload.ArtifactMaxBytes", c.Upload.ArtifactMaxBytes, int64(50 * 1024 * 1024)},
 		{"Query.Timeout", c.Query.Timeout, 30 * time.Second},

@@ -428,11 +428,21 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 	l.str(&j.SLAEmail, "JIRA_SLA_EMAIL", env("JIRA_SLA_EMAIL", y("jira.sla_email", fj.SLAEmail)))
 	l.str(&j.SLAAPIToken, "JIRA_SLA_API_TOKEN", secret("JIRA_SLA_API_TOKEN", y("jira.sla_api_token", fj.SLAAPIToken)))
 	l.str(&j.Project, "JIRA_PROJECT", env("JIRA_PROJECT", y("jira.project", fj.Project)))
-	l.str(&j.DataDir, "JIRA_DATA_DIR", env("JIRA_DATA_DIR", y("jira.data_dir", fj.DataDir)))
-	l.str(&j.ParquetDir, "JIRA_PARQUET_DIR", env("JIRA_PARQUET_DIR", y("jira.parquet_dir", fj.ParquetDir)))
-	l.dirUnder(&j.DataDir, "JIRA_DATA_DIR", "src_data/raw/jira")
-	l.dirUnder(&j.ParquetDir, "JIRA_PARQUET_DIR", "src_data/parquet/jira")
+	l.str(&j.BaseURL, "JIRA_BASE_URL", env("JIRA_BASE_URL", y("jira.base_url", fj.BaseURL)))
+	l.str(&j.SLABaseURL, "JIRA_SLA_BASE_URL", env("JIRA_SLA_BASE_URL", y("jira.sla_base_url", fj.SLABaseURL)))
+	l.boolean(&j.Insecure, "JIRA_WEBHOOK_INSECURE", env("JIRA_WEBHOOK_INSECURE"))
 	j.Domain = strings.ToLower(j.Domain)
+	// One root for every Jira file: the webhook, the transform, the jobs and the catalog all
+	// read and write DATA_DIR/extracts/jira/{raw,data}.
+	j.DataDir = filepath.Join(l.cfg.DataDir, "extracts", "jira")
+	if j.BaseURL == "" && j.Domain != "" {
+		j.BaseURL = "https://" + j.Domain
+	}
+	j.BaseURL = strings.TrimRight(j.BaseURL, "/")
+	if j.SLABaseURL == "" && j.CloudID != "" {
+		j.SLABaseURL = "https://api.atlassian.com/ex/jira/" + j.CloudID
+	}
+	j.SLABaseURL = strings.TrimRight(j.SLABaseURL, "/")
 
 	t, ft := &c.Telegram, &f.Telegram
 	l.str(&t.BotUsername, "TELEGRAM_BOT_USERNAME", env("TELEGRAM_BOT_USERNAME", y("telegram.bot_username", ft.BotUsername)))

@@ -168,6 +168,11 @@ func (l *loader) validate(f *fileConfig) {
 	if d := c.Jira.Domain; d != "" && !domainRE.MatchString(d) {
 		l.problem("%s must be a host name like acme.atlassian.net (got %q)", l.label("JIRA_DOMAIN"), d)
 	}
+	for _, u := range []struct{ id, v string }{{"JIRA_BASE_URL", c.Jira.BaseURL}, {"JIRA_SLA_BASE_URL", c.Jira.SLABaseURL}} {
+		if p, err := url.Parse(u.v); u.v != "" && (err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "") {
+			l.problem("%s must be an http(s) URL like https://acme.atlassian.net (got %q)", l.label(u.id), u.v)
+		}
+	}
 	l.email("JIRA_EMAIL", c.Jira.Email)
 	l.email("JIRA_SLA_EMAIL", c.Jira.SLAEmail)
 	if u := c.Telegram.BotUsername; u != "" && !botNameRE.MatchString(u) {

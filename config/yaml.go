@@ -168,8 +168,8 @@ type fileJira struct {
 	SLAAPIToken   *string `yaml:"sla_api_token"`
 	CloudID       *string `yaml:"cloud_id"`
 	Project       *string `yaml:"project"`
-	DataDir       *string `yaml:"data_dir"`
-	ParquetDir    *string `yaml:"parquet_dir"`
+	BaseURL       *string `yaml:"base_url"`
+	SLABaseURL    *string `yaml:"sla_base_url"`
 }
 
 type fileAI struct {

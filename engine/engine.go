@@ -115,6 +115,9 @@ type TableInfo struct {
 	Hash              string    // changes exactly when the data changes; "" for remote tables
 	CRC32C            uint32    // CRC-32C of the files' bytes in order (a download's check)
 	Status            string    // StatusOK or StatusUnavailablePrefix + reason
+	// EmptyView is, for a local table with no files yet, the body of its typed view with no
+	// rows (SELECT CAST(NULL AS type) AS col, ... LIMIT 0); "" otherwise.
+	EmptyView string
 }
 
 // Available reports whether the table can be queried.

@@ -562,6 +562,12 @@ func (e *Engine) buildSource(ctx context.Context, conn *sql.Conn, src *SourceInf
 func (e *Engine) buildLocal(ctx context.Context, conn *sql.Conn, dir string, info *TableInfo) (body, reason string) {
 	files := extract.TableFiles(dir, info.Name)
 	if len(files) == 0 {
+		if body, n := emptyTypedView(ctx, conn, info); body != "" {
+			if _, err := conn.ExecContext(ctx, "CREATE VIEW "+quoteIdent(info.Name)+" AS "+body); err == nil {
+				info.Columns, info.EmptyView = n, body
+				return body, ""
+			}
+		}
 		return "", fmt.Sprintf("data file missing: neither data/%s.parquet nor data/%s/*.parquet exists", info.Name, info.Name)
 	}
 	// The view reads the files directly, so server.duckdb works without the extracts attached.
@@ -595,6 +601,30 @@ func (e *Engine) buildLocal(ctx context.Context, conn *sql.Conn, dir string, inf
 	info.CRC32C = facts.crc32c
 	info.Columns = facts.columns
 	return body, ""
+}
+
+// emptyTypedView is the body of a view with no rows and the columns of the source's own
+// view of a local table that has no parquet files yet (a connector that declares its schema
+// before the first row arrives), or "" when the source has no such view.
+func emptyTypedView(ctx context.Context, conn *sql.Conn, info *TableInfo) (string, int) {
+	rows, err := conn.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE "+
+		quoteIdent(info.Source)+"."+quoteIdent(info.Name)+")")
+	if err != nil {
+		return "", 0
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return "", 0
+		}
+		cols = append(cols, "CAST(NULL AS "+typ+") AS "+quoteIdent(name))
+	}
+	if rows.Err() != nil || len(cols) == 0 {
+		return "", 0
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " LIMIT 0", len(cols)
 }
 
 // parquetList is the read_parquet argument for files; shards are combined by column name.

@@ -104,6 +104,14 @@ func (s *Server) showHealth(c echo.Context) error {
 		disk["writable"] = true
 	}
 	services["disk"] = disk
+	if s.jira != nil {
+		// Jira's own states map onto health's: an event that failed all its tries is a warning.
+		j := s.jiraStatus()
+		if j["status"] != "warning" {
+			j["status"] = "ok"
+		}
+		services["jira"] = j
+	}
 	for _, svc := range services {
 		degrade(svc["status"].(string))
 	}

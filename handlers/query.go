@@ -39,10 +39,10 @@ func (s *Server) readableQueryTables(ctx context.Context, u *store.User) ([]quer
 	}
 	var out []query.Table
 	for _, info := range s.engine.Catalog().List() {
-		if !info.Available() || len(info.Files) == 0 || !readable.Has(info.ID) {
+		if !info.Available() || (len(info.Files) == 0 && info.EmptyView == "") || !readable.Has(info.ID) {
 			continue
 		}
-		out = append(out, query.Table{Name: info.ID, Files: info.Files})
+		out = append(out, query.Table{Name: info.ID, Files: info.Files, Empty: info.EmptyView})
 	}
 	return out, nil
 }

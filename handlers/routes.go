@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"da/engine/connectors/jira"
 	"da/engine/connectors/keboola"
 	"da/engine/openmetadata"
 	"github.com/labstack/echo/v4"
@@ -48,6 +49,20 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/docs", Min: pub, Handler: s.showAPIDocs},
 		{Method: "GET", Path: "/readyz", Min: pub, Handler: s.showReadiness, Resp: readinessResponse{}, Document: true},
 		{Method: "GET", Path: "/metrics", Min: admin, Handler: s.showMetrics, Scrape: true, Produces: "text/plain", Document: true},
+
+		// Jira webhooks (signed; the original's path and the documented one).
+		{Method: "POST", Path: "/webhooks/jira", Min: pub, Handler: s.receiveJiraWebhook, BodyLimit: jiraWebhookMaxBytes + 1, Req: jiraWebhookEvent{}, Resp: jiraWebhookAccepted{},
+			Doc: "Jira Cloud's issue events, signed with HMAC-SHA256 of the body in X-Hub-Signature-256 (or X-Hub-Signature); stored durably before the answer and applied in the background."},
+		{Method: "POST", Path: "/api/jira/webhook", Min: pub, Handler: s.receiveJiraWebhook, BodyLimit: jiraWebhookMaxBytes + 1, Req: jiraWebhookEvent{}, Resp: jiraWebhookAccepted{},
+			Doc: "The same as POST /webhooks/jira, under the original's name."},
+		{Method: "GET", Path: "/webhooks/jira/health", Min: pub, Handler: s.showJiraWebhookHealth, Resp: jiraWebhookHealth{}},
+		{Method: "GET", Path: "/api/admin/jira", Min: admin, Handler: s.showJiraStatus, Resp: map[string]any{}},
+		{Method: "POST", Path: "/api/admin/jira/backfill", Min: admin, Handler: s.startJiraBackfill, BodyLimit: jsonLimit, Req: jiraBackfillBody{}, Resp: jira.BackfillStatus{}, Status: 202},
+		{Method: "GET", Path: "/api/admin/jira/backfill", Min: admin, Handler: s.showJiraBackfill, Resp: jira.BackfillStatus{}},
+		{Method: "GET", Path: "/admin/jira", Min: admin, Handler: s.showJiraPanel},
+		{Method: "POST", Path: "/admin/jira/backfill", Min: admin, Handler: s.startJiraBackfillPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/jira/consistency", Min: admin, Handler: s.runJiraConsistencyPage, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/admin/jira/sla-poll", Min: admin, Handler: s.runJiraSLAPollPage, BodyLimit: jsonLimit},
 
 		// Token API (CLI and scripts).
 		{Method: "POST", Path: "/auth/token", Min: pub, Handler: s.issueToken, BodyLimit: jsonLimit, Req: credentials{}, Resp: tokenResponse{}},

@@ -20,10 +20,14 @@ func createPAT(env *testEnv, userID string, expires *time.Time) (*store.Personal
 // publicRoutes are the only routes anyone may call without signing in. A new public route
 // must be added here on purpose; everything else is denied by default.
 var publicRoutes = map[string]bool{
-	"GET /api/health":           true,
-	"GET /readyz":               true,
-	"GET /openapi.json":         true,
-	"GET /docs":                 true,
+	"GET /api/health":   true,
+	"GET /readyz":       true,
+	"GET /openapi.json": true,
+	"GET /docs":         true,
+	// Jira webhooks authenticate by their HMAC signature (jira.go).
+	"POST /webhooks/jira":       true,
+	"POST /api/jira/webhook":    true,
+	"GET /webhooks/jira/health": true,
 	"POST /auth/token":          true,
 	"POST /auth/password/login": true,
 	"POST /auth/bootstrap":      true,

@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"bytes"
+	"da/engine/connectors/jira"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -51,6 +52,8 @@ type Deps struct {
 	// Scheduler, when this process runs the cron jobs, hears of registry changes at once and
 	// reports next runs; nil otherwise.
 	Scheduler RegistryScheduler
+	// Jira, when configured, is the Jira connector whose webhook events this server queues.
+	Jira *jira.Service
 	// DemoLogin, set by `da serve --demo`, is shown on the login page.
 	DemoLogin *DemoLogin
 	// Enricher adds OpenMetadata's descriptions, tags, owners and tier to the catalog; nil
@@ -94,6 +97,7 @@ type Server struct {
 	enricher  *openmetadata.Enricher
 	metrics   *Metrics // Prometheus metrics (metrics.go)
 	openapiState
+	jira *jira.Service
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -147,6 +151,10 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	s.registerServerGauges(d.Metrics)
 	if d.Syncer != nil {
 		d.Syncer.OnFinished(d.Metrics.observeSync)
+	}
+	if d.Jira != nil {
+		s.jira = d.Jira
+		d.Jira.OnPublish(s.publishJira)
 	}
 
 	e := echo.New()

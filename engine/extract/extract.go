@@ -34,6 +34,9 @@ type Table struct {
 	ExtractedAt time.Time
 	// QueryMode is ModeLocal (default when empty) or ModeRemote.
 	QueryMode string
+	// EmptySchema ("name TYPE, ...") lets a local table without parquet files be written as
+	// a typed view with no rows instead of failing. It is not read back by Read.
+	EmptySchema string
 }
 
 // RemoteAttach is one _remote_attach row: an external catalog the orchestrator must ATTACH.
@@ -645,6 +648,11 @@ func writeLocked(dir string, x *Extract) (err error) {
 			continue
 		}
 		files := TableFiles(dir, t.Name)
+		if len(files) == 0 && t.EmptySchema != "" {
+			views = append(views, fmt.Sprintf(`CREATE VIEW "%s" AS SELECT UNNEST(r) FROM (SELECT NULL::STRUCT(%s) AS r) LIMIT 0`,
+				t.Name, t.EmptySchema))
+			continue
+		}
 		if len(files) == 0 {
 			return fmt.Errorf("extract: table %s: no parquet files (expected data/%s.parquet or data/%s/*.parquet)", t.Name, t.Name, t.Name)
 		}

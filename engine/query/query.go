@@ -31,6 +31,9 @@ import (
 type Table struct {
 	Name  string
 	Files []string
+	// Empty, for a table without files, is the engine's typed view body with no rows
+	// (CAST(NULL AS type) columns only: it reads nothing).
+	Empty string
 }
 
 // Options are the sandbox limits; zero values take the defaults noted per field.

@@ -88,10 +88,10 @@ func sandboxKey(tables []Table) (string, []Table, error) {
 			return "", nil, fmt.Errorf("table %q is listed twice", t.Name)
 		}
 		seen[low] = true
-		if len(t.Files) == 0 {
+		if len(t.Files) == 0 && t.Empty == "" {
 			return "", nil, fmt.Errorf("table %q has no files", t.Name)
 		}
-		fmt.Fprintf(h, "t\x00%s\x00", t.Name)
+		fmt.Fprintf(h, "t\x00%s\x00%s\x00", t.Name, t.Empty)
 		for _, f := range t.Files {
 			if !filepath.IsAbs(f) {
 				return "", nil, fmt.Errorf("table %q: file path is not absolute", t.Name)
@@ -139,6 +139,10 @@ func buildSandbox(opt Options, key string, tables []Table, exportFile string) (s
 	var views []string
 	var vars []string // per-connection variables that hold each view's file list
 	for ti, t := range tables {
+		if len(t.Files) == 0 {
+			views = append(views, fmt.Sprintf("CREATE VIEW %s AS %s", quoteIdent(t.Name), t.Empty))
+			continue
+		}
 		var lits []string
 		for i, f := range t.Files {
 			link := filepath.Join(dir, t.Name+"_"+strconv.Itoa(i)+".parquet")
