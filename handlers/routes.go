@@ -175,6 +175,10 @@ func (s *Server) routes() []Route {
 
 		// Uploads: a file becomes a table (size capped while streaming, not by BodyLimit).
 		{Method: "POST", Path: "/api/upload/table", Min: analyst, Handler: s.uploadTable, StreamBody: true},
+		// Agent uploads: transcripts, artifacts (50 MiB, capped while streaming) and CLAUDE.local.md.
+		{Method: "POST", Path: "/api/upload/sessions", Min: analyst, Handler: s.uploadSession, StreamBody: true},
+		{Method: "POST", Path: "/api/upload/artifacts", Min: analyst, Handler: s.uploadArtifact, StreamBody: true},
+		{Method: "POST", Path: "/api/upload/local-md", Min: analyst, Handler: s.uploadLocalMD, BodyLimit: localMDMax*4 + 4096},
 		{Method: "GET", Path: "/corporate-memory", Min: viewer, Handler: s.memoryPage},
 		{Method: "POST", Path: "/corporate-memory", Min: analyst, Handler: s.memoryContribute, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/corporate-memory/:item_id/vote", Min: analyst, Handler: s.memoryVoteForm, BodyLimit: jsonLimit},
