@@ -33,6 +33,8 @@ var helps = map[string]cmdHelp{
 		examples: []string{"auth whoami", "auth whoami --json"}},
 	"sync": {purpose: "Download the tables you subscribe to (all you can read until you choose) and build user/duckdb/analytics.duckdb. Needs the analyst role.",
 		examples: []string{"sync", "sync --table orders", "sync --dry-run --json"}},
+	"push": {purpose: "Upload CLAUDE.local.md and new or changed transcripts in user/sessions/*.jsonl for the team's knowledge; secrets are redacted first (same as sync --upload-only).",
+		examples: []string{"push", "push --json", "push --all"}},
 	"query": {args: `"SQL"`, purpose: "Run one SELECT on the local copy, or on the server with --remote. JSON gives DECIMALs as exact strings unless --decimals float.",
 		examples: []string{`query "SELECT count(*) FROM orders"`, `query "FROM customers LIMIT 5" --remote --format json`,
 			`query "SELECT sum(total) AS revenue FROM orders" --format json --decimals float`}},

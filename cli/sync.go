@@ -135,8 +135,12 @@ func (e *env) syncCmd(args []string) int {
 	fs.BoolVar(&o.quiet, "quiet", false, "print only errors")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
 	fs.BoolVar(&o.verify, "verify", false, "re-hash every local file, not only those whose size or time changed")
+	uploadOnly := fs.Bool("upload-only", false, "only upload CLAUDE.local.md and new session transcripts (as `da push`)")
 	if _, code, ok := e.parseArgs(fs, args, 0, 0); !ok {
 		return code
+	}
+	if *uploadOnly {
+		return e.runPushCmd(o.json, false)
 	}
 	s, c, err := e.authedClient()
 	if err != nil {
