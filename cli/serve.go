@@ -22,9 +22,11 @@ import (
 	"da/config"
 	"da/engine"
 	"da/engine/connectors"
+	"da/engine/knowledge"
 	"da/engine/query"
 	"da/handlers"
 	"da/jobs"
+	"da/llm"
 	"da/store"
 )
 
@@ -149,8 +151,13 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		Connectors: connectors.NewRegistry(eng.ExtractsDir())})
 	defer syncer.Close()
 	var sched handlers.RegistryScheduler
+	// One knowledge collector for "Collect now" and the schedule, so only one run at a time.
+	collector := knowledge.NewRunner(cfg, st, log, llm.Options{})
+	if err := st.FailUnfinishedRuns(ctx, "the server stopped during the collection"); err != nil {
+		log.Error("closing unfinished knowledge collections failed", "error", err)
+	}
 	if !cfg.NoJobs {
-		s, err := startJobs(ctx, cfg, st, syncer, log)
+		s, err := startJobs(ctx, cfg, st, syncer, log, collector)
 		if err != nil {
 			return err
 		}
@@ -186,7 +193,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	e := handlers.New(handlers.Deps{
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
-		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
+		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched, Knowledge: collector,
 		DemoLogin: demoLogin(demo),
 	})
 	// Every request's context derives from reqCtx, so that a shutdown can cancel the queries
@@ -283,8 +290,17 @@ func openEngine(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 
 // startJobs starts the in-process scheduler: every table's sync_schedule and the sync
 // history retention.
-func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, log *slog.Logger) (*jobs.Scheduler, error) {
+func startJobs(ctx context.Context, cfg *config.Config, st *store.Store, syncer *engine.Syncer, log *slog.Logger, collector *knowledge.Runner) (*jobs.Scheduler, error) {
 	var tasks []jobs.Task
+	if collector.Configured() {
+		tasks = append(tasks, jobs.Task{Name: "knowledge_collect", Schedule: "@every 30m", Run: func(ctx context.Context) error {
+			_, err := collector.RunNow(ctx, "schedule")
+			if errors.Is(err, knowledge.ErrBusy) {
+				return nil
+			}
+			return err
+		}})
+	}
 	if cfg.SyncHistoryRetentionDays > 0 {
 		tasks = append(tasks, jobs.HistoryRetention(st, time.Duration(cfg.SyncHistoryRetentionDays)*24*time.Hour))
 	}

@@ -76,6 +76,15 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/api/memory/admin/batch", Min: kmAdmin, Handler: s.batchMemory, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/api/memory/admin/pending", Min: kmAdmin, Handler: s.pendingMemory},
 		{Method: "GET", Path: "/api/memory/admin/audit", Min: kmAdmin, Handler: s.memoryAudit},
+		// Knowledge collection from notes and transcripts, consent, and the agents' bundle.
+		{Method: "POST", Path: "/api/memory/admin/collect", Min: kmAdmin, Handler: s.startCollect, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/api/memory/admin/collect", Min: kmAdmin, Handler: s.listCollect},
+		{Method: "GET", Path: "/api/memory/admin/collect/:job_id", Min: kmAdmin, Handler: s.showCollect},
+		{Method: "GET", Path: "/api/memory/admin/consent", Min: kmAdmin, Handler: s.allConsent},
+		{Method: "GET", Path: "/api/memory/admin/provenance/:item_id", Min: kmAdmin, Handler: s.itemProvenance},
+		{Method: "GET", Path: "/api/memory/consent", Min: viewer, Handler: s.myConsent},
+		{Method: "PUT", Path: "/api/memory/consent", Min: viewer, Handler: s.setConsent, BodyLimit: jsonLimit},
+		{Method: "GET", Path: "/api/memory/bundle", Min: viewer, Handler: s.memoryBundle},
 
 		// Personal access tokens (own).
 		{Method: "GET", Path: "/api/tokens", Min: viewer, Handler: s.listTokens},

@@ -18,7 +18,9 @@ import (
 	"da/auth"
 	"da/config"
 	"da/engine"
+	"da/engine/knowledge"
 	"da/engine/query"
+	"da/llm"
 	"da/static"
 	"da/store"
 )
@@ -51,6 +53,9 @@ type Deps struct {
 	Scheduler RegistryScheduler
 	// DemoLogin, set by `da serve --demo`, is shown on the login page.
 	DemoLogin *DemoLogin
+	// Knowledge runs knowledge collections (shared with the scheduled job); nil builds one
+	// from Config.
+	Knowledge *knowledge.Runner
 }
 
 // DemoLogin is the demo admin's sign-in, for the login page of a demo instance.
@@ -80,6 +85,7 @@ type Server struct {
 	// database and could not be written after the answer was sent.
 	auditLost atomic.Uint64
 	probe     *writeProbe // health's write probe (health.go)
+	knowledge *knowledge.Runner
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -117,6 +123,10 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 		engine: d.Engine, query: d.Query, profiler: d.Profiler, publisher: d.Publisher,
 		syncer: d.Syncer, scheduler: d.Scheduler, principals: auth.NewPrincipals(d.Store), demoLogin: d.DemoLogin}
 	s.probe = s.newWriteProbe()
+	s.knowledge = d.Knowledge
+	if s.knowledge == nil {
+		s.knowledge = knowledge.NewRunner(d.Config, d.Store, d.Logger, llm.Options{})
+	}
 
 	e := echo.New()
 	e.HideBanner = true

@@ -45,8 +45,17 @@ func newTestEnv(t *testing.T) *testEnv {
 // newTestEnvTB is newTestEnv for tests and benchmarks alike.
 func newTestEnvTB(t testing.TB) *testEnv {
 	t.Helper()
+	return newTestEnvVars(t, nil)
+}
+
+// newTestEnvVars is newTestEnvTB with more environment variables for the configuration.
+func newTestEnvVars(t testing.TB, vars map[string]string) *testEnv {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Load(func(k string) string {
+		if v, ok := vars[k]; ok {
+			return v
+		}
 		switch k {
 		case "DATA_DIR":
 			return dir
