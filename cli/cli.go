@@ -54,7 +54,7 @@ For analysts and agents (server: env DA_SERVER, else config.yaml, else http://lo
                                   list tables, or describe one: columns, profile, sample rows
   da request-access TABLE [--reason R]
                                   ask the admins for read access to a table
-  da memory [list|show|add|vote|pending|approve|reject|mandate|revoke] …
+  da memory [list|show|add|vote|bundle|pending|approve|reject|mandate|revoke] …
                                   read and contribute to the team's knowledge ('da memory --help')
   da diagnose [--json]            check config, server, token, clock, disk and local database
   da admin users|add-user|remove-user|set-role|register-table|list-tables|permissions|grant|revoke

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"da/client"
 	"da/config"
 )
 
@@ -70,5 +72,45 @@ func TestPushUploadsNotesAndNewTranscripts(t *testing.T) {
 	code, _, errs := c.run("push")
 	if code == ExitOK || !strings.Contains(errs, "2026-01-04_d.jsonl") {
 		t.Fatalf("bad transcript: exit %d, %s", code, errs)
+	}
+}
+
+// TestSyncWritesKnowledgeBundle: da sync writes the approved and mandatory items into
+// .claude/rules/corporate-memory.md, mandatory first; da memory bundle prints the same.
+func TestSyncWritesKnowledgeBundle(t *testing.T) {
+	base := startTestServer(t)
+	admin := adminClient(t, base)
+	createAnalyst(t, admin)
+	ctx := context.Background()
+	ids := map[string]string{}
+	for _, title := range []string{"Approved tip", "Mandatory rule", "Pending idea"} {
+		id, err := admin.AddMemory(ctx, client.NewMemory{Title: title, Content: title + " content", Category: "workflow"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[title] = id
+	}
+	for _, g := range [][3]string{{"approve", "Approved tip", ""}, {"approve", "Mandatory rule", ""}, {"mandate", "Mandatory rule", "finance policy"}} {
+		if _, err := admin.GovernMemory(ctx, g[0], ids[g[1]], g[2], ""); err != nil {
+			t.Fatalf("%v: %v", g, err)
+		}
+	}
+	c := newCLI(t, base)
+	c.mustRun(ExitOK, "auth", "login", "--email", testAnalystEmail, "--password", testAnalystPass)
+	rep := c.sync()
+	if rep.Knowledge == nil || rep.Knowledge.Items != 2 {
+		t.Fatalf("report %+v", rep.Knowledge)
+	}
+	b, err := os.ReadFile(filepath.Join(c.local, ".claude", "rules", "corporate-memory.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	if strings.Contains(md, "Pending idea") || strings.Index(md, "Mandatory rule") > strings.Index(md, "Approved tip") ||
+		!strings.Contains(md, "corporate-memory?item="+ids["Approved tip"]) {
+		t.Fatalf("bundle:\n%s", md)
+	}
+	if out := c.mustRun(ExitOK, "memory", "bundle"); !strings.Contains(out, "### Mandatory rule") {
+		t.Fatalf("da memory bundle:\n%s", out)
 	}
 }

@@ -64,3 +64,21 @@ func (c *Client) UploadLocalMD(ctx context.Context, content string) (*LocalMDUpl
 	}
 	return &out, nil
 }
+
+// Bundle is the agents' knowledge file: the approved and mandatory items for the caller.
+type Bundle struct {
+	Markdown string `json:"markdown"`
+	Items    int    `json:"items"`
+	Omitted  int    `json:"omitted"`
+	Tokens   int    `json:"tokens"`
+	Budget   int    `json:"budget"`
+}
+
+// MemoryBundle fetches GET /api/memory/bundle.
+func (c *Client) MemoryBundle(ctx context.Context) (*Bundle, error) {
+	var out Bundle
+	if err := c.do(ctx, http.MethodGet, "/api/memory/bundle?format=json", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
