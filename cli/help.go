@@ -51,7 +51,7 @@ var helps = map[string]cmdHelp{
 	"memory show":    {args: "ID", purpose: "Print one knowledge item in full.", examples: []string{"memory show 3f1c…"}},
 	"memory add":     {purpose: "Contribute a knowledge item (analyst role); a knowledge admin reviews it.", examples: []string{"memory add --title 'Revenue excludes VAT' --category metrics --content 'orders.total is net of VAT'", "memory add --title 'Churn definition' --file churn.md"}},
 	"memory vote":    {args: "ID up|down|clear", purpose: "Vote on an approved item, or withdraw your vote (analyst role).", examples: []string{"memory vote 3f1c… up", "memory vote 3f1c… clear"}},
-	"memory bundle": {purpose: "Print the approved and mandatory knowledge for your audience, as `da sync` writes it to .claude/rules/corporate-memory.md.", examples: []string{"memory bundle", "memory bundle --json"}},
+	"memory bundle":  {purpose: "Print the approved and mandatory knowledge for your audience, as `da sync` writes it to .claude/rules/corporate-memory.md.", examples: []string{"memory bundle", "memory bundle --json"}},
 	"memory pending": {purpose: "List the items awaiting review (km_admin role).", examples: []string{"memory pending --json"}},
 	"memory approve": {args: "ID", purpose: "Approve a pending item (km_admin role).", examples: []string{"memory approve 3f1c…"}},
 	"memory reject":  {args: "ID", purpose: "Reject a pending item (km_admin role).", examples: []string{"memory reject 3f1c… --reason 'duplicate of the churn item'"}},
