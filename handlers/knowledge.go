@@ -13,6 +13,7 @@ import (
 	"da/engine/knowledge"
 	"da/llm"
 	"da/store"
+	"da/views"
 )
 
 const (
@@ -286,4 +287,82 @@ func (s *Server) baseURL(c echo.Context) string {
 		return strings.TrimRight(s.cfg.ServerURL, "/")
 	}
 	return c.Scheme() + "://" + c.Request().Host
+}
+
+// addCollectionState adds provenance, "source gone" and proposed edits to admin rows.
+func (s *Server) addCollectionState(c echo.Context, rows []views.MemoryAdminRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.Item.ID
+	}
+	ctx := c.Request().Context()
+	prov, err := s.store.ProvenanceOf(ctx, ids)
+	if err != nil {
+		return err
+	}
+	states, err := s.store.KnowledgeItemStates(ctx)
+	if err != nil {
+		return err
+	}
+	emails, _, err := s.userEmails(c)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		id := rows[i].Item.ID
+		for _, p := range prov[id] {
+			rows[i].Sources = append(rows[i].Sources, views.MemorySource{User: emailOr(emails, p.UserID), Kind: p.Kind, File: p.Name,
+				Location: p.Location, Excerpt: p.Excerpt})
+		}
+		rows[i].SourceGone = states[id].SourceGone
+		rows[i].ProposedEdit = states[id].ProposedEdit
+	}
+	return nil
+}
+
+// memoryCollectData builds the collection tab: runs, usage, consent.
+func (s *Server) memoryCollectData(c echo.Context) (views.MemoryCollectData, error) {
+	d := views.MemoryCollectData{Configured: s.knowledge.Configured(), ConfigHint: s.knowledge.ConfigError}
+	runs, err := s.store.KnowledgeRuns(c.Request().Context(), 50)
+	if err != nil {
+		return d, err
+	}
+	for _, r := range runs {
+		if r.Status == store.RunQueued || r.Status == store.RunRunning {
+			d.Running = true
+		}
+		d.InTokens += r.InputTokens
+		d.OutTokens += r.OutputTokens
+		d.Cost += r.CostUSD
+		d.Runs = append(d.Runs, views.MemoryRun{ID: r.ID, Started: shortTime(r.StartedAt), Trigger: r.Trigger, Status: r.Status,
+			Error: r.Error, Provider: r.Provider, FilesRead: r.FilesRead, Proposed: r.ItemsProposed, Merged: r.ItemsMerged,
+			Dropped: r.ItemsDropped, InTokens: r.InputTokens, OutTokens: r.OutputTokens, Cost: r.CostUSD})
+	}
+	rows, err := s.consentRows(c)
+	if err != nil {
+		return d, err
+	}
+	for _, r := range rows {
+		d.Consent = append(d.Consent, views.MemoryConsentRow{Email: r.Email, Notes: r.Notes, Transcripts: r.Transcripts, Chosen: r.UpdatedAt != nil})
+	}
+	return d, nil
+}
+
+// memoryCollectForm is POST /corporate-memory/admin/collect: "Collect now".
+func (s *Server) memoryCollectForm(c echo.Context) error {
+	u := currentUser(c)
+	id, started, err := s.knowledge.Start("manual", u.ID)
+	if errors.Is(err, llm.ErrNotConfigured) {
+		return c.Redirect(http.StatusSeeOther, "/corporate-memory/admin?tab=collect")
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.audit(c, auditCollect, id, auditResultOK, map[string]any{"started": started}); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/corporate-memory/admin?tab=collect")
 }

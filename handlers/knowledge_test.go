@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,4 +137,55 @@ func TestCollectWithoutLLM(t *testing.T) {
 		t.Fatalf("%s", rec.Body)
 	}
 	_ = os.Remove(filepath.Join(env.srv.cfg.DataDir, "nothing"))
+}
+
+func TestCollectionAdminPage(t *testing.T) {
+	env, _ := newKnowledgeEnv(t)
+	rec := env.do(request{method: "POST", path: "/api/upload/local-md", token: env.tokens[auth.RoleAnalyst],
+		body: `{"content":"intro\nTIP: Fiscal year — starts in April\n"}`})
+	if rec.Code != http.StatusOK {
+		t.Fatal(rec.Body)
+	}
+	b := env.browser()
+	b.login("km_admin@example.com", testPassword)
+	page := b.do("GET", "/corporate-memory/admin?tab=collect", nil)
+	if page.Code != http.StatusOK || !strings.Contains(page.Body.String(), `data-testid="km-collect-now"`) ||
+		!strings.Contains(page.Body.String(), "analyst@example.com") {
+		t.Fatalf("collect tab: %d %s", page.Code, page.Body)
+	}
+	// Without the CSRF token the form is refused and nothing runs.
+	if rec := b.do("POST", "/corporate-memory/admin/collect", url.Values{}); rec.Code != http.StatusForbidden {
+		t.Fatalf("no csrf: %d", rec.Code)
+	}
+	rec = b.do("POST", "/corporate-memory/admin/collect", url.Values{"_csrf": {b.csrf}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("collect now: %d %s", rec.Code, rec.Body)
+	}
+	env.srv.knowledge.Wait()
+	page = b.do("GET", "/corporate-memory/admin?tab=collect", nil)
+	if !strings.Contains(page.Body.String(), `data-testid="km-run" data-status="done"`) {
+		t.Fatalf("history: %s", page.Body)
+	}
+	page = b.do("GET", "/corporate-memory/admin", nil)
+	body := page.Body.String()
+	if !strings.Contains(body, "Fiscal year") || !strings.Contains(body, `data-testid="km-source-excerpt">TIP: Fiscal year — starts in April</pre>`) ||
+		!strings.Contains(body, "line 2") {
+		t.Fatalf("pending with provenance: %s", body)
+	}
+	// A viewer cannot see the page.
+	v := env.browser()
+	v.login("viewer@example.com", testPassword)
+	if rec := v.do("GET", "/corporate-memory/admin?tab=collect", nil); rec.Code != http.StatusForbidden {
+		t.Fatalf("viewer: %d", rec.Code)
+	}
+}
+
+func TestCollectionTabWithoutLLM(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.browser()
+	b.login("km_admin@example.com", testPassword)
+	page := b.do("GET", "/corporate-memory/admin?tab=collect", nil)
+	if !strings.Contains(page.Body.String(), `data-testid="km-collect-unconfigured"`) || !strings.Contains(page.Body.String(), "LLM_PROVIDER") {
+		t.Fatalf("%s", page.Body)
+	}
 }

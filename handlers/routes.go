@@ -193,6 +193,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/corporate-memory/:item_id/vote", Min: analyst, Handler: s.memoryVoteForm, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/corporate-memory/admin", Min: kmAdmin, Handler: s.memoryAdminPage},
 		{Method: "POST", Path: "/corporate-memory/admin/batch", Min: kmAdmin, Handler: s.memoryAdminBatch, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/corporate-memory/admin/collect", Min: kmAdmin, Handler: s.memoryCollectForm, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/corporate-memory/admin/:item_id/edit", Min: kmAdmin, Handler: s.memoryAdminEdit, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/corporate-memory/admin/:item_id/:action", Min: kmAdmin, Handler: s.memoryAdminAction, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/access-requests", Min: viewer, Handler: s.showAccessRequests},
