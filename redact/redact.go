@@ -4,6 +4,7 @@ package redact
 
 import (
 	"regexp"
+	"strings"
 )
 
 // Mask replaces every secret found.
@@ -25,10 +26,12 @@ var patterns = []*regexp.Regexp{
 	// Keboola storage tokens: <stack number>-<id>-<secret>.
 	regexp.MustCompile(`\b\d{1,6}-\d{3,}-[A-Za-z0-9]{30,}\b`),
 	// Authorization headers.
-	regexp.MustCompile(`(?i)\b(?:bearer|basic)\s+[A-Za-z0-9_\-\.=+/]{16,}`),
+	bearerPattern,
 	// Private keys.
 	regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----`),
 }
+
+var bearerPattern = regexp.MustCompile(`(?i)\b(?:bearer|basic)\s+[A-Za-z0-9_\-\.=+/]{16,}`)
 
 // assignment finds "password = value", `"api_key": "value"` and the like; only the value
 // (group 2) is replaced, so the text still says what was there.
@@ -37,20 +40,40 @@ var assignment = regexp.MustCompile(`(?i)((?:password|passwd|pwd|secret|api[_\-]
 // URLs with a password: scheme://user:password@host.
 var urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:)([^\s@/]+)(@)`)
 
+// assignmentWords are the lower-case words one of which an assignment secret contains; text
+// without any of them skips the (costly) case-insensitive pattern.
+var assignmentWords = []string{"pass", "pwd", "secret", "key", "token"}
+
 // String returns s with every secret replaced by Mask, and how many were replaced.
 func String(s string) (string, int) {
 	n := 0
+	lower := strings.ToLower(s)
 	for _, p := range patterns {
+		if p == bearerPattern && !strings.Contains(lower, "bearer") && !strings.Contains(lower, "basic") {
+			continue
+		}
 		s = p.ReplaceAllStringFunc(s, func(string) string { n++; return Mask })
 	}
-	s = urlPassword.ReplaceAllStringFunc(s, func(m string) string {
-		sub := urlPassword.FindStringSubmatch(m)
-		if sub[2] == Mask {
-			return m
+	if strings.Contains(s, "://") {
+		s = urlPassword.ReplaceAllStringFunc(s, func(m string) string {
+			sub := urlPassword.FindStringSubmatch(m)
+			if sub[2] == Mask {
+				return m
+			}
+			n++
+			return sub[1] + Mask + sub[3]
+		})
+	}
+	hasWord := false
+	for _, w := range assignmentWords {
+		if strings.Contains(lower, w) {
+			hasWord = true
+			break
 		}
-		n++
-		return sub[1] + Mask + sub[3]
-	})
+	}
+	if !hasWord {
+		return s, n
+	}
 	s = assignment.ReplaceAllStringFunc(s, func(m string) string {
 		sub := assignment.FindStringSubmatch(m)
 		if sub[2] == Mask || sub[2] == "[REDACTED]" {

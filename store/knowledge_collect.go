@@ -238,6 +238,7 @@ type ItemChange struct {
 func (s *Store) ApplyCollection(ctx context.Context, runID string, changes []ItemChange, gone, returned []string, files []SourceRef) error {
 	now := nowUTC()
 	err := s.writeTxUnaudited(ctx, func(tx *sql.Tx) error {
+		var prov [][]any
 		for _, ch := range changes {
 			id := ch.UpdateID
 			switch {
@@ -263,11 +264,11 @@ func (s *Store) ApplyCollection(ctx context.Context, runID string, changes []Ite
 				}
 			}
 			for _, p := range ch.Provenance {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO knowledge_provenance (item_id, run_id, user_id, kind, name, location, excerpt, created_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, runID, p.UserID, p.Kind, p.Name, p.Location, p.Excerpt, now); err != nil {
-					return err
-				}
+				prov = append(prov, []any{id, runID, p.UserID, p.Kind, p.Name, p.Location, p.Excerpt, now})
 			}
+		}
+		if err := insertRows(ctx, tx, `INSERT INTO knowledge_provenance (item_id, run_id, user_id, kind, name, location, excerpt, created_at) VALUES `, prov); err != nil {
+			return err
 		}
 		for _, id := range returned {
 			if _, err := tx.ExecContext(ctx, `UPDATE knowledge_item_state SET source_gone = false, updated_at = $1 WHERE item_id = $2`, now, id); err != nil {
@@ -284,19 +285,59 @@ func (s *Store) ApplyCollection(ctx context.Context, runID string, changes []Ite
 				return err
 			}
 		}
-		for _, f := range files {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM knowledge_collected WHERE user_id = $1 AND kind = $2 AND name = $3`, f.UserID, f.Kind, f.Name); err != nil {
-				return err
+		keys := make([][]any, len(files))
+		rows := make([][]any, len(files))
+		for i, f := range files {
+			keys[i] = []any{CollectedKey(f.UserID, f.Kind, f.Name)}
+			rows[i] = []any{f.UserID, f.Kind, f.Name, f.SHA256, now}
+		}
+		for start := 0; start < len(keys); start += insertChunk {
+			chunk := keys[start:min(start+insertChunk, len(keys))]
+			ph := make([]string, len(chunk))
+			args := make([]any, len(chunk))
+			for i, k := range chunk {
+				ph[i], args[i] = fmt.Sprintf("$%d", i+1), k[0]
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO knowledge_collected (user_id, kind, name, sha256, collected_at) VALUES ($1, $2, $3, $4, $5)`,
-				f.UserID, f.Kind, f.Name, f.SHA256, now); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM knowledge_collected WHERE user_id || '|' || kind || '|' || name IN (`+
+				strings.Join(ph, ", ")+`)`, args...); err != nil {
 				return err
 			}
 		}
-		return nil
+		return insertRows(ctx, tx, `INSERT INTO knowledge_collected (user_id, kind, name, sha256, collected_at) VALUES `, rows)
 	})
 	if err != nil {
 		return fmt.Errorf("store: apply collection: %w", err)
+	}
+	return nil
+}
+
+// insertChunk is how many rows one multi-row statement carries.
+const insertChunk = 200
+
+// insertRows inserts rows with multi-row VALUES statements of insertChunk rows each.
+func insertRows(ctx context.Context, tx *sql.Tx, prefix string, rows [][]any) error {
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		var b strings.Builder
+		b.WriteString(prefix)
+		args := make([]any, 0, len(chunk)*len(chunk[0]))
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for j := range r {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "$%d", len(args)+j+1)
+			}
+			b.WriteString(")")
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return err
+		}
 	}
 	return nil
 }

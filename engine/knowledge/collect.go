@@ -294,17 +294,16 @@ func newSource(userID, email, kind, name string, b []byte, seen map[string]strin
 		return nil
 	}
 	s := &source{ref: store.SourceRef{UserID: userID, Kind: kind, Name: name, SHA256: sum}, email: email}
+	// Redact again (files written before redaction existed, or by another client), over the
+	// whole text so that secrets spanning lines are found too.
+	var text string
 	if kind == KindNotes {
-		for _, l := range strings.Split(string(b), "\n") {
-			s.lines = append(s.lines, strings.TrimRight(l, "\r"))
-		}
+		text = strings.ReplaceAll(string(b), "\r\n", "\n")
 	} else {
-		s.lines = transcriptMessages(b)
+		text = strings.Join(transcriptMessages(b), "\n") // one message a line, whitespace collapsed
 	}
-	// Redact again: files written before redaction existed, or by another client.
-	for i, l := range s.lines {
-		s.lines[i], _ = redact.String(l)
-	}
+	text, _ = redact.String(text)
+	s.lines = strings.Split(text, "\n")
 	return s
 }
 
