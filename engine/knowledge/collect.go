@@ -311,7 +311,7 @@ func newSource(userID, email, kind, name string, b []byte, seen map[string]strin
 func transcriptMessages(b []byte) []string {
 	var out []string
 	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
 	for sc.Scan() {
 		var v map[string]any
 		if json.Unmarshal(sc.Bytes(), &v) != nil {
