@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -37,6 +38,8 @@ type openAIProvider struct {
 	mode   string
 	host   string
 	o      Options
+	// skip is how many strategies the server has refused: later calls start after them.
+	skip atomic.Int32
 }
 
 func newOpenAI(key, baseURL, model, mode string, verifySSL bool, o Options) *openAIProvider {
@@ -59,10 +62,15 @@ func (p *openAIProvider) Describe() string { return "openai_compat " + p.model +
 // not support one; each strategy has the retry policy of its own.
 func (p *openAIProvider) ExtractJSON(ctx context.Context, r Request) (json.RawMessage, Usage, error) {
 	var total Usage
-	for _, s := range strategiesFor[p.mode] {
+	strategies := strategiesFor[p.mode]
+	for i := int(p.skip.Load()); i < len(strategies); i++ {
+		s := strategies[i]
 		out, u, err := retry(ctx, p.o, func() (json.RawMessage, Usage, error) { return p.once(ctx, r, s) })
 		total.Add(u)
 		if KindOf(err) == KindUnsupported {
+			if int(p.skip.Load()) == i {
+				p.skip.Store(int32(i + 1))
+			}
 			continue
 		}
 		return out, total, err

@@ -197,3 +197,30 @@ func TestCollectorLLMFailureChangesNothing(t *testing.T) {
 		t.Fatal("files marked collected after a failed run")
 	}
 }
+
+// TestCollectorOnOpenAICompatWithoutJSONSchema: a server without json_schema support falls
+// back to json_object and the collection still works.
+func TestCollectorOnOpenAICompatWithoutJSONSchema(t *testing.T) {
+	f := newFixture(t)
+	fake := llmfake.New(llmfake.OpenAI)
+	fake.NoJSONSchema = true
+	fake.Respond = llmfake.Curator
+	t.Cleanup(fake.Close)
+	x, err := llm.New(config.AIConfig{Provider: "openai_compat", APIKey: "k", BaseURL: fake.URL + "/v1", Model: "local-model", StructuredOutput: "auto"},
+		llm.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c.LLM = x
+	f.notes(f.ann, "TIP: Weekly report — runs on Mondays\n")
+	if st := f.run(); st.ItemsProposed != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	calls := fake.Calls()
+	if calls[0].Strategy != "json_schema" || calls[1].Strategy != "json_object" || len(calls) != 3 || calls[2].Strategy != "json_object" {
+		t.Fatalf("strategies %+v (the refused one is not tried again)", calls)
+	}
+	if _, ok := f.items()["Weekly report"]; !ok {
+		t.Fatal("item not created")
+	}
+}
