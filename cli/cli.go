@@ -50,8 +50,9 @@ For analysts and agents (server: env DA_SERVER, else config.yaml, else http://lo
   da auth login [--email E] [--password P] [--token T] [--server URL]
                                   sign in (prompts for what is missing) or store a personal token
   da auth logout | da auth whoami forget the saved login | show who you are
-  da sync [--table T] [--dry-run] [--quiet] [--json] [--verify]
+  da sync [--table T] [--dry-run] [--quiet] [--json] [--verify] [--upload-only]
                                   download changed tables and build user/duckdb/analytics.duckdb
+  da push [--json] [--all]        upload CLAUDE.local.md and new session transcripts (secrets redacted)
   da query "SQL" [--remote] [--format table|csv|json] [--limit N]
                                   query the local copy (or the server with --remote)
   da status [--local] [--json]    server health, local tables and which are stale
@@ -59,7 +60,7 @@ For analysts and agents (server: env DA_SERVER, else config.yaml, else http://lo
                                   list tables, or describe one: columns, profile, sample rows
   da request-access TABLE [--reason R]
                                   ask the admins for read access to a table
-  da memory [list|show|add|vote|pending|approve|reject|mandate|revoke] …
+  da memory [list|show|add|vote|bundle|pending|approve|reject|mandate|revoke] …
                                   read and contribute to the team's knowledge ('da memory --help')
   da diagnose [--json]            check config, server, token, clock, disk and local database
   da admin users|add-user|remove-user|set-role|register-table|list-tables|permissions|grant|revoke
@@ -109,6 +110,8 @@ func (e *env) run(args []string) int {
 		return e.requestAccessCmd(args[1:])
 	case "memory":
 		return e.memoryCmd(args[1:])
+	case "push":
+		return e.pushCmd(args[1:])
 	case "version", "--version", "-v":
 		fmt.Fprintf(e.stdout, "da %s\n", e.version)
 		return ExitOK

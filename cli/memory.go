@@ -32,6 +32,8 @@ func (e *env) memoryCmd(args []string) int {
 		return e.memoryVote(args)
 	case "pending":
 		return e.memoryPending(args)
+	case "bundle":
+		return e.memoryBundle(args)
 	case "approve", "reject", "mandate", "revoke":
 		return e.memoryGovern(sub, args)
 	}

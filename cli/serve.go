@@ -27,10 +27,12 @@ import (
 	"da/engine"
 	"da/engine/connectors"
 	"da/engine/connectors/keboola"
+	"da/engine/knowledge"
 	"da/engine/openmetadata"
 	"da/engine/query"
 	"da/handlers"
 	"da/jobs"
+	"da/llm"
 	"da/store"
 )
 
@@ -217,16 +219,33 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	if err != nil {
 		return err
 	}
-	var jiraTasks []jobs.Task
+	var leaderTasks []jobs.Task
 	if jiraSvc != nil {
-		jiraTasks = jobs.JiraTasks(jiraSvc.Jobs())
+		leaderTasks = jobs.JiraTasks(jiraSvc.Jobs())
 	}
 	metrics := handlers.NewMetrics()
 	var sched handlers.RegistryScheduler
+	// One knowledge collector for "Collect now" and the schedule, so only one run at a time.
+	collector := knowledge.NewRunner(cfg, st, log, llm.Options{})
+	if alone {
+		// With other replicas live, an unfinished collection may be running on one of them.
+		if err := st.FailUnfinishedRuns(ctx, "the server stopped during the collection"); err != nil {
+			log.Error("closing unfinished knowledge collections failed", "error", err)
+		}
+	}
+	if collector.Configured() {
+		leaderTasks = append(leaderTasks, jobs.Task{Name: "knowledge_collect", Schedule: "@every 30m", Run: func(ctx context.Context) error {
+			_, err := collector.RunNow(ctx, "schedule")
+			if errors.Is(err, knowledge.ErrBusy) {
+				return nil
+			}
+			return err
+		}})
+	}
 	switch {
 	case cfg.NoJobs:
 	case !rep.shared():
-		s, err := startJobs(ctx, cfg, st, syncer, eng, enricher, metrics, version, log, jiraTasks...)
+		s, err := startJobs(ctx, cfg, st, syncer, eng, enricher, metrics, version, log, leaderTasks...)
 		if err != nil {
 			return err
 		}
@@ -236,7 +255,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 		// One replica, the leader, runs the scheduled jobs; another takes over when it goes.
 		jctx, stopJobs := context.WithCancel(ctx)
 		lj := runLeaderJobs(jctx, coord, log, func(lctx context.Context) (*jobs.Scheduler, error) {
-			return startJobs(lctx, cfg, st, syncer, eng, enricher, metrics, version, log, append(slices.Clone(jiraTasks), clusterTask(eng, syncer, st, log))...)
+			return startJobs(lctx, cfg, st, syncer, eng, enricher, metrics, version, log, append(slices.Clone(leaderTasks), clusterTask(eng, syncer, st, log))...)
 		})
 		defer lj.Wait()
 		defer stopJobs()
@@ -271,7 +290,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, version st
 	e := handlers.New(handlers.Deps{
 		Config: cfg, Store: st, Issuer: auth.NewIssuer(cfg.JWTSecret), Sessions: sm,
 		Limiter: auth.NewLoginLimiter(), Logger: log, Version: version, Started: started,
-		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched,
+		Engine: eng, Query: runner, Publisher: pub, Profiler: pub, Syncer: syncer, Scheduler: sched, Knowledge: collector,
 		DemoLogin: demoLogin(demo), Enricher: enricher, Metrics: metrics, Coord: coord, Jira: jiraSvc,
 	})
 	if jiraSvc != nil {

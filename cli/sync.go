@@ -123,6 +123,7 @@ type syncReport struct {
 	Bytes         int64       `json:"bytes"`
 	DryRun        bool        `json:"dry_run"`
 	Views         int         `json:"views"`
+	Knowledge     *bundleInfo `json:"knowledge,omitempty"`
 	ElapsedMS     int64       `json:"elapsed_ms"`
 }
 
@@ -135,8 +136,12 @@ func (e *env) syncCmd(args []string) int {
 	fs.BoolVar(&o.quiet, "quiet", false, "print only errors")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
 	fs.BoolVar(&o.verify, "verify", false, "re-hash every local file, not only those whose size or time changed")
+	uploadOnly := fs.Bool("upload-only", false, "only upload CLAUDE.local.md and new session transcripts (as `da push`)")
 	if _, code, ok := e.parseArgs(fs, args, 0, 0); !ok {
 		return code
+	}
+	if *uploadOnly {
+		return e.runPushCmd(o.json, false)
 	}
 	s, c, err := e.authedClient()
 	if err != nil {
@@ -183,6 +188,9 @@ func (e *env) printSyncSummary(rep *syncReport) {
 		} else {
 			fmt.Fprintf(e.stdout, "Removed (no longer available): %s\n", strings.Join(rep.Removed, ", "))
 		}
+	}
+	if k := rep.Knowledge; k != nil {
+		fmt.Fprintf(e.stdout, "Corporate memory: %d %s written to %s\n", k.Items, plural(k.Items, "item", "items"), k.Path)
 	}
 	if len(rep.Remote) > 0 {
 		fmt.Fprintf(e.stdout, "Remote only (query with --remote): %s\n", strings.Join(rep.Remote, ", "))
@@ -343,6 +351,17 @@ func (e *env) runSync(ctx context.Context, s *session, c *client.Client, o syncO
 			return nil, fmt.Errorf("%w\n  the parquet files are up to date; run `da sync` again to rebuild the views", err)
 		}
 		rep.Views = n
+	}
+	if !o.dryRun {
+		kb, err := e.writeBundle(ctx, c, ws.root)
+		switch {
+		case err == nil:
+			rep.Knowledge = kb
+		case client.StatusOf(err) == 404: // a server without the knowledge bundle
+		default:
+			code, msg := describeError(err)
+			rep.Errors = append(rep.Errors, syncError{Table: "corporate-memory", Error: strings.ReplaceAll(msg, "\n", " "), code: code})
+		}
 	}
 	rep.ElapsedMS = time.Since(started).Milliseconds()
 	return rep, nil

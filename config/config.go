@@ -314,6 +314,7 @@ type CorporateMemoryConfig struct {
 	ApprovalMode       string           // review_queue, auto_publish or threshold
 	ReviewPeriodMonths int              // review period of approved items
 	NotifyOnNewItems   bool             // notify knowledge admins of pending items
+	BundleTokens       int              // estimated token budget of the agents' knowledge bundle
 	Groups             map[string]Group // corporate_memory.groups
 }
 
@@ -436,6 +437,7 @@ func defaults() *Config {
 			ApprovalMode:       "review_queue",
 			ReviewPeriodMonths: 6,
 			NotifyOnNewItems:   true,
+			BundleTokens:       6000,
 			Groups:             map[string]Group{},
 		},
 		Groups:          map[string]Group{},

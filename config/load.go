@@ -467,13 +467,18 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 	l.str(&om.DataProduct, "openmetadata.data_product", file(y("openmetadata.data_product", fo.DataProduct)))
 
 	ai, fa := &c.AI, &f.AI
-	l.str(&ai.Provider, "ai.provider", file(y("ai.provider", fa.Provider)))
-	l.str(&ai.APIKey, "ai.api_key", file(y("ai.api_key", fa.APIKey), y("ai.anthropic_api_key", fa.AnthropicAPIKey)))
-	if ai.Provider == "" && deref(fa.AnthropicAPIKey) != "" {
-		ai.Provider = "anthropic" // the original's legacy form
+	l.str(&ai.Provider, "ai.provider", env("LLM_PROVIDER", y("ai.provider", fa.Provider)))
+	if ai.Provider == "" && (deref(fa.AnthropicAPIKey) != "" || l.getenv("ANTHROPIC_API_KEY") != "") {
+		ai.Provider = "anthropic" // the original's legacy form, or a key in the environment
 	}
-	l.str(&ai.BaseURL, "ai.base_url", file(y("ai.base_url", fa.BaseURL)))
-	l.str(&ai.Model, "ai.model", file(y("ai.model", fa.Model)))
+	// The provider's own variables (ANTHROPIC_*, OPENAI_*) win over the file.
+	keyEnv, urlEnv := "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"
+	if ai.Provider == "openai_compat" {
+		keyEnv, urlEnv = "OPENAI_API_KEY", "OPENAI_BASE_URL"
+	}
+	l.str(&ai.APIKey, "ai.api_key", secret(keyEnv, y("ai.api_key", fa.APIKey), y("ai.anthropic_api_key", fa.AnthropicAPIKey)))
+	l.str(&ai.BaseURL, "ai.base_url", env(urlEnv, y("ai.base_url", fa.BaseURL)))
+	l.str(&ai.Model, "ai.model", env("LLM_MODEL", y("ai.model", fa.Model)))
 	l.str(&ai.StructuredOutput, "ai.structured_output", file(y("ai.structured_output", fa.StructuredOutput)))
 	l.boolean(&ai.VerifySSL, "ai.verify_ssl", file(y("ai.verify_ssl", fa.VerifySSL)))
 
@@ -542,6 +547,7 @@ func (l *loader) apply(f *fileConfig, ov Overrides) {
 			file(y("corporate_memory.review_period_months", cm.ReviewPeriodMonths)))
 		l.boolean(&m.NotifyOnNewItems, "corporate_memory.notify_on_new_items",
 			file(y("corporate_memory.notify_on_new_items", cm.NotifyOnNewItems)))
+		l.integer(&m.BundleTokens, "corporate_memory.bundle_tokens", file(y("corporate_memory.bundle_tokens", cm.BundleTokens)))
 		m.Groups = groups(cm.Groups)
 	}
 	c.Groups = groups(f.Groups)

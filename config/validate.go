@@ -248,6 +248,7 @@ func (l *loader) validate(f *fileConfig) {
 		l.problem("corporate_memory.distribution_mode must be one of mandatory_only, admin_curated, hybrid (got %q)",
 			cm.DistributionMode)
 	}
+	l.positive("corporate_memory.bundle_tokens", int64(cm.BundleTokens))
 	if !slices.Contains([]string{"review_queue", "auto_publish", "threshold"}, cm.ApprovalMode) {
 		l.problem("corporate_memory.approval_mode must be one of review_queue, auto_publish, threshold (got %q)",
 			cm.ApprovalMode)

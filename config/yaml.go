@@ -187,6 +187,7 @@ type fileCorporateMemory struct {
 	ApprovalMode       *string              `yaml:"approval_mode"`
 	ReviewPeriodMonths *string              `yaml:"review_period_months"`
 	NotifyOnNewItems   *string              `yaml:"notify_on_new_items"`
+	BundleTokens       *string              `yaml:"bundle_tokens"`
 	Groups             map[string]fileGroup `yaml:"groups"`
 }
 

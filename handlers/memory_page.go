@@ -299,9 +299,9 @@ func parseAdminFilters(vals url.Values) (adminFilters, error) {
 	switch f.tab {
 	case "":
 		f.tab = "pending"
-	case "pending", "all", "audit":
+	case "pending", "all", "audit", "collect":
 	default:
-		return f, apiError(http.StatusBadRequest, "Unknown tab "+strconv.Quote(f.tab)+": use pending, all or audit")
+		return f, apiError(http.StatusBadRequest, "Unknown tab "+strconv.Quote(f.tab)+": use pending, all, audit or collect")
 	}
 	if f.status != "" && !store.ValidKnowledgeStatus(f.status) {
 		return f, apiError(http.StatusBadRequest, "Unknown status "+strconv.Quote(f.status)+": use "+strings.Join(store.KnowledgeStatuses, ", "))
@@ -361,6 +361,9 @@ func (s *Server) memoryAdminData(c echo.Context, f adminFilters) (views.MemoryAd
 	case "audit":
 		d.Audit, err = s.memoryAuditRows(c, f.action)
 		return d, err
+	case "collect":
+		d.Collect, err = s.memoryCollectData(c)
+		return d, err
 	case "pending":
 		d.Status, d.Q = "", ""
 	}
@@ -377,7 +380,7 @@ func (s *Server) memoryAdminData(c echo.Context, f adminFilters) (views.MemoryAd
 	for i := range items {
 		d.Rows = append(d.Rows, views.MemoryAdminRow{Item: memoryItemView(&items[i], 0, false)})
 	}
-	return d, nil
+	return d, s.addCollectionState(c, d.Rows)
 }
 
 // memoryAudiences are the mandate audiences: everyone, then each configured group.

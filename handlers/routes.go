@@ -111,6 +111,17 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/api/memory/admin/batch", Min: kmAdmin, Handler: s.batchMemory, BodyLimit: jsonLimit, Req: memoryBatchBody{}, Resp: memoryBatchResponse{}},
 		{Method: "GET", Path: "/api/memory/admin/pending", Min: kmAdmin, Handler: s.pendingMemory, Query: memoryPagingQuery{}, Resp: memoryList{}},
 		{Method: "GET", Path: "/api/memory/admin/audit", Min: kmAdmin, Handler: s.memoryAudit, Query: memoryAuditQuery{}, Resp: memoryAuditList{}},
+		// Knowledge collection from notes and transcripts, consent, and the agents' bundle.
+		{Method: "POST", Path: "/api/memory/admin/collect", Min: kmAdmin, Handler: s.startCollect, BodyLimit: jsonLimit, Resp: collectStarted{}, Status: 202,
+			Doc: "Takes no body: starts a collection run (or answers the one already running)."},
+		{Method: "GET", Path: "/api/memory/admin/collect", Min: kmAdmin, Handler: s.listCollect, Resp: map[string]any{}},
+		{Method: "GET", Path: "/api/memory/admin/collect/:job_id", Min: kmAdmin, Handler: s.showCollect, Resp: collectRunOut{}},
+		{Method: "GET", Path: "/api/memory/admin/consent", Min: kmAdmin, Handler: s.allConsent, Resp: consentList{}},
+		{Method: "GET", Path: "/api/memory/admin/provenance/:item_id", Min: kmAdmin, Handler: s.itemProvenance, Resp: map[string]any{}},
+		{Method: "GET", Path: "/api/memory/consent", Min: viewer, Handler: s.myConsent, Resp: consentOut{}},
+		{Method: "PUT", Path: "/api/memory/consent", Min: viewer, Handler: s.setConsent, BodyLimit: jsonLimit, Req: consentBody{}, Resp: consentOut{}},
+		{Method: "GET", Path: "/api/memory/bundle", Min: viewer, Handler: s.memoryBundle, Produces: "text/markdown",
+			Doc: "The approved and mandatory items for the caller's audience as one markdown file; ?format=json gives {markdown, items, omitted, ...}."},
 
 		// Personal access tokens (own).
 		{Method: "GET", Path: "/api/tokens", Min: viewer, Handler: s.listTokens, Resp: tokenList{}},
@@ -226,11 +237,16 @@ func (s *Server) routes() []Route {
 
 		// Uploads: a file becomes a table (size capped while streaming, not by BodyLimit).
 		{Method: "POST", Path: "/api/upload/table", Min: analyst, Handler: s.uploadTable, StreamBody: true, Req: uploadTableRequest{}, Resp: uploadTableResponse{}, Status: 201},
+		// Agent uploads: transcripts, artifacts (50 MiB, capped while streaming) and CLAUDE.local.md.
+		{Method: "POST", Path: "/api/upload/sessions", Min: analyst, Handler: s.uploadSession, StreamBody: true, Req: agentFileUpload{}, Resp: uploadedFile{}},
+		{Method: "POST", Path: "/api/upload/artifacts", Min: analyst, Handler: s.uploadArtifact, StreamBody: true, Req: agentFileUpload{}, Resp: uploadedFile{}},
+		{Method: "POST", Path: "/api/upload/local-md", Min: analyst, Handler: s.uploadLocalMD, BodyLimit: localMDMax*4 + 4096, Req: localMDRequest{}, Resp: localMDUploaded{}},
 		{Method: "GET", Path: "/corporate-memory", Min: viewer, Handler: s.memoryPage},
 		{Method: "POST", Path: "/corporate-memory", Min: analyst, Handler: s.memoryContribute, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/corporate-memory/:item_id/vote", Min: analyst, Handler: s.memoryVoteForm, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/corporate-memory/admin", Min: kmAdmin, Handler: s.memoryAdminPage},
 		{Method: "POST", Path: "/corporate-memory/admin/batch", Min: kmAdmin, Handler: s.memoryAdminBatch, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/corporate-memory/admin/collect", Min: kmAdmin, Handler: s.memoryCollectForm, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/corporate-memory/admin/:item_id/edit", Min: kmAdmin, Handler: s.memoryAdminEdit, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/corporate-memory/admin/:item_id/:action", Min: kmAdmin, Handler: s.memoryAdminAction, BodyLimit: jsonLimit},
 		{Method: "GET", Path: "/access-requests", Min: viewer, Handler: s.showAccessRequests},

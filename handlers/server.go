@@ -20,8 +20,10 @@ import (
 	"da/cluster"
 	"da/config"
 	"da/engine"
+	"da/engine/knowledge"
 	"da/engine/openmetadata"
 	"da/engine/query"
+	"da/llm"
 	"da/static"
 	"da/store"
 )
@@ -64,6 +66,9 @@ type Deps struct {
 	// Coord is this process's place among the replicas (health, the replicas page); nil is
 	// a single process.
 	Coord cluster.Coordinator
+	// Knowledge runs knowledge collections (shared with the scheduled job); nil builds one
+	// from Config.
+	Knowledge *knowledge.Runner
 }
 
 // DemoLogin is the demo admin's sign-in, for the login page of a demo instance.
@@ -97,7 +102,8 @@ type Server struct {
 	enricher  *openmetadata.Enricher
 	metrics   *Metrics // Prometheus metrics (metrics.go)
 	openapiState
-	jira *jira.Service
+	jira      *jira.Service
+	knowledge *knowledge.Runner
 }
 
 // NewSessionManager configures browser sessions stored by st.
@@ -155,6 +161,10 @@ func newServer(d Deps) (*Server, *echo.Echo) {
 	if d.Jira != nil {
 		s.jira = d.Jira
 		d.Jira.OnPublish(s.publishJira)
+	}
+	s.knowledge = d.Knowledge
+	if s.knowledge == nil {
+		s.knowledge = knowledge.NewRunner(d.Config, d.Store, d.Logger, llm.Options{})
 	}
 
 	e := echo.New()

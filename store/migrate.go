@@ -18,7 +18,7 @@ import (
 
 // LatestVersion is the newest schema version this da writes and understands.
 // Versions 1-3 are the original system's; 4 and later are ours.
-const LatestVersion = 10
+const LatestVersion = 12
 
 // Migrations live in migrations/NNNN_name.sql, NNNN being the schema version
 // the file brings the database to. Versions 1 and 2 have no file: the original

@@ -238,10 +238,10 @@ func TestMigrateFromOriginal(t *testing.T) {
 		version      int
 		wantVersions []string
 	}{
-		{"v1", originalV1DDL, 1, []string{"1", "3", "4", "5", "6", "7", "8", "9", "10"}},
-		{"v2", originalV2DDL, 2, []string{"2", "3", "4", "5", "6", "7", "8", "9", "10"}},
-		{"v3", originalV3DDL, 3, []string{"3", "4", "5", "6", "7", "8", "9", "10"}},
-		{"v3 without schema_version rows", originalV3DDL, 0, []string{"3", "4", "5", "6", "7", "8", "9", "10"}},
+		{"v1", originalV1DDL, 1, []string{"1", "3", "4", "5", "6", "7", "8", "9", "10", "12"}},
+		{"v2", originalV2DDL, 2, []string{"2", "3", "4", "5", "6", "7", "8", "9", "10", "12"}},
+		{"v3", originalV3DDL, 3, []string{"3", "4", "5", "6", "7", "8", "9", "10", "12"}},
+		{"v3 without schema_version rows", originalV3DDL, 0, []string{"3", "4", "5", "6", "7", "8", "9", "10", "12"}},
 	}
 	want := freshFingerprint(t)
 	for _, tt := range tests {
@@ -449,7 +449,7 @@ func TestLoadMigrations(t *testing.T) {
 	for _, m := range migrations {
 		versions = append(versions, m.version)
 	}
-	if !slices.Equal(versions, []int{3, 4, 5, 6, 7, 8, 9, 10}) {
+	if !slices.Equal(versions, []int{3, 4, 5, 6, 7, 8, 9, 10, 12}) {
 		t.Errorf("embedded migration versions = %v", versions)
 	}
 

@@ -220,7 +220,7 @@ func TestSchemaSameOnBothBackends(t *testing.T) {
 	ctx := context.Background()
 	pgType := map[string]string{
 		"character varying": "VARCHAR", "text": "VARCHAR", "bigint": "BIGINT", "integer": "INTEGER",
-		"boolean": "BOOLEAN", "json": "JSON", "bytea": "BLOB", "timestamp without time zone": "TIMESTAMP",
+		"boolean": "BOOLEAN", "json": "JSON", "bytea": "BLOB", "timestamp without time zone": "TIMESTAMP", "double precision": "DOUBLE",
 		"timestamp with time zone": "TIMESTAMP WITH TIME ZONE",
 	}
 	describe := func(s *Store, norm func(string) string) []string {

@@ -100,6 +100,9 @@ var v9Tables = []string{"replicas", "sync_job_owners"}
 // v10Tables are the tables migration 10 adds.
 var v10Tables = []string{"table_sync_options"}
 
+// v12Tables are the tables migration 12 adds.
+var v12Tables = []string{"knowledge_collected", "knowledge_consent", "knowledge_item_state", "knowledge_provenance", "knowledge_runs"}
+
 func TestOpenFreshDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -109,14 +112,14 @@ func TestOpenFreshDatabase(t *testing.T) {
 	if err != nil || v != LatestVersion {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestVersion)
 	}
-	want := slices.Sorted(slices.Values(append(append(append(append(append(slices.Clone(originalTables), v4Tables...), v7Tables...), v8Tables...), v9Tables...), v10Tables...)))
+	want := slices.Sorted(slices.Values(append(append(append(append(append(append(slices.Clone(originalTables), v4Tables...), v7Tables...), v8Tables...), v9Tables...), v10Tables...), v12Tables...)))
 	if got := tableNames(t, s.DB); !slices.Equal(got, want) {
 		t.Errorf("tables =\n %v\nwant\n %v", got, want)
 	}
-	if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8", "9", "10"}) {
-		t.Errorf("schema_version rows = %v, want [3 4 5 6 7 8 9 10]", got)
+	if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8", "9", "10", "12"}) {
+		t.Errorf("schema_version rows = %v, want [3 4 5 6 7 8 9 10 12]", got)
 	}
-	if got := queryStrings(t, s.DB, "SELECT index_name FROM duckdb_indexes() ORDER BY 1"); !slices.Equal(got, []string{"idx_sync_jobs_created", "sessions_expiry_idx"}) {
+	if got := queryStrings(t, s.DB, "SELECT index_name FROM duckdb_indexes() ORDER BY 1"); !slices.Equal(got, []string{"idx_sync_jobs_created", "knowledge_provenance_item", "sessions_expiry_idx"}) {
 		t.Errorf("indexes = %v", got)
 	}
 
@@ -179,7 +182,7 @@ func TestReopenIsNoop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reopen: %v", err)
 		}
-		if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8", "9", "10"}) {
+		if got := queryStrings(t, s.DB, "SELECT version::VARCHAR FROM schema_version ORDER BY version"); !slices.Equal(got, []string{"3", "4", "5", "6", "7", "8", "9", "10", "12"}) {
 			t.Errorf("schema_version rows after reopen = %v", got)
 		}
 		if after := schemaFingerprint(t, s.DB); !slices.Equal(before, after) {
