@@ -557,3 +557,32 @@ func TestAuditMiddleware(t *testing.T) {
 		t.Errorf("GET /api/audit lacks client_ip: %.300s", body)
 	}
 }
+
+// TestSettingsConsent: the settings page shows what the knowledge collector may read, and
+// saving the form changes exactly that (transcripts stay off until ticked; no CSRF, no change).
+func TestSettingsConsent(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.signedIn(auth.RoleViewer)
+	ctx := context.Background()
+	u := env.users[auth.RoleViewer]
+	page := b.do("GET", "/settings", nil).Body.String()
+	if !strings.Contains(page, `data-testid="consent-form"`) || strings.Contains(page, `checked data-testid="consent-transcripts"`) {
+		t.Fatalf("settings page lacks the consent form or shows transcripts on by default")
+	}
+	if rec := b.do("POST", "/settings/consent", url.Values{"notes": {"1"}, "transcripts": {"1"}}); rec.Code != 403 {
+		t.Errorf("without CSRF: %d", rec.Code)
+	}
+	if cs, err := env.store.ConsentOf(ctx, u.ID); err != nil || cs.Transcripts {
+		t.Fatalf("consent changed without CSRF: %+v %v", cs, err)
+	}
+	if rec := b.do("POST", "/settings/consent", url.Values{"_csrf": {b.csrf}, "transcripts": {"1"}}); rec.Code != 303 {
+		t.Fatalf("save: %d", rec.Code)
+	}
+	cs, err := env.store.ConsentOf(ctx, u.ID)
+	if err != nil || cs.Notes || !cs.Transcripts {
+		t.Fatalf("consent after saving transcripts only = %+v, %v", cs, err)
+	}
+	if page := b.do("GET", "/settings", nil).Body.String(); !strings.Contains(page, "consent-transcripts") {
+		t.Errorf("settings page lost the form")
+	}
+}

@@ -272,6 +272,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/access-requests/:id/deny", Min: admin, Handler: s.denyAccessRequestPage, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/settings/profile", Min: viewer, Handler: s.updateProfile, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/settings/password", Min: viewer, Handler: s.changePassword, BodyLimit: jsonLimit},
+		{Method: "POST", Path: "/settings/consent", Min: viewer, Handler: s.updateConsent, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/settings/tokens", Min: viewer, Handler: s.createTokenPage, BodyLimit: jsonLimit},
 		{Method: "POST", Path: "/settings/tokens/:id/revoke", Min: viewer, Handler: s.revokeTokenPage, BodyLimit: jsonLimit},
 	}

@@ -34,6 +34,11 @@ func (s *Server) settingsData(c echo.Context) (views.SettingsData, error) {
 	if err != nil {
 		return d, err
 	}
+	cs, err := s.store.ConsentOf(c.Request().Context(), u.ID)
+	if err != nil {
+		return d, err
+	}
+	d.ConsentNotes, d.ConsentTranscripts = cs.Notes, cs.Transcripts
 	for _, t := range ts {
 		r := views.TokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scope: t.Scope, Created: shortTime(t.CreatedAt),
 			LastUsed: "never", Expires: "never"}
@@ -79,6 +84,22 @@ func (s *Server) updateProfile(c echo.Context) error {
 		return err
 	}
 	return s.flashRedirect(c, "/settings", "Profile saved")
+}
+
+// updateConsent handles POST /settings/consent (viewer+): what the knowledge collector may
+// read of the caller's uploads. An unticked box is a no.
+func (s *Server) updateConsent(c echo.Context) error {
+	u := currentUser(c)
+	cs, err := s.store.ConsentOf(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	cs.Notes, cs.Transcripts = c.FormValue("notes") != "", c.FormValue("transcripts") != ""
+	ctx := s.auditing(c, auditConsent, u.ID, map[string]any{"notes": cs.Notes, "transcripts": cs.Transcripts, "via": "settings"})
+	if err := s.store.SetConsent(ctx, cs); err != nil {
+		return err
+	}
+	return s.flashRedirect(c, "/settings", "Sharing choices saved")
 }
 
 // changePassword handles POST /settings/password (viewer+): the current password (when the
