@@ -19,7 +19,7 @@ func newKnowledgeEnv(t *testing.T) (*testEnv, *llmfake.Server) {
 	fake := llmfake.New(llmfake.Anthropic)
 	fake.Respond = llmfake.Curator
 	t.Cleanup(fake.Close)
-	env := newTestEnvVars(t, map[string]string{"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.URL})
+	env := newTestEnvWithEnv(t, map[string]string{"LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.URL})
 	return env, fake
 }
 

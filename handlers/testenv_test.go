@@ -52,9 +52,6 @@ func newTestEnvTB(t testing.TB) *testEnv {
 	return newTestEnvWithEnv(t, nil)
 }
 
-// newTestEnvVars is newTestEnvWithEnv under the other name tests use.
-func newTestEnvVars(t testing.TB, vars map[string]string) *testEnv { return newTestEnvWithEnv(t, vars) }
-
 // newTestEnvWithEnv is newTestEnv with extra environment variables (e.g. KEBOOLA_STACK_URL).
 func newTestEnvWithEnv(t testing.TB, extra map[string]string) *testEnv {
 	t.Helper()

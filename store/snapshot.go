@@ -57,7 +57,7 @@ func (s *Store) SnapshotTo(ctx context.Context, path string) error {
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DETACH "+alias)
 		}
 	}()
-	if _, err := conn.ExecContext(ctx, "COPY FROM DATABASE "+quoteIdentifier(current)+" TO "+alias); err != nil {
+	if _, err := conn.ExecContext(ctx, "COPY FROM DATABASE "+quoteIdent(current)+" TO "+alias); err != nil {
 		return fmt.Errorf("store: snapshot: copy the system database: %s", firstLine(err))
 	}
 	if _, err := conn.ExecContext(ctx, "CHECKPOINT "+alias); err != nil {
@@ -112,5 +112,4 @@ func CheckUnlocked(ctx context.Context, path string) error {
 	return nil
 }
 
-func quoteLiteral(s string) string    { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-func quoteIdentifier(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
